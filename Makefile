@@ -1,0 +1,107 @@
+# Trợ lý Thủ tục. `make run` and `make test` do their own setup on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+RASA_VENV := .venv-rasa
+VAR := var
+PIP_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
+PIP := pip install --quiet --disable-pip-version-check --progress-bar off
+
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONPATH := $(CURDIR)
+
+APP_STAMP := $(VENV)/.installed
+RASA_STAMP := $(RASA_VENV)/.installed
+MODEL_STAMP := $(VAR)/models/multilingual-e5-small/.converted
+RASA_MODEL_STAMP := $(VAR)/rasa-models/.trained
+RASA_SOURCES := $(shell find bot training_data -type f \( -name '*.yml' -o -name '*.yaml' -o -path 'bot/components/*.py' \) 2>/dev/null)
+
+.PHONY: help setup setup-app setup-rasa model index train browser-deps test test-unit test-integration \
+        test-browser run bench lint format lock-app clean
+
+help:
+	@echo "make run    set up everything, then start Rasa and the app (http://127.0.0.1:8000)"
+	@echo "make test   set up everything, then run every check"
+	@echo "make bench  search, NLU and chat benchmarks"
+	@echo "make lint   ruff"
+
+## ---- setup ---------------------------------------------------------------------------------
+setup: setup-app setup-rasa model index
+
+setup-app: $(APP_STAMP)
+$(APP_STAMP): requirements/app.lock pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/$(PIP) "pip==24.0"
+	# The CPU wheel first: a bare torch requirement would pull gigabytes of CUDA packages.
+	$(VENV)/bin/$(PIP) $(PIP_LINKS) torch==2.13.0
+	$(VENV)/bin/$(PIP) $(PIP_LINKS) -r requirements/app.lock
+	$(VENV)/bin/$(PIP) --no-deps --no-build-isolation -e .
+	touch $@
+
+setup-rasa: $(RASA_STAMP)
+$(RASA_STAMP): requirements/rasa.lock
+	test -x $(RASA_VENV)/bin/python || $(PYTHON) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/$(PIP) "pip==24.0"
+	# Rasa 3.6 declares python<3.11; it runs on 3.11 with its dependencies pinned by hand.
+	$(RASA_VENV)/bin/$(PIP) --no-deps --ignore-requires-python rasa==3.6.21 rasa-sdk==3.6.2
+	$(RASA_VENV)/bin/$(PIP) --no-deps -r requirements/rasa.lock
+	touch $@
+
+model: $(MODEL_STAMP)
+$(MODEL_STAMP): $(APP_STAMP) knowledge/embeddings.py
+	$(VENV)/bin/tthc model convert
+
+index: $(APP_STAMP) $(MODEL_STAMP)
+	$(VENV)/bin/tthc index build
+
+train: $(RASA_MODEL_STAMP)
+$(RASA_MODEL_STAMP): $(RASA_STAMP) $(RASA_SOURCES)
+	mkdir -p $(VAR)/rasa-models
+	$(RASA_VENV)/bin/rasa train --config bot/config.yml --domain bot/domain.yml --data training_data \
+		--out $(VAR)/rasa-models --fixed-model-name tthc
+	touch $@
+
+browser-deps:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## ---- checks --------------------------------------------------------------------------------
+lint: $(APP_STAMP)
+	$(VENV)/bin/ruff check .
+
+format: $(APP_STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: setup train browser-deps lint
+	$(RASA_VENV)/bin/rasa data validate --config bot/config.yml --domain bot/domain.yml --data training_data
+	$(VENV)/bin/pytest
+
+test-unit: setup
+	$(VENV)/bin/pytest tests/unit
+
+test-integration: setup train
+	$(VENV)/bin/pytest tests/integration
+
+test-browser: setup train browser-deps
+	$(VENV)/bin/pytest tests/browser
+
+## ---- run and measure -----------------------------------------------------------------------
+run: setup train
+	$(VENV)/bin/python -m connectors.run
+
+bench: setup train
+	$(VENV)/bin/python -m benchmarks
+
+## ---- maintenance ---------------------------------------------------------------------------
+# Re-resolve the app lock from requirements/app.in (needs the package registry).
+lock-app:
+	rm -rf /tmp/tthc-lock && $(PYTHON) -m venv /tmp/tthc-lock
+	/tmp/tthc-lock/bin/$(PIP) "pip==24.0" && /tmp/tthc-lock/bin/$(PIP) $(PIP_LINKS) torch==2.13.0
+	/tmp/tthc-lock/bin/$(PIP) $(PIP_LINKS) -r requirements/app.in
+	/tmp/tthc-lock/bin/pip freeze --exclude-editable | grep -v '^torch==' > requirements/app.lock
+
+clean:
+	rm -rf $(VAR) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The procedure catalogue and the search over it."""

@@ -1,0 +1,55 @@
+"""Settings for the knowledge layer, read from environment variables with working defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    shared_dir: Path
+    var_dir: Path
+    embedding_model: str
+    index_dir: Path
+    today_override: date | None
+
+    @property
+    def data_dir(self) -> Path:
+        return self.shared_dir / "data"
+
+    @property
+    def curated_dir(self) -> Path:
+        return PROJECT_ROOT / "knowledge" / "curated"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.var_dir / "models"
+
+    def today(self) -> date:
+        return self.today_override or date.today()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    var_dir = _path("TTHC_VAR_DIR", PROJECT_ROOT / "var")
+    today = os.environ.get("TTHC_TODAY")
+    return Settings(
+        shared_dir=_path("TTHC_SHARED_DIR", PROJECT_ROOT.parent / "shared"),
+        var_dir=var_dir,
+        embedding_model=os.environ.get(
+            "TTHC_EMBEDDING_MODEL", str(var_dir / "models" / "multilingual-e5-small")
+        ),
+        index_dir=_path("TTHC_INDEX_DIR", var_dir / "index"),
+        today_override=date.fromisoformat(today) if today else None,
+    )
