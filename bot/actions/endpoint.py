@@ -1,0 +1,94 @@
+"""Rasa's action webhook served by the FastAPI app with rasa-sdk's executor.
+
+Mount with ``app.include_router(bot.actions.endpoint.router)``; point Rasa's ``action_endpoint`` at
+``http://127.0.0.1:8000/webhook``. Bodies and status codes match rasa-sdk's own action server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from functools import lru_cache
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from rasa_sdk import utils
+from rasa_sdk.executor import ActionExecutor
+from rasa_sdk.interfaces import (
+    ActionExecutionRejection,
+    ActionMissingDomainException,
+    ActionNotFoundException,
+)
+
+logger = logging.getLogger(__name__)
+
+ACTIONS_PACKAGE = "bot.actions"
+
+router = APIRouter(tags=["rasa actions"])
+
+
+@lru_cache(maxsize=1)
+def get_executor() -> ActionExecutor:
+    executor = ActionExecutor()
+    executor.register_package(ACTIONS_PACKAGE)
+    logger.info("Registered %d Rasa actions from %s", len(executor.actions), ACTIONS_PACKAGE)
+    return executor
+
+
+def actions_ready() -> bool:
+    """True when the actions package imports and registers at least one action."""
+    try:
+        return bool(get_executor().actions)
+    except Exception:
+        logger.exception("The Rasa actions could not be loaded")
+        get_executor.cache_clear()
+        return False
+
+
+def _decode_body(raw: bytes, encoding: str | None) -> Any:
+    if encoding == "deflate":
+        raw = zlib.decompress(raw)
+    if not raw:
+        return None
+    return json.loads(raw)
+
+
+@router.post("/webhook")
+async def webhook(request: Request) -> JSONResponse:
+    raw = await request.body()
+    try:
+        action_call = _decode_body(raw, request.headers.get("Content-Encoding"))
+    except (ValueError, zlib.error):
+        action_call = None
+    if not isinstance(action_call, dict):
+        return JSONResponse({"error": "Invalid body request"}, status_code=400)
+
+    utils.check_version_compatibility(action_call.get("version"))
+    try:
+        result = await get_executor().run(action_call)
+    except ActionExecutionRejection as error:
+        logger.debug(error)
+        return JSONResponse({"error": error.message, "action_name": error.action_name}, status_code=400)
+    except ActionNotFoundException as error:
+        logger.error(error)
+        return JSONResponse({"error": error.message, "action_name": error.action_name}, status_code=404)
+    except ActionMissingDomainException as error:
+        logger.debug(error)
+        return JSONResponse({"error": error.message, "action_name": error.action_name}, status_code=449)
+    except Exception as error:
+        logger.exception("Exception while running action %r", action_call.get("next_action"))
+        return JSONResponse({"error": str(error), "request_body": action_call}, status_code=500)
+    return JSONResponse(result.model_dump() if result else None, status_code=200)
+
+
+@router.get("/actions")
+async def list_actions() -> JSONResponse:
+    try:
+        actions = [item.model_dump() for item in get_executor().list_actions()]
+    except Exception as error:
+        logger.exception("The Rasa actions could not be loaded")
+        get_executor.cache_clear()
+        return JSONResponse({"error": str(error)}, status_code=500)
+    return JSONResponse(actions, status_code=200)
