@@ -1,0 +1,351 @@
+"""Actions that answer questions about procedures from the catalogue and the search."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.places import resolve_place
+
+logger = logging.getLogger(__name__)
+
+MAX_OPTIONS = 5
+PORTAL_URL = "https://dichvucong.gov.vn"
+FEEDBACK_URL = "https://dichvucong.gov.vn/p/phananhkiennghi/pakn-gui-phan-anh-kien-nghi.html"
+
+ASPECT_BY_INTENT: dict[str, str] = {
+    "ask_documents": "documents",
+    "ask_fee": "fees",
+    "ask_time": "time",
+    "ask_place": "place",
+    "ask_steps": "steps",
+    "ask_online": "online",
+    "ask_forms": "forms",
+    "ask_result": "result",
+    "ask_conditions": "conditions",
+    "ask_procedure": "documents",
+}
+ASPECT_QUESTIONS: dict[str, str] = {
+    "documents": "cần giấy tờ gì",
+    "fees": "lệ phí bao nhiêu",
+    "time": "mất bao lâu",
+    "place": "nộp ở đâu",
+    "steps": "các bước thực hiện",
+    "online": "làm online được không",
+    "forms": "mẫu tờ khai",
+    "result": "nhận được kết quả gì",
+    "conditions": "cần điều kiện gì",
+}
+
+# Linked groups of Decree 63/2024/NĐ-CP (liên thông), used when a record lists no `linked` codes.
+DECREE_63_LINKS: dict[str, list[str]] = {
+    "1.001193": ["2.000986", "2.001023"],
+    "2.000986": ["1.001193", "1.004222"],
+    "2.001023": ["1.001193"],
+    "1.000656": ["1.003197"],
+    "1.003197": ["1.000656"],
+}
+DEATH_PROCEDURES = {"1.000656", "1.003197"}
+
+EXAMPLES = (
+    "Tôi có thể giúp về thủ tục hành chính, ví dụ:\n"
+    "• “Làm giấy khai sinh cho con cần gì?”\n"
+    "• “Đổi bằng lái xe hết hạn mất bao lâu?”\n"
+    "• “Đăng ký thường trú nộp ở đâu?”\n"
+    "• “Lệ phí cấp lại căn cước bao nhiêu?”"
+)
+
+# Words that make up follow-up questions; what remains after removing them may name a new topic.
+_FOLLOW_UP_TEXT = """
+    thu tuc nay do cai viec lam can giay to gi nhung ho so le phi phi tien bao nhieu mat lau thoi gian
+    may ngay nop o dau cho nao tai noi online truc tuyen qua mang duoc khong co the cac buoc buoc thuc hien
+    trinh tu nhu the nao sao the mau don to khai ket qua nhan dieu kien ai toi minh em anh chi vay a a
+    roi con va thi la cua voi cho di nhe a ha u uh vang da ok oke het gom nhan duoc ve ra sao phai gui
+"""
+_FOLLOW_UP_WORDS = frozenset(_FOLLOW_UP_TEXT.split())
+
+
+def strip_accents(text: str) -> str:
+    text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
+
+
+def topic_words(text: str) -> list[str]:
+    """Words of a message beyond those every follow-up question uses."""
+    words = re.findall(r"\w+", strip_accents(text).lower())
+    return [word for word in words if word not in _FOLLOW_UP_WORDS and not word.isdigit()]
+
+
+def latest_entities(tracker: Tracker, name: str) -> list[str]:
+    entities = tracker.latest_message.get("entities") or []
+    return [str(e.get("value")) for e in entities if e.get("entity") == name and e.get("value")]
+
+
+# ---- the knowledge layer -------------------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    code: str
+    name: str
+    score: float
+
+
+@dataclass
+class SearchOutcome:
+    confident: bool
+    candidates: list[Candidate]
+
+
+def search_procedures(text: str) -> SearchOutcome:
+    from knowledge import search
+
+    response = search(text)
+    candidates = [Candidate(code=r.code, name=r.name, score=float(r.score)) for r in response.results]
+    return SearchOutcome(confident=bool(response.confident), candidates=candidates)
+
+
+def get_procedure(code: str) -> Any | None:
+    from knowledge.catalogue import load_catalogue
+
+    return load_catalogue().get(code)
+
+
+def _as_text(card: Any) -> str:
+    if isinstance(card, str):
+        return card
+    for attribute in ("text", "markdown"):
+        value = getattr(card, attribute, None)
+        if isinstance(value, str):
+            return value
+    return str(card)
+
+
+def render_aspect(procedure: Any, aspect: str) -> str:
+    from knowledge.cards import render_card
+
+    return _as_text(render_card(procedure, aspects=[aspect]))
+
+
+def linked_procedures(procedure: Any) -> list[Any]:
+    codes = list(getattr(procedure, "linked", None) or []) or DECREE_63_LINKS.get(procedure.code, [])
+    found = []
+    for code in codes:
+        if code == procedure.code:
+            continue
+        linked = get_procedure(code)
+        if linked is not None:
+            found.append(linked)
+    return found
+
+
+def option_button(code: str, title: str) -> dict[str, str]:
+    payload = "/choose_option" + json.dumps({"procedure_code": code}, separators=(",", ":"))
+    return {"title": title if len(title) <= 90 else title[:87].rstrip() + "…", "payload": payload}
+
+
+def answer_procedure(
+    dispatcher: CollectingDispatcher, procedure: Any, aspect: str, *, new_topic: bool
+) -> list[EventType]:
+    dispatcher.utter_message(text=render_aspect(procedure, aspect))
+    if new_topic:
+        linked = linked_procedures(procedure)
+        if linked:
+            dispatcher.utter_message(
+                text=(
+                    "Thủ tục này có thể làm liên thông (Nghị định 63/2024/NĐ-CP) với các thủ tục dưới đây, "
+                    "chỉ cần nộp một bộ hồ sơ:"
+                ),
+                buttons=[option_button(p.code, p.name) for p in linked[:MAX_OPTIONS]],
+            )
+        if procedure.code in DEATH_PROCEDURES:
+            dispatcher.utter_message(
+                text=(
+                    "Theo Nghị định 63/2024/NĐ-CP, đăng ký khai tử, xóa đăng ký thường trú và hưởng trợ cấp "
+                    "mai táng phí/tử tuất được giải quyết liên thông. Thủ tục mai táng phí chưa có trong dữ "
+                    "liệu của tôi; hãy hỏi cán bộ tại nơi nộp hồ sơ khai tử."
+                )
+            )
+        dispatcher.utter_message(
+            text="Bạn có thể hỏi tiếp: lệ phí bao nhiêu, nộp ở đâu, mất bao lâu, làm online được không…"
+        )
+    return [SlotSet("current_procedure", procedure.code), SlotSet("pending_aspect", None)]
+
+
+def offer_options(
+    dispatcher: CollectingDispatcher, candidates: list[Candidate], aspect: str
+) -> list[EventType]:
+    options = candidates[:MAX_OPTIONS]
+    dispatcher.utter_message(
+        text="Có vài thủ tục gần giống nhau. Bạn đang hỏi thủ tục nào?",
+        buttons=[option_button(c.code, c.name) for c in options],
+    )
+    return [SlotSet("pending_aspect", aspect)]
+
+
+def say_not_found(dispatcher: CollectingDispatcher) -> list[EventType]:
+    dispatcher.utter_message(
+        text=(
+            "Xin lỗi, tôi chưa tìm được thủ tục phù hợp với câu hỏi này. Bạn thử nói rõ tên thủ tục, "
+            "hoặc tra cứu tại Cổng Dịch vụ công quốc gia: " + PORTAL_URL + "\n\n" + EXAMPLES
+        )
+    )
+    return []
+
+
+class ActionAnswerProcedure(Action):
+    """Answers the aspect asked about the procedure named, or about the current one."""
+
+    def name(self) -> str:
+        return "action_answer_procedure"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or "ask_procedure"
+        aspect = ASPECT_BY_INTENT.get(intent, "documents")
+        text = tracker.latest_message.get("text") or ""
+        current_code = tracker.get_slot("current_procedure")
+        mentions = latest_entities(tracker, "procedure")
+
+        wants_search = bool(mentions) or not current_code or intent == "ask_procedure"
+        if not wants_search and len(topic_words(text)) >= 2:
+            wants_search = True  # maybe a new topic the entity extractor missed
+        outcome: SearchOutcome | None = None
+        if wants_search and text.strip():
+            outcome = await asyncio.to_thread(search_procedures, text)
+
+        if outcome and outcome.confident and outcome.candidates:
+            top = outcome.candidates[0]
+            if top.code != current_code or mentions or intent == "ask_procedure":
+                procedure = await asyncio.to_thread(get_procedure, top.code)
+                if procedure is not None:
+                    return answer_procedure(
+                        dispatcher, procedure, aspect, new_topic=top.code != current_code
+                    )
+        if current_code and not mentions:
+            procedure = await asyncio.to_thread(get_procedure, current_code)
+            if procedure is not None:
+                return answer_procedure(dispatcher, procedure, aspect, new_topic=False)
+        if outcome and outcome.candidates:
+            return offer_options(dispatcher, outcome.candidates, aspect)
+        if not current_code and not mentions:
+            dispatcher.utter_message(
+                text=f"Bạn hỏi {ASPECT_QUESTIONS[aspect]} cho thủ tục nào? Ví dụ: khai sinh, "
+                "đăng ký thường trú, cấp lại căn cước, đổi giấy phép lái xe…"
+            )
+            return [SlotSet("pending_aspect", aspect)]
+        return say_not_found(dispatcher)
+
+
+class ActionChooseOption(Action):
+    """A button was pressed: switch to that procedure and answer the aspect that was pending."""
+
+    def name(self) -> str:
+        return "action_choose_option"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        codes = latest_entities(tracker, "procedure_code")
+        aspect = tracker.get_slot("pending_aspect") or "documents"
+        if aspect not in ASPECT_QUESTIONS:
+            aspect = "documents"
+        procedure = await asyncio.to_thread(get_procedure, codes[0]) if codes else None
+        if procedure is None:
+            dispatcher.utter_message(
+                text="Tôi không tìm thấy thủ tục bạn chọn. Bạn hãy gõ lại tên thủ tục cần hỏi nhé."
+            )
+            return [SlotSet("pending_aspect", None)]
+        current_code = tracker.get_slot("current_procedure")
+        return answer_procedure(dispatcher, procedure, aspect, new_topic=procedure.code != current_code)
+
+
+class ActionRequestHuman(Action):
+    """Where to reach a person. No hotline data exists, so no number is given: only where to find it."""
+
+    def name(self) -> str:
+        return "action_request_human"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        places = [resolve_place(mention) for mention in latest_entities(tracker, "place")]
+        place = next((p for p in places if p is not None), None)
+        if place is not None:
+            where = f"Trung tâm Phục vụ hành chính công của {place.province}"
+            if place.commune:
+                where = (
+                    f"Bộ phận một cửa / Trung tâm Phục vụ hành chính công {place.commune} ({place.province})"
+                )
+            if place.note:
+                where += f". {place.note}"
+        else:
+            where = "Trung tâm Phục vụ hành chính công của xã/phường hoặc tỉnh nơi bạn nộp hồ sơ"
+        dispatcher.utter_message(
+            text=(
+                "Tôi chưa có số điện thoại đường dây nóng chính thức trong dữ liệu nên không đưa số nào "
+                f"để tránh sai. Bạn có thể gặp trực tiếp cán bộ tại {where}; hồ sơ được nhận ở bất kỳ "
+                "Trung tâm nào trong tỉnh (Nghị định 118/2025/NĐ-CP). Số điện thoại và địa chỉ chính thức "
+                f"được công bố trên Cổng Dịch vụ công quốc gia ({PORTAL_URL}) và cổng dịch vụ công của tỉnh."
+            )
+        )
+        return []
+
+
+class ActionExtraPapers(Action):
+    """An office asked for papers beyond the list: show the legal list and how to send feedback."""
+
+    def name(self) -> str:
+        return "action_extra_papers"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        code = tracker.get_slot("current_procedure")
+        text = tracker.latest_message.get("text") or ""
+        if latest_entities(tracker, "procedure") or not code:
+            outcome = await asyncio.to_thread(search_procedures, text)
+            if outcome.confident and outcome.candidates:
+                code = outcome.candidates[0].code
+        procedure = await asyncio.to_thread(get_procedure, code) if code else None
+        events: list[EventType] = []
+        if procedure is not None:
+            dispatcher.utter_message(
+                text="Đây là thành phần hồ sơ theo quy định đã công bố:\n\n"
+                + render_aspect(procedure, "documents")
+            )
+            events.append(SlotSet("current_procedure", procedure.code))
+        dispatcher.utter_message(
+            text=(
+                "Cơ quan chỉ được yêu cầu những giấy tờ có trong thủ tục đã công bố. Nếu bị yêu cầu thêm, "
+                "bạn có thể hỏi cán bộ căn cứ pháp lý của yêu cầu đó, và gửi phản ánh, kiến nghị trên Cổng "
+                f"Dịch vụ công quốc gia (mục Phản ánh kiến nghị): {FEEDBACK_URL}"
+            )
+        )
+        return events
+
+
+class ActionOutOfScope(Action):
+    """Out of scope or not understood: say so politely and show what the assistant can do."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        dispatcher.utter_message(
+            text="Xin lỗi, câu này nằm ngoài phạm vi của tôi: tôi chỉ hỗ trợ thủ tục hành chính.\n\n"
+            + EXAMPLES
+        )
+        return []

@@ -1,0 +1,1 @@
+"""Rasa graph components (loaded by Rasa in .venv-rasa; PYTHONPATH must contain the repo root)."""

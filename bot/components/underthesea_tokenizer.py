@@ -1,0 +1,147 @@
+"""A Rasa 3.6 tokenizer that groups Vietnamese syllables into words with underthesea.
+
+Vietnamese writes one syllable per space-separated unit, so "giấy khai sinh" is three whitespace tokens
+but two words ("giấy", "khai sinh"). underthesea's `word_tokenize` finds the words; it also normalises
+the text (tone placement, spacing), so its output is not a substring of the input. The tokens are
+therefore built from the original text: it is cut into atoms (runs of word characters, numbers such as
+"10.000" or "1.001193" kept whole), and consecutive atoms separated only by whitespace are joined when
+underthesea put them in the same word. Every token's `start`/`end` is a span of the original message,
+so entity annotations align. Token text joins the syllables with "_" ("khai_sinh") so that the
+featurizers, which re-split on whitespace, see the compound as one feature.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+import unicodedata
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
+from rasa.shared.nlu.training_data.message import Message
+
+logger = logging.getLogger(__name__)
+
+# A word atom: word characters, possibly joined by . , / - between them ("10.000", "1.001193", "24/7").
+_ATOM = re.compile(r"\w+(?:[.,/\-]\w+)*")
+_WORD_CHARS = re.compile(r"\w")
+
+
+def _fold(char: str) -> str:
+    """One character without its diacritics, lower-cased ("Đ" -> "d", "ồ" -> "o")."""
+    if char in "đĐ":
+        return "d"
+    base = unicodedata.normalize("NFD", char)[0]
+    return base.lower()
+
+
+def _word_stream(text: str) -> str:
+    return "".join(_fold(ch) for ch in text if _WORD_CHARS.match(ch))
+
+
+def word_spans(text: str, words: list[str]) -> list[tuple[int, int]]:
+    """Spans (start, end) of the original `text` for the words of a segmenter's output `words`."""
+    atoms = [(m.start(), m.end()) for m in _ATOM.finditer(text)]
+    if not atoms:
+        return []
+
+    # Positions in the stream of word characters (diacritics folded) of both sides.
+    atom_stream = _word_stream(text)
+    word_stream = "".join(_word_stream(word) for word in words)
+    inside: set[int] = set()  # stream positions that fall inside one segmenter word
+    mapping = _position_map(word_stream, atom_stream)
+    position = 0
+    for word in words:
+        length = len(_word_stream(word))
+        for offset in range(1, length):
+            mapped = mapping.get(position + offset)
+            if mapped is not None:
+                inside.add(mapped)
+        position += length
+
+    spans: list[tuple[int, int]] = []
+    stream_end = 0
+    for start, end in atoms:
+        atom_length = len(_word_stream(text[start:end]))
+        joined = (
+            spans
+            and stream_end in inside
+            and text[spans[-1][1] : start].isspace()  # only whitespace between the atoms
+        )
+        if joined:
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((start, end))
+        stream_end += atom_length
+    return spans
+
+
+def _position_map(source: str, target: str) -> dict[int, int]:
+    """Map positions of `source` to equal positions of `target` (identity when the streams agree)."""
+    if source == target:
+        return {i: i for i in range(len(source) + 1)}
+    mapping: dict[int, int] = {}
+    matcher = difflib.SequenceMatcher(a=source, b=target, autojunk=False)
+    for block in matcher.get_matching_blocks():
+        for offset in range(block.size + 1):
+            mapping.setdefault(block.a + offset, block.b + offset)
+    return mapping
+
+
+def segment(text: str) -> list[str]:
+    from underthesea import word_tokenize
+
+    try:
+        return list(word_tokenize(text))
+    except Exception:  # the segmenter must never break NLU: fall back to syllables
+        logger.exception("underthesea could not segment %r", text[:80])
+        return text.split()
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
+class UnderthesesaTokenizer(Tokenizer):
+    """Vietnamese word segmentation by underthesea, with offsets into the original text."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            "intent_tokenization_flag": False,
+            "intent_split_symbol": "_",
+            "token_pattern": None,
+            "prefix_separator_symbol": None,
+            # Join the syllables of a word with this in the token text ("khai_sinh").
+            "syllable_joiner": "_",
+        }
+
+    @staticmethod
+    def supported_languages() -> list[str] | None:
+        return ["vi"]
+
+    @staticmethod
+    def required_packages() -> list[str]:
+        return ["underthesea"]
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> UnderthesesaTokenizer:
+        return cls(config)
+
+    def tokenize(self, message: Message, attribute: str) -> list[Token]:
+        text = message.get(attribute) or ""
+        joiner = self._config.get("syllable_joiner", "_")
+        spans = word_spans(text, segment(text)) if text.strip() else []
+        tokens = [Token(re.sub(r"\s+", joiner, text[start:end]), start, end) for start, end in spans]
+        if not tokens and text:
+            # Nothing but punctuation or emoji: keep the whole text as one token, as Rasa's tokenizers do.
+            tokens = [Token(text, 0, len(text))]
+        return self._apply_token_pattern(tokens)
