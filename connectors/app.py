@@ -1,0 +1,274 @@
+"""The FastAPI app: the chat API, health, the web widget and its demo page, the Zalo webhook, and
+Rasa's action webhook (helper module ``bot.actions.endpoint``).
+
+Run with ``uvicorn connectors.app:create_app --factory`` or ``python -m connectors.run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import inspect
+import json
+import logging
+import re
+import unicodedata
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from connectors.chat import RASA_UNAVAILABLE_MESSAGE, BotMessage, ChatBackend, RasaChat, RasaUnavailableError
+from connectors.limits import BodySizeLimitMiddleware
+from connectors.ratelimit import RATE_LIMITED_MESSAGE, RateLimiter
+from connectors.settings import AppSettings
+
+logger = logging.getLogger(__name__)
+
+SENDER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
+UNEXPECTED_ERROR_MESSAGE = "Đã có lỗi ngoài ý muốn. Bạn vui lòng thử lại sau ít phút."
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    sender_id: str = Field(pattern=SENDER_ID_PATTERN)
+    text: str
+
+
+class ChatResponse(BaseModel):
+    messages: list[BotMessage]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": message, "code": code}, status_code=status, headers=headers)
+
+
+_FIELD_NAMES = {"sender_id": "sender_id (mã cuộc trò chuyện)", "text": "text (câu hỏi)"}
+
+
+def _validation_message(error: dict[str, Any]) -> str:
+    field = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "nội dung"
+    label = _FIELD_NAMES.get(field, field)
+    kind = error.get("type", "")
+    if kind == "missing":
+        return f"Thiếu trường {label}."
+    if kind == "extra_forbidden":
+        return f"Trường {field} không được hỗ trợ; chỉ gửi sender_id và text."
+    if kind == "string_type":
+        return f"Trường {label} phải là chuỗi ký tự."
+    if kind == "string_pattern_mismatch":
+        return "sender_id chỉ gồm chữ cái không dấu, chữ số, '-' và '_', dài 1 đến 128 ký tự."
+    return f"Trường {label} không hợp lệ."
+
+
+def parse_chat_request(raw: bytes, max_chars: int) -> ChatRequest:
+    """The chat request from raw bytes, or an ApiError with a message a person can act on."""
+    if not raw.strip():
+        raise ApiError(400, "empty_body", 'Yêu cầu trống: hãy gửi JSON {"sender_id": ..., "text": ...}.')
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ApiError(400, "not_text", "Nội dung gửi lên không phải văn bản UTF-8.") from error
+    try:
+        payload = json.loads(decoded)
+    except ValueError as error:
+        raise ApiError(400, "malformed_json", "Nội dung gửi lên không phải JSON hợp lệ.") from error
+    if not isinstance(payload, dict):
+        raise ApiError(422, "invalid_request", "Cần một đối tượng JSON có sender_id và text.")
+    try:
+        request = ChatRequest.model_validate(payload)
+    except ValidationError as error:
+        raise ApiError(422, "invalid_request", _validation_message(error.errors()[0])) from error
+    text = _CONTROL_CHARS.sub(" ", unicodedata.normalize("NFC", request.text)).strip()
+    if not text:
+        raise ApiError(422, "empty_text", "Câu hỏi trống. Bạn hãy nhập câu hỏi về thủ tục hành chính.")
+    if len(text) > max_chars:
+        raise ApiError(
+            422, "text_too_long", f"Câu hỏi quá dài ({len(text)} ký tự); tối đa {max_chars} ký tự."
+        )
+    return ChatRequest(sender_id=request.sender_id, text=text)
+
+
+def _static_text(name: str) -> str:
+    return resources.files("connectors.static").joinpath(name).read_text(encoding="utf-8")
+
+
+async def _check(name: str, probe: Callable[[], Any]) -> dict[str, Any]:
+    """Run a readiness probe (sync or async) without letting it break the health endpoint."""
+    try:
+        result = await asyncio.wait_for(run_in_threadpool(probe), timeout=5.0)
+        if inspect.isawaitable(result):
+            result = await asyncio.wait_for(result, timeout=5.0)
+    except Exception as error:
+        logger.warning("Readiness probe %s failed: %s", name, error)
+        return {"ready": False, "detail": type(error).__name__}
+    if isinstance(result, dict):
+        return {"ready": bool(result.get("ready")), **result}
+    return {"ready": bool(result)}
+
+
+def _actions_probe() -> Any:
+    from bot.actions.endpoint import actions_ready
+
+    return actions_ready()
+
+
+def _search_probe() -> Any:
+    from knowledge import search
+
+    return search.ready()
+
+
+def create_app(
+    settings: AppSettings | None = None,
+    chat: ChatBackend | None = None,
+    mount_actions: bool = True,
+) -> FastAPI:
+    """The app; ``chat`` replaces the Rasa chat core (the seam tests and other channels use)."""
+    settings = settings or AppSettings.from_env()
+    chat_core: ChatBackend = chat or RasaChat(settings.rasa_url, settings.rasa_timeout_seconds)
+    limiter = RateLimiter(settings.rate_limit_messages, settings.rate_limit_window_seconds)
+    zalo_channel = None
+    if settings.zalo.enabled:
+        from connectors.zalo.store import ZaloStore
+        from connectors.zalo.webhook import ZaloChannel
+
+        zalo_channel = ZaloChannel(settings.zalo, ZaloStore(settings.state_db), chat_core, limiter)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        logger.info(
+            "App ready; Rasa at %s; Zalo channel %s", settings.rasa_url, "on" if zalo_channel else "off"
+        )
+        yield
+        if zalo_channel is not None:
+            await zalo_channel.aclose()
+        await chat_core.aclose()
+
+    app = FastAPI(
+        title="Trợ lý Thủ tục",
+        description="Hỏi đáp thủ tục hành chính cho công dân.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.chat = chat_core
+    app.state.zalo = zalo_channel
+    app.state.limiter = limiter
+
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        limits={"/api/chat": settings.max_chat_body_bytes, "/zalo/webhook": settings.max_webhook_body_bytes},
+    )
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+            max_age=600,
+        )
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, error: ApiError) -> JSONResponse:
+        return _error(error.status, error.code, error.message, error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+        errors = error.errors()
+        message = _validation_message(errors[0]) if errors else "Yêu cầu không hợp lệ."
+        return _error(422, "invalid_request", message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        messages = {404: "Không tìm thấy địa chỉ này.", 405: "Phương thức không được hỗ trợ."}
+        detail = messages.get(error.status_code) or str(error.detail)
+        return _error(error.status_code, "http_error", detail, dict(error.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+        logger.error(
+            "Unexpected %s on %s %s", type(error).__name__, request.method, request.url.path, exc_info=error
+        )
+        return _error(503, "unexpected_error", UNEXPECTED_ERROR_MESSAGE, {"Retry-After": "30"})
+
+    @app.post("/api/chat", response_model=ChatResponse)
+    async def chat_endpoint(request: Request) -> ChatResponse:
+        chat_request = parse_chat_request(await request.body(), settings.max_text_chars)
+        if not limiter.allow(chat_request.sender_id):
+            wait = max(1, round(limiter.retry_after(chat_request.sender_id)))
+            raise ApiError(429, "rate_limited", RATE_LIMITED_MESSAGE, {"Retry-After": str(wait)})
+        try:
+            messages = await chat_core.send(chat_request.sender_id, chat_request.text)
+        except RasaUnavailableError as error:
+            logger.warning("Chat request not answered: %s", error)
+            raise ApiError(
+                503, "assistant_unavailable", RASA_UNAVAILABLE_MESSAGE, {"Retry-After": "30"}
+            ) from error
+        return ChatResponse(messages=messages)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        rasa, actions, search = await asyncio.gather(
+            chat_core.status(), _check("actions", _actions_probe), _check("search", _search_probe)
+        )
+        ready = all(part.get("ready") for part in (rasa, actions, search))
+        body = {
+            "status": "ok" if ready else "degraded",
+            "rasa": rasa,
+            "actions": actions,
+            "search": search,
+            "zalo": {"enabled": zalo_channel is not None},
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/widget.js", include_in_schema=False)
+    async def widget_script() -> Response:
+        return Response(
+            _static_text("widget.js"),
+            media_type="application/javascript; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=300"},
+        )
+
+    @app.get("/", include_in_schema=False)
+    async def demo_portal() -> HTMLResponse:
+        page = _static_text("demo.html")
+        verification = settings.zalo.site_verification
+        meta = (
+            f'<meta name="zalo-platform-site-verification" content="{html.escape(verification, quote=True)}">'
+            if verification
+            else ""
+        )
+        return HTMLResponse(page.replace("<!--ZALO_SITE_VERIFICATION-->", meta))
+
+    if zalo_channel is not None:
+        from connectors.zalo.webhook import build_router
+
+        app.include_router(build_router(zalo_channel))
+
+    if mount_actions:
+        try:
+            from bot.actions.endpoint import router as actions_router
+        except Exception:
+            logger.exception("Rasa's action webhook could not be mounted; custom actions will fail")
+        else:
+            app.include_router(actions_router)
+
+    return app

@@ -1,0 +1,115 @@
+"""The chat core both channels use: a sender's text goes to Rasa's REST channel, replies come back."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Protocol
+
+import httpx
+from pydantic import BaseModel, Field
+
+logger = logging.getLogger(__name__)
+
+RASA_UNAVAILABLE_MESSAGE = (
+    "Xin lỗi, trợ lý đang tạm thời gián đoạn. Bạn vui lòng thử lại sau ít phút, "
+    "hoặc liên hệ Trung tâm phục vụ hành chính công gần nhất để được hỗ trợ."
+)
+
+
+class Button(BaseModel):
+    title: str
+    payload: str
+
+
+class BotMessage(BaseModel):
+    text: str = ""
+    buttons: list[Button] = Field(default_factory=list)
+
+
+class RasaUnavailableError(Exception):
+    """Rasa did not answer (down, timed out, or replied with an error)."""
+
+
+class ChatBackend(Protocol):
+    """What a channel needs from the chat core; the app factory accepts any implementation."""
+
+    async def send(self, sender_id: str, text: str) -> list[BotMessage]: ...
+
+    async def status(self) -> dict[str, Any]: ...
+
+    async def aclose(self) -> None: ...
+
+
+def _as_text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def messages_from_rasa(raw_messages: Any) -> list[BotMessage]:
+    """Map Rasa REST channel output to channel messages; anything unusable is skipped."""
+    if not isinstance(raw_messages, list):
+        raise RasaUnavailableError("Rasa replied with something other than a list")
+    messages: list[BotMessage] = []
+    for raw in raw_messages:
+        if not isinstance(raw, dict):
+            continue
+        text = _as_text(raw.get("text"))
+        custom = raw.get("custom")
+        if not text and isinstance(custom, dict):
+            text = _as_text(custom.get("text"))
+        if not text and _as_text(raw.get("image")):
+            text = _as_text(raw.get("image"))
+        buttons = [
+            Button(title=_as_text(item.get("title")), payload=_as_text(item.get("payload")))
+            for item in raw.get("buttons") or []
+            if isinstance(item, dict) and _as_text(item.get("title")) and _as_text(item.get("payload"))
+        ]
+        if text or buttons:
+            messages.append(BotMessage(text=text, buttons=buttons))
+    return messages
+
+
+class RasaChat:
+    """The chat core over Rasa's REST channel (``POST /webhooks/rest/webhook``)."""
+
+    def __init__(self, rasa_url: str, timeout_seconds: float = 20.0) -> None:
+        self.rasa_url = rasa_url.rstrip("/")
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_seconds, connect=3.0),
+            limits=httpx.Limits(max_keepalive_connections=20),
+        )
+
+    async def send(self, sender_id: str, text: str) -> list[BotMessage]:
+        started = time.perf_counter()
+        try:
+            response = await self._client.post(
+                f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender_id, "message": text}
+            )
+        except httpx.HTTPError as error:
+            raise RasaUnavailableError(f"Rasa unreachable: {type(error).__name__}") from error
+        if response.status_code != 200:
+            raise RasaUnavailableError(f"Rasa answered HTTP {response.status_code}")
+        try:
+            payload = response.json()
+        except ValueError as error:
+            raise RasaUnavailableError("Rasa answered with invalid JSON") from error
+        messages = messages_from_rasa(payload)
+        logger.debug(
+            "Rasa answered %d messages in %.0f ms", len(messages), (time.perf_counter() - started) * 1e3
+        )
+        return messages
+
+    async def status(self) -> dict[str, Any]:
+        """Whether Rasa answers ``GET /status`` with a loaded model."""
+        try:
+            response = await self._client.get(f"{self.rasa_url}/status", timeout=2.0)
+            body = response.json() if response.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            return {"ready": False, "detail": "Rasa không phản hồi"}
+        model = body.get("model_file") if isinstance(body, dict) else None
+        if not model:
+            return {"ready": False, "detail": "Rasa chưa nạp mô hình"}
+        return {"ready": True, "model": str(model)}
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

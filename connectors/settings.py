@@ -1,0 +1,91 @@
+"""Settings of the app and its channels, read from environment variables with working defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def _env_int(name: str, default: int) -> int:
+    value = _env(name)
+    return int(value) if value else default
+
+
+def _env_float(name: str, default: float) -> float:
+    value = _env(name)
+    return float(value) if value else default
+
+
+class ZaloSettings(BaseModel):
+    """The Zalo Official Account channel; it is on only when the four secrets are set."""
+
+    app_id: str = ""
+    app_secret: str = ""
+    oa_secret_key: str = ""
+    refresh_token: str = ""
+    oa_api_base: str = "https://openapi.zalo.me"
+    oauth_base: str = "https://oauth.zaloapp.com"
+    site_verification: str = ""
+    send_attempts: int = Field(default=3, ge=1)
+    backoff_seconds: float = Field(default=1.0, ge=0)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @property
+    def enabled(self) -> bool:
+        return all((self.app_id, self.app_secret, self.oa_secret_key, self.refresh_token))
+
+
+class AppSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout_seconds: float = Field(default=20.0, gt=0)
+    allowed_origins: list[str] = Field(default_factory=list)
+    rate_limit_messages: int = Field(default=20, ge=1)
+    rate_limit_window_seconds: float = Field(default=60.0, gt=0)
+    max_chat_body_bytes: int = Field(default=16_384, ge=256)
+    max_webhook_body_bytes: int = Field(default=65_536, ge=256)
+    max_text_chars: int = 2000
+    state_db: Path = PROJECT_ROOT / "var" / "connectors.db"
+    zalo: ZaloSettings = Field(default_factory=ZaloSettings)
+
+    @property
+    def public_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @classmethod
+    def from_env(cls) -> AppSettings:
+        var_dir = Path(_env("TTHC_VAR_DIR") or PROJECT_ROOT / "var").expanduser()
+        origins = [item.strip().rstrip("/") for item in _env("TTHC_ALLOWED_ORIGINS").split(",")]
+        return cls(
+            host=_env("TTHC_HOST", "127.0.0.1"),
+            port=_env_int("TTHC_PORT", 8000),
+            rasa_url=_env("TTHC_RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
+            rasa_timeout_seconds=_env_float("TTHC_RASA_TIMEOUT", 20.0),
+            allowed_origins=[origin for origin in origins if origin],
+            rate_limit_messages=_env_int("TTHC_RATE_LIMIT_MESSAGES", 20),
+            rate_limit_window_seconds=_env_float("TTHC_RATE_LIMIT_WINDOW", 60.0),
+            max_chat_body_bytes=_env_int("TTHC_MAX_CHAT_BODY_BYTES", 16_384),
+            max_webhook_body_bytes=_env_int("TTHC_MAX_WEBHOOK_BODY_BYTES", 65_536),
+            state_db=Path(_env("TTHC_CONNECTORS_DB") or var_dir / "connectors.db").expanduser(),
+            zalo=ZaloSettings(
+                app_id=_env("ZALO_APP_ID"),
+                app_secret=_env("ZALO_APP_SECRET"),
+                oa_secret_key=_env("ZALO_OA_SECRET_KEY"),
+                refresh_token=_env("ZALO_REFRESH_TOKEN"),
+                oa_api_base=_env("ZALO_OA_API_BASE", "https://openapi.zalo.me").rstrip("/"),
+                oauth_base=_env("ZALO_OAUTH_BASE", "https://oauth.zaloapp.com").rstrip("/"),
+                site_verification=_env("ZALO_SITE_VERIFICATION"),
+                send_attempts=_env_int("ZALO_SEND_ATTEMPTS", 3),
+                backoff_seconds=_env_float("ZALO_BACKOFF_SECONDS", 1.0),
+                timeout_seconds=_env_float("ZALO_TIMEOUT_SECONDS", 10.0),
+            ),
+        )

@@ -1,0 +1,1 @@
+"""The Zalo Official Account channel: signed webhook in, Customer Service messages out."""

@@ -1,0 +1,153 @@
+"""Sending Customer Service messages through the Zalo OA API, with the token refresh dance.
+
+The refresh token works once: the new one is written to SQLite before the new access token is used,
+so a crash between the two never leaves the channel without a usable refresh token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import httpx
+
+from connectors.chat import BotMessage
+from connectors.settings import ZaloSettings
+from connectors.zalo.store import ZaloStore
+from connectors.zalo.text import split_text, zalo_buttons
+
+logger = logging.getLogger(__name__)
+
+ACCESS_TOKEN = "access_token"
+REFRESH_TOKEN = "refresh_token"
+INVALID_ACCESS_TOKEN = -216
+EXPIRY_MARGIN_SECONDS = 300
+
+
+class ZaloError(Exception):
+    """Zalo refused a call; the message names the endpoint and the error code only."""
+
+
+class ZaloUnreachableError(ZaloError):
+    """Zalo could not be reached after every retry."""
+
+
+class ZaloClient:
+    def __init__(
+        self, settings: ZaloSettings, store: ZaloStore, http: httpx.AsyncClient | None = None
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self._http = http or httpx.AsyncClient(timeout=settings.timeout_seconds)
+        self._refresh_lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ---- tokens -----------------------------------------------------------------------------
+
+    def _current_refresh_token(self) -> str:
+        stored = self.store.get_token(REFRESH_TOKEN)
+        return stored[0] if stored else self.settings.refresh_token
+
+    def _usable_access_token(self) -> str | None:
+        stored = self.store.get_token(ACCESS_TOKEN)
+        if not stored:
+            return None
+        value, expires_at = stored
+        if expires_at is not None and expires_at - EXPIRY_MARGIN_SECONDS < time.time():
+            return None
+        return value
+
+    async def access_token(self) -> str:
+        return self._usable_access_token() or await self.refresh_access_token()
+
+    async def refresh_access_token(self, rejected: str | None = None) -> str:
+        """Trade the refresh token for a new pair; concurrent callers share one refresh."""
+        async with self._refresh_lock:
+            current = self._usable_access_token()
+            if current and current != rejected:
+                return current
+            response = await self._request(
+                "POST",
+                f"{self.settings.oauth_base}/v4/oa/access_token",
+                headers={"secret_key": self.settings.app_secret},
+                data={
+                    "app_id": self.settings.app_id,
+                    "grant_type": "refresh_token",
+                    "refresh_token": self._current_refresh_token(),
+                },
+            )
+            body = _json(response)
+            access, refresh = body.get("access_token"), body.get("refresh_token")
+            if response.status_code != 200 or not access or not refresh:
+                raise ZaloError(
+                    f"token refresh refused (HTTP {response.status_code}, error {body.get('error')})"
+                )
+            self.store.set_token(REFRESH_TOKEN, str(refresh))
+            try:
+                expires_in = float(body.get("expires_in") or 90_000)
+            except (TypeError, ValueError):
+                expires_in = 90_000.0
+            self.store.set_token(ACCESS_TOKEN, str(access), time.time() + expires_in)
+            logger.info("Zalo access token refreshed; it expires in %.0f h", expires_in / 3600)
+            return str(access)
+
+    # ---- sending ----------------------------------------------------------------------------
+
+    async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One call with retries and backoff on network errors and 5xx answers."""
+        attempts = self.settings.send_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                response = await self._http.request(method, url, **kwargs)
+            except httpx.HTTPError as error:
+                problem = type(error).__name__
+            else:
+                if response.status_code < 500:
+                    return response
+                problem = f"HTTP {response.status_code}"
+            if attempt < attempts:
+                delay = self.settings.backoff_seconds * 2 ** (attempt - 1)
+                logger.warning(
+                    "Zalo API call failed (%s), attempt %d/%d; retrying", problem, attempt, attempts
+                )
+                await asyncio.sleep(delay)
+        raise ZaloUnreachableError(f"Zalo API unreachable after {attempts} attempts ({problem})")
+
+    async def _post_message(self, message: dict[str, Any], user_id: str) -> None:
+        url = f"{self.settings.oa_api_base}/v3.0/oa/message/cs"
+        body = {"recipient": {"user_id": user_id}, "message": message}
+        token = await self.access_token()
+        for retry_after_refresh in (True, False):
+            response = await self._request("POST", url, headers={"access_token": token}, json=body)
+            error = _json(response).get("error", 0 if response.status_code == 200 else response.status_code)
+            if error == 0:
+                return
+            if error == INVALID_ACCESS_TOKEN and retry_after_refresh:
+                logger.info("Zalo rejected the access token (-216); refreshing and retrying once")
+                token = await self.refresh_access_token(rejected=token)
+                continue
+            raise ZaloError(f"message refused by Zalo (HTTP {response.status_code}, error {error})")
+
+    async def send(self, user_id: str, message: BotMessage) -> None:
+        """One bot message: its text in chunks of at most 2,000 characters, buttons on the last."""
+        chunks = split_text(message.text) or ([""] if message.buttons else [])
+        for index, chunk in enumerate(chunks):
+            payload: dict[str, Any] = {"text": chunk or "Mời bạn chọn:"}
+            if index == len(chunks) - 1 and message.buttons:
+                payload["attachment"] = {
+                    "type": "template",
+                    "payload": {"buttons": zalo_buttons(message.buttons)},
+                }
+            await self._post_message(payload, user_id)
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

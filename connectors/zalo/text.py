@@ -1,0 +1,67 @@
+"""Shaping replies for Zalo: long texts split in order, buttons within Zalo's limits."""
+
+from __future__ import annotations
+
+import re
+
+from connectors.chat import Button
+
+MAX_TEXT_CHARS = 2000
+MAX_BUTTONS = 5
+MAX_BUTTON_TITLE_CHARS = 100
+MAX_BUTTON_PAYLOAD_CHARS = 1000
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;:…])\s+")
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    """Split one oversized block at sentence ends, then spaces, then anywhere."""
+    pieces: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        while len(sentence) > limit:
+            cut = sentence.rfind(" ", 0, limit + 1)
+            cut = cut if cut > limit // 2 else limit
+            pieces.append(sentence[:cut].rstrip())
+            sentence = sentence[cut:].lstrip()
+        if sentence:
+            pieces.append(sentence)
+    return pieces
+
+
+def split_text(text: str, limit: int = MAX_TEXT_CHARS) -> list[str]:
+    """Chunks of at most ``limit`` characters, cut at line breaks first, then at sentence ends."""
+    text = text.strip()
+    if len(text) <= limit:
+        return [text] if text else []
+    chunks: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        parts = [line] if len(line) <= limit else _pieces(line, limit)
+        for index, part in enumerate(parts):
+            separator = "\n" if index == 0 else " "
+            candidate = f"{current}{separator}{part}" if current else part
+            if len(candidate) <= limit:
+                current = candidate
+            else:
+                if current.strip():
+                    chunks.append(current.rstrip())
+                current = part
+    if current.strip():
+        chunks.append(current.rstrip())
+    return chunks
+
+
+def _shorten(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+
+
+def zalo_buttons(buttons: list[Button]) -> list[dict[str, str]]:
+    """At most five ``oa.query.show`` buttons: a click sends the payload back as the user's text."""
+    return [
+        {
+            "title": _shorten(button.title, MAX_BUTTON_TITLE_CHARS),
+            "type": "oa.query.show",
+            "payload": button.payload[:MAX_BUTTON_PAYLOAD_CHARS],
+        }
+        for button in buttons[:MAX_BUTTONS]
+    ]
