@@ -1,0 +1,254 @@
+"""Validate the project's held-out search evaluation set (eval/questions.yaml).
+
+Checks the schema (same as the shared dev set), that every code exists in the crawl, that every name
+regex compiles (and, when it stands alone, does not silently match a crawled procedure), the share of
+questions typed without diacritics, the out-of-scope count, duplicates and copies of dev-set lines.
+
+Usage: python eval/check_questions.py [PATH]   (exit status 1 when a problem is found)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+EVAL_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = EVAL_DIR.parent
+DEFAULT_QUESTIONS = EVAL_DIR / "questions.yaml"
+
+MIN_QUESTIONS = 320
+MIN_OUT_OF_SCOPE = 40
+MIN_SHARE_WITHOUT_DIACRITICS = 0.5
+CODE_PATTERN = re.compile(r"^\d\.\d{6}$")
+TOPIC_PATTERN = re.compile(r"^\s*#\s*topic:\s*(?P<topic>\S.*?)\s*$")
+ENTRY_PATTERN = re.compile(r"^\s*-\s*\{")
+
+
+def shared_dir() -> Path:
+    value = os.environ.get("TTHC_SHARED_DIR")
+    return Path(value).expanduser().resolve() if value else PROJECT_ROOT.parent / "shared"
+
+
+class EvalQuestion(BaseModel):
+    """One line of the set: codes and names are any-of; neither means out of scope."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    q: str
+    codes: list[str] = []
+    names: list[str] = []
+
+    @field_validator("q")
+    @classmethod
+    def question_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("empty question")
+        if value != value.strip():
+            raise ValueError("question has leading or trailing spaces")
+        return value
+
+    @property
+    def out_of_scope(self) -> bool:
+        return not self.codes and not self.names
+
+
+class EvalSet(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    questions: list[EvalQuestion]
+
+
+@dataclass
+class Report:
+    total: int = 0
+    without_diacritics: int = 0
+    out_of_scope: int = 0
+    names_only: int = 0
+    by_topic: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        lines = [
+            f"questions: {self.total}",
+            f"without diacritics: {self.without_diacritics} "
+            f"({self.without_diacritics / max(self.total, 1):.0%})",
+            f"with diacritics: {self.total - self.without_diacritics}",
+            f"out of scope: {self.out_of_scope}",
+            f"matched by name only (not in crawl): {self.names_only}",
+            "by topic:",
+            *(f"  {topic}: {count}" for topic, count in sorted(self.by_topic.items())),
+        ]
+        if self.problems:
+            lines.append(f"PROBLEMS ({len(self.problems)}):")
+            lines.extend(f"  - {problem}" for problem in self.problems)
+        else:
+            lines.append("OK")
+        return "\n".join(lines)
+
+
+def has_diacritics(text: str) -> bool:
+    """True when the text carries any Vietnamese tone or vowel mark, or the letter đ."""
+    if "đ" in text.lower():
+        return True
+    decomposed = unicodedata.normalize("NFD", text)
+    return any(unicodedata.combining(char) for char in decomposed)
+
+
+def normalise_question(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).lower().split())
+
+
+def load_crawl_names(data_dir: Path) -> dict[str, str]:
+    """Map every crawled procedure code to its lower-cased name (both crawls)."""
+    names: dict[str, str] = {}
+    for path in sorted((data_dir / "procedures-dvcqg" / "raw").glob("*/*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        names[path.stem] = " ".join(str(record.get("ten_thu_tuc", "")).split()).lower()
+    for path in sorted((data_dir / "procedures-bqp" / "raw").glob("*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        metadata = record.get("metadata") or {}
+        names[path.stem] = " ".join(str(metadata.get("tên_thủ_tục", "")).split()).lower()
+    return names
+
+
+def topics_by_entry(text: str) -> list[str | None]:
+    """The `# topic:` comment in force for each list entry, in file order."""
+    topics: list[str | None] = []
+    current: str | None = None
+    for line in text.splitlines():
+        match = TOPIC_PATTERN.match(line)
+        if match:
+            current = match.group("topic")
+        elif ENTRY_PATTERN.match(line):
+            topics.append(current)
+    return topics
+
+
+def load_dev_questions(path: Path) -> set[str]:
+    if not path.is_file():
+        return set()
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {normalise_question(item["q"]) for item in data.get("questions", []) if "q" in item}
+
+
+def check_text(text: str, crawl_names: dict[str, str], dev_questions: set[str]) -> Report:
+    report = Report()
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        report.problems.append(f"not valid YAML: {error}")
+        return report
+    if not isinstance(raw, dict):
+        report.problems.append("top level must be a mapping with a `questions:` list")
+        return report
+    try:
+        eval_set = EvalSet.model_validate(raw)
+    except ValidationError as error:
+        report.problems.append(f"schema: {error}")
+        return report
+
+    questions = eval_set.questions
+    topics = topics_by_entry(text)
+    if len(topics) != len(questions):
+        report.problems.append(
+            f"found {len(topics)} one-line `- {{...}}` entries but {len(questions)} questions: "
+            "write each question on one line"
+        )
+        topics = [None] * len(questions)
+
+    seen: dict[str, int] = {}
+    for index, (item, topic) in enumerate(zip(questions, topics, strict=True), start=1):
+        where = f"#{index} {item.q!r}"
+        report.total += 1
+        if topic is None:
+            report.problems.append(f"{where}: no `# topic:` comment above it")
+        report.by_topic[topic or "?"] += 1
+        if not has_diacritics(item.q):
+            report.without_diacritics += 1
+        if item.out_of_scope:
+            report.out_of_scope += 1
+        elif not item.codes:
+            report.names_only += 1
+
+        key = normalise_question(item.q)
+        if key in seen:
+            report.problems.append(f"{where}: duplicate of #{seen[key]}")
+        seen.setdefault(key, index)
+        if key in dev_questions:
+            report.problems.append(f"{where}: copied from the shared dev set")
+
+        if len(set(item.codes)) != len(item.codes):
+            report.problems.append(f"{where}: repeated code")
+        for code in item.codes:
+            if not CODE_PATTERN.match(code):
+                report.problems.append(f"{where}: malformed code {code!r}")
+            elif code not in crawl_names:
+                report.problems.append(f"{where}: code {code} is not in the crawl")
+        for pattern in item.names:
+            try:
+                regex = re.compile(pattern)
+            except re.error as error:
+                report.problems.append(f"{where}: bad names regex {pattern!r}: {error}")
+                continue
+            if not item.codes:
+                clashes = sorted(code for code, name in crawl_names.items() if regex.search(name))
+                if clashes:
+                    report.problems.append(
+                        f"{where}: names regex {pattern!r} also matches crawled procedures "
+                        f"{', '.join(clashes[:5])}; list the right code or narrow the regex"
+                    )
+
+    if report.total < MIN_QUESTIONS:
+        report.problems.append(f"only {report.total} questions, need at least {MIN_QUESTIONS}")
+    if report.out_of_scope < MIN_OUT_OF_SCOPE:
+        report.problems.append(
+            f"only {report.out_of_scope} out-of-scope questions, need at least {MIN_OUT_OF_SCOPE}"
+        )
+    if report.total and report.without_diacritics / report.total < MIN_SHARE_WITHOUT_DIACRITICS:
+        report.problems.append(
+            f"only {report.without_diacritics}/{report.total} questions without diacritics, "
+            f"need at least {MIN_SHARE_WITHOUT_DIACRITICS:.0%}"
+        )
+    return report
+
+
+def check_file(path: Path = DEFAULT_QUESTIONS, data_root: Path | None = None) -> Report:
+    root = data_root or shared_dir()
+    crawl_names = load_crawl_names(root / "data")
+    if not crawl_names:
+        report = Report()
+        report.problems.append(f"no crawled procedures found under {root / 'data'}")
+        return report
+    dev_questions = load_dev_questions(root / "eval" / "dev_questions.yaml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        report = Report()
+        report.problems.append(f"cannot read {path}: {error}")
+        return report
+    return check_text(text, crawl_names, dev_questions)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    path = Path(args[0]) if args else DEFAULT_QUESTIONS
+    report = check_file(path)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
