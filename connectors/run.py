@@ -187,6 +187,15 @@ class Stack:
     def _rasa_exited(self) -> bool:
         return self.rasa is not None and self.rasa.pid is not None and not self.rasa.running
 
+    def wait_app(self, timeout: float = 30.0) -> bool:
+        """Poll until the app answers ``/healthz`` at all (ready or not)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.dead_process() is None:
+            if self.health() is not None:
+                return True
+            time.sleep(0.2)
+        return False
+
     def wait_ready(self, timeout: float = 90.0) -> bool:
         """Poll ``/healthz`` until Rasa, the actions and the search index are all ready."""
         deadline = time.monotonic() + timeout

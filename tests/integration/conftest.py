@@ -1,0 +1,93 @@
+"""Fixtures that start real servers on loopback.
+
+``stack`` (session scope) is the whole product as `make run` starts it, through
+``connectors.run.Stack``: Rasa (the trained model ``var/rasa-models/tthc.tar.gz``) and the FastAPI
+app (uvicorn subprocess, which also serves the custom actions at ``/webhook``). Rasa listens on
+127.0.0.1:5005, or on a free port when 5005 is taken (``TTHC_TEST_RASA_PORT`` forces one); the app
+listens on a free loopback port. The tracker SQLite file, the connectors state DB and both logs live
+in a session temp dir (``stack.state_dir``; logs in ``stack.logs_dir``). The fixture waits until
+``/healthz`` reports Rasa, the actions and the search index ready (``TTHC_TEST_READY_TIMEOUT``, 180 s
+by default) and fails with the log tails otherwise; without a trained model it skips.
+
+Use ``stack.app_url`` for HTTP calls (the ``talk`` fixture posts one turn to ``/api/chat``),
+``stack.rasa_url`` to talk to Rasa directly and ``stack.restart_rasa()`` to restart Rasa alone
+mid-conversation (the tracker file is kept, so the conversation survives). Use a fresh sender id per
+test (``sender_id`` fixture): the stack is shared by every test of the session.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.rasa_server import DEFAULT_MODEL, RASA_VENV
+from connectors.run import Stack, free_port, port_in_use
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _rasa_port() -> int:
+    forced = os.environ.get("TTHC_TEST_RASA_PORT")
+    if forced:
+        return int(forced)
+    return 5005 if not port_in_use(5005) else free_port()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if not DEFAULT_MODEL.is_file():
+        pytest.skip(f"no trained Rasa model at {DEFAULT_MODEL}; run `make train`")
+    if not (RASA_VENV / "bin" / "rasa").exists():
+        pytest.skip("Rasa is not installed; run `make setup-rasa`")
+    state_dir = tmp_path_factory.mktemp("stack")
+    running = Stack(
+        app_port=free_port(),
+        rasa_port=_rasa_port(),
+        state_dir=state_dir,
+        tracker_db=state_dir / "tracker.db",
+        # The conversation tests send many messages from one process; keep the limit out of their way.
+        app_env={"TTHC_RATE_LIMIT_MESSAGES": "1000"},
+    )
+    running.start()
+    try:
+        timeout = float(os.environ.get("TTHC_TEST_READY_TIMEOUT", "180"))
+        if not running.wait_ready(timeout):
+            pytest.fail(
+                f"the stack did not become ready; /healthz: {running.health()}\n"
+                f"--- app log ---\n{_tail(running.app_log_file)}\n"
+                f"--- rasa log ---\n{_tail(running.logs_dir / 'rasa.log')}"
+            )
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def sender_id() -> str:
+    return f"test-{uuid.uuid4().hex[:16]}"
+
+
+def chat(stack: Stack, sender: str, text: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+    """One turn through ``POST /api/chat``; returns the bot messages (asserts HTTP 200)."""
+    response = httpx.post(
+        f"{stack.app_url}/api/chat", json={"sender_id": sender, "text": text}, timeout=timeout
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["messages"]
+
+
+@pytest.fixture
+def talk(stack: Stack) -> Callable[[str, str], list[dict[str, Any]]]:
+    """``talk(sender_id, text)`` -> the bot messages of one turn on the shared stack."""
+    return lambda sender, text: chat(stack, sender, text)
