@@ -1,0 +1,163 @@
+"""Importer for the Ministry of Defence crawl: procedures-bqp/raw/<code>.json (already tabular)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from knowledge.importers.common import ImportedRecord, finish_record, levels_from
+from knowledge.importers.fees import FeeCell, build_fees
+from knowledge.importers.tables import CHANNEL_NAMES, split_conditions, time_limit
+from knowledge.importers.text import clean, form_code, one_line, parse_number
+from knowledge.schema import Channel, Document, DocumentCase, Fee, LegalRef, OnlineService, Procedure, Source
+
+PORTAL = "https://dichvucong.gov.vn"
+_FEE_LINE = re.compile(
+    r"(?:Lệ phí|Phí)\s*:\s*(?P<amount>[\d.,]+|[Kk]hông|o)?\s*(?P<currency>Đồng|USD)?\s*(?P<rest>.*)",
+    re.S,
+)
+_COUNTS = re.compile(r"Bản chính:\s*(\d+)\s*Bản sao:\s*(\d+)")
+
+
+def _fees(raw: str | None, kind, province_set: bool) -> tuple[list[Fee], list[str]]:
+    text = clean(raw)
+    if not text:
+        return [], ["no fee"]
+    rules: list[Fee] = []
+    problems: list[str] = []
+    for line in re.split(r"\n(?=(?:Lệ phí|Phí)\s*:)", text):
+        match = _FEE_LINE.match(line.strip())
+        if not match:
+            rules.append(Fee(amount=None, note=one_line(line)))
+            continue
+        rest = match["rest"].strip()
+        description = rest[1:-1] if rest.startswith("(") and rest.endswith(")") else rest
+        figure = match["amount"]
+        if figure and figure[0].isdigit():
+            value = parse_number(figure)
+            if value.is_integer():
+                cell = FeeCell(int(value), currency="USD" if match["currency"] == "USD" else "VND",
+                               raw=line.strip())
+            else:
+                rules.append(Fee(amount=None, currency=match["currency"] or "VND",
+                                 note=f"{figure} {match['currency'] or ''} {description}".strip()))
+                continue
+        elif figure:
+            cell = FeeCell(free=True, raw=line.strip())
+        else:
+            cell = FeeCell(None, raw=line.strip())
+        if cell.amount == 0:
+            cell = FeeCell(free=True, raw=line.strip())
+        found, found_problems = build_fees(cell, description, kind, province_set)
+        rules.extend(found)
+        problems.extend(found_problems)
+    return rules, problems
+
+
+def parse_record(raw: dict[str, Any]) -> ImportedRecord:
+    try:
+        meta, content, tables = raw["metadata"], raw["content"], raw["tables"]
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"not a defence-ministry record: missing {error}") from error
+    code = str(meta.get("mã_thủ_tục") or raw.get("thu_tuc_id") or "").strip()
+    if not code:
+        raise ValueError("record without a procedure code")
+    name = one_line(meta.get("tên_thủ_tục")) or code
+    problems: dict[str, list[str]] = {"channels": [], "documents": [], "legal_basis": [], "result": []}
+
+    channels: dict[str, Channel] = {}
+    for row in tables.get("hinh_thuc_nop") or []:
+        kind = CHANNEL_NAMES.get((row.get("hinh_thuc") or "").strip())
+        if kind is None:
+            problems["channels"].append(f"unknown channel {row.get('hinh_thuc')!r}")
+            continue
+        limit = time_limit(row.get("thoi_han_giai_quyet"))
+        if limit.value is None:
+            problems["channels"].append(f"{kind.label}: no time limit")
+        fees, fee_problems = _fees(row.get("phi_le_phi"), kind, province_set=False)
+        problems["channels"].extend(f"{kind.label}: {p}" for p in fee_problems if p != "no fee")
+        if kind.value in channels:
+            channels[kind.value].fees.extend(fees)
+        else:
+            channels[kind.value] = Channel(kind=kind, time_limit=limit, fees=fees,
+                                           description=one_line(row.get("mo_ta")))
+    if not channels:
+        problems["channels"].append("no channel table")
+
+    documents = []
+    for row in tables.get("thanh_phan_ho_so") or []:
+        title = one_line(row.get("ten_giay_to"))
+        if not title:
+            continue
+        title = title.lstrip("-+• ").strip()
+        file_name = one_line(row.get("so_luong"))
+        counts = _COUNTS.search(row.get("ghi_chu") or "")
+        if not counts:
+            problems["documents"].append(f"no count for {title[:40]!r}")
+        documents.append(
+            Document(
+                name=title,
+                form=form_code(title, file_name),
+                form_file=file_name,
+                originals=int(counts.group(1)) if counts else None,
+                copies=int(counts.group(2)) if counts else None,
+            )
+        )
+    if not documents:
+        problems["documents"].append("no documents found")
+
+    legal = []
+    for row in tables.get("can_cu_phap_ly") or []:
+        number = one_line(row.get("so_ky_hieu"))
+        title = one_line(row.get("trich_yeu")) or number
+        if title:
+            legal.append(LegalRef(code=number if number and "/" in number else None, title=title))
+            if not number or "/" not in number:
+                problems["legal_basis"].append(f"incomplete document number {number!r}")
+    if not legal:
+        problems["legal_basis"].append("no legal basis")
+
+    result = [r for r in (one_line(x) for x in re.split(r"\n+", content.get("kết_quả_thực_hiện") or "")) if r]
+    if not result:
+        problems["result"].append("no result")
+    decision = one_line(meta.get("số_quyết_định"))
+    if decision:
+        decision = re.sub(r"^Quyết định số\s*", "", decision)
+    has_online = "truc_tuyen" in channels
+    procedure = Procedure(
+        code=code,
+        name=name,
+        field=one_line(meta.get("lĩnh_vực")),
+        levels=[level.replace("Cấp Xã", "Cấp xã").replace("Cấp Tỉnh", "Cấp tỉnh")
+                for level in levels_from(meta.get("cấp_thực_hiện"))],
+        agency=one_line(content.get("cơ_quan_thực_hiện")),
+        audience=one_line(content.get("đối_tượng_thực_hiện")),
+        channels=[channels[k] for k in ("truc_tiep", "truc_tuyen", "buu_chinh") if k in channels],
+        online=OnlineService(url=PORTAL if has_online else None),
+        documents=[DocumentCase(case=None, documents=documents)] if documents else [],
+        conditions=split_conditions(content.get("yêu_cầu_điều_kiện_thực_hiện")),
+        result=result,
+        legal_basis=legal,
+        source=Source(url=None, decision=decision, origin="bqp"),
+    )
+    return finish_record(procedure, content.get("trình_tự_thực_hiện"), ministry="bo-quoc-phong",
+                         problems=problems)
+
+
+def load_file(path: Path) -> ImportedRecord:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from error
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    try:
+        return parse_record(raw)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
+
+
+def iter_files(data_dir: Path) -> list[Path]:
+    return sorted((data_dir / "procedures-bqp" / "raw").glob("*.json"))

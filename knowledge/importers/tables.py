@@ -1,0 +1,364 @@
+"""Parsers for the portal's flattened tables and free-text fields.
+
+The national portal crawl glues each table into one string: the header, then the cells of each row
+with nothing between them. These functions cut them back into rows by the shapes the cells have
+(a channel name, a time limit, a money figure, a count such as "1 bản chính,1 bản sao", a document
+number such as 68/2020/QH14), never by procedure code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from knowledge.importers.fees import FeeCell, build_fees, resolve_cell_figure
+from knowledge.importers.text import clean, form_code, one_line
+from knowledge.schema import Channel, ChannelKind, Document, DocumentCase, LegalRef, TimeLimit, TimeUnit
+
+T = TypeVar("T")
+
+
+@dataclass
+class Parsed(Generic[T]):
+    """A parse result plus the problems met, so the catalogue report can list them."""
+
+    value: T
+    problems: list[str] = field(default_factory=list)
+
+
+# --- Time limits -------------------------------------------------------------------------------
+
+_UNITS = {
+    "ngày làm việc": TimeUnit.ngay_lam_viec,
+    "ngày": TimeUnit.ngay,
+    "giờ làm việc": TimeUnit.gio_lam_viec,
+    "giờ": TimeUnit.gio,
+    "tháng": TimeUnit.thang,
+    "năm": TimeUnit.nam,
+}
+_UNIT_ALTERNATION = "|".join(sorted(_UNITS, key=len, reverse=True))
+TIME_WITH_UNIT = re.compile(rf"(\d+(?:[.,]\d+)?)\s*({_UNIT_ALTERNATION})", re.IGNORECASE)
+
+
+def time_limit(text: str | None) -> TimeLimit:
+    """'7 Ngày làm việc' → 7 ngày làm việc; '1' → 1 ngày làm việc (inferred); '' → no figure."""
+    cleaned = one_line(text)
+    if not cleaned:
+        return TimeLimit()
+    match = TIME_WITH_UNIT.fullmatch(cleaned)
+    if match:
+        return TimeLimit(value=float(match.group(1).replace(",", ".")), unit=_UNITS[match.group(2).lower()])
+    if re.fullmatch(r"\d+(?:[.,]\d+)?", cleaned):
+        return TimeLimit(
+            value=float(cleaned.replace(",", ".")), unit=TimeUnit.ngay_lam_viec, unit_inferred=True
+        )
+    match = TIME_WITH_UNIT.match(cleaned)
+    if match:
+        return TimeLimit(
+            value=float(match.group(1).replace(",", ".")),
+            unit=_UNITS[match.group(2).lower()],
+            note=cleaned,
+        )
+    return TimeLimit(note=cleaned)
+
+
+# --- Channels (cach_thuc_thuc_hien) ------------------------------------------------------------
+
+CHANNEL_HEADER = "Hình thức nộpThời gianPhí, lệ phíMô tả"
+CHANNEL_NAMES = {
+    "Trực tiếp": ChannelKind.truc_tiep,
+    "Trực tuyến": ChannelKind.truc_tuyen,
+    "Dịch vụ bưu chính": ChannelKind.buu_chinh,
+}
+# A row starts with the channel name glued to the next cell (a digit or a capital), never a space.
+_ROW_START = re.compile(r"(Trực tiếp|Trực tuyến|Dịch vụ bưu chính)(?=[\dA-ZĐÀ-Ỹ])")
+_FEE_CELL = re.compile(
+    r"(?P<free>Miễn phí)|(?P<none>Không có thông tin)|(?P<number>\d[\d.,]*)\s?(?P<unit>Việt Nam Đồng|VNĐ)"
+)
+_GLUED = re.compile(r"(\d[\d.,]*)\s?(Việt Nam Đồng|VNĐ)")
+_TIME_CELL = re.compile(rf"(?P<value>\d+(?:[.,]\d+)?)\s?(?P<unit>{_UNIT_ALTERNATION})", re.IGNORECASE)
+
+
+def _balanced_parenthesis(text: str) -> tuple[str, str]:
+    """Split '(a (b) c)rest' into ('a (b) c', 'rest'); unbalanced text is all description."""
+    depth = 0
+    for index, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return text[1:index], text[index + 1 :]
+    return text[1:], ""
+
+
+def _split_time_and_fee(body: str) -> tuple[str | None, re.Match[str] | None, str, list[str]]:
+    """Cut the start of a row body into (time cell, fee cell match, rest)."""
+    problems: list[str] = []
+    match = _TIME_CELL.match(body)
+    if match:
+        rest = body[match.end() :]
+        return match.group(0), _FEE_CELL.match(rest), rest, problems
+    if body.startswith("Không có thông tin"):
+        rest = body[len("Không có thông tin") :]
+        fee = _FEE_CELL.match(rest)
+        if fee:
+            return None, fee, rest, problems
+        return None, _FEE_CELL.match(body), body, problems
+    bare = re.match(r"(\d+)(?=Miễn phí|Không có thông tin|\(|$)", body)
+    if bare:
+        rest = body[bare.end() :]
+        return bare.group(1), _FEE_CELL.match(rest), rest, problems
+    glued = re.match(r"(\d[\d.,]*)\s?(Việt Nam Đồng|VNĐ)", body)
+    if glued:
+        return None, None, body, ["bare time limit glued to the fee figure"]
+    # A free-text time cell ("Không quy định", "Không phải trả kết quả …"): up to the fee cell.
+    fee = re.search(r"Miễn phí|Không có thông tin|\d[\d.,]*\s?(?:Việt Nam Đồng|VNĐ)", body)
+    if fee:
+        return body[: fee.start()], _FEE_CELL.match(body, fee.start()), body[fee.start() :], problems
+    return None, None, body, ["no fee cell found"]
+
+
+def _split_glued_time_fee(digits: str, unit: str, description: str) -> tuple[str, str] | None:
+    """'110,000 Việt Nam Đồng' with a bare time: 1 + 10,000. Ambiguous splits are resolved by
+    the description naming the amount; otherwise None (the data is unclear)."""
+    head, _, tail = digits.partition(",")
+    options = []
+    for cut in range(1, len(head)):
+        amount = head[cut:] + ("," + tail if tail else "")
+        if re.fullmatch(r"0|[1-9]\d{0,2}(?:,\d{3})*", amount):
+            options.append((head[:cut], amount))
+    if len(options) == 1:
+        return options[0]
+    confirmed = [
+        option
+        for option in options
+        if (cell := resolve_cell_figure(option[1], unit, description)).amount
+        and str(cell.amount) in re.sub(r"[.,]", "", description)
+    ]
+    return confirmed[0] if len(confirmed) == 1 else None
+
+
+def parse_channels(raw: str | None, province_set: bool) -> Parsed[list[Channel]]:
+    problems: list[str] = []
+    text = (raw or "").replace(CHANNEL_HEADER, "", 1)
+    if not text.strip():
+        return Parsed([], ["no channel table"])
+    parts = _ROW_START.split(text)
+    if parts[0].strip():
+        problems.append(f"text before the first channel: {parts[0][:40]!r}")
+    channels: dict[ChannelKind, Channel] = {}
+    for label, body in zip(parts[1::2], parts[2::2], strict=True):
+        kind = CHANNEL_NAMES[label]
+        time_text, fee_match, rest, row_problems = _split_time_and_fee(body)
+        problems.extend(row_problems)
+        glued = _GLUED.match(body) if "glued" in " ".join(row_problems) else None
+        description, channel_text = "", rest
+        if glued:
+            after = body[glued.end() :]
+            description, channel_text = _balanced_parenthesis(after) if after.startswith("(") else ("", after)
+            split = _split_glued_time_fee(glued.group(1), glued.group(2), description)
+            if split:
+                problems.remove("bare time limit glued to the fee figure")
+                time_text = split[0]
+                cell = resolve_cell_figure(split[1], glued.group(2), description)
+            else:
+                cell = FeeCell(None, raw=glued.group(0), unclear=True)
+        elif fee_match:
+            after = rest[fee_match.end() :]
+            description, channel_text = _balanced_parenthesis(after) if after.startswith("(") else ("", after)
+            if fee_match["free"]:
+                cell = FeeCell(free=True, raw="Miễn phí")
+            elif fee_match["none"]:
+                cell = FeeCell(None)
+            else:
+                cell = resolve_cell_figure(fee_match["number"], fee_match["unit"], description)
+        else:
+            cell = FeeCell(None)
+        limit = time_limit(time_text)
+        if limit.value is None:
+            problems.append(f"{label}: no time limit")
+        fees, fee_problems = build_fees(cell, description, kind, province_set)
+        problems.extend(f"{label}: {problem}" for problem in fee_problems)
+        channel_description = one_line(channel_text)
+        if kind in channels:
+            # Several rows for one channel (e.g. fees by card duration): one channel, all rules.
+            channels[kind].fees.extend(fees)
+            continue
+        channels[kind] = Channel(kind=kind, time_limit=limit, fees=fees, description=channel_description)
+    order = [ChannelKind.truc_tiep, ChannelKind.truc_tuyen, ChannelKind.buu_chinh]
+    return Parsed([channels[kind] for kind in order if kind in channels], problems)
+
+
+# --- Documents (thanh_phan_ho_so) --------------------------------------------------------------
+
+DOCUMENT_HEADER = "Tên giấy tờMẫu đơn, tờ khaiSố lượng"
+# The count cell: one digit of originals, optionally ",N bản sao", glued to the next title.
+_COUNT = re.compile(r"(\d) bản chính(?:,\s?(\d+) bản sao)?(?=$|[^\s),.;:])")
+_FILE_EXT = re.compile(r"\.(?:docx?|pdf|xlsx?|rar|zip|rtf|odt)(?![a-zA-Z])", re.IGNORECASE)
+_FILE_START = re.compile(
+    r"(?<=\S)(?=(?:Mẫu|Mau|MẪU|MAU|Mus|Ms|Phụ lục|PHỤ LỤC|Phu luc|Tờ khai|To khai|TỜ KHAI|Đơn|Don|"
+    r"Biểu|Bieu|BIỂU|Form|Phiếu|Phieu|Giấy|Giay|\d{1,2}\.\s?[A-ZĐ]))"
+)
+_GLUE = re.compile(r"(?<=[^\s(])(?=[A-ZĐÀ-Ỹ])")
+
+
+def split_form_files(chunk: str) -> tuple[str, list[str]]:
+    """'Tờ khai … (Mẫu TK01)Mau TK01.docx' → ('Tờ khai … (Mẫu TK01)', ['Mau TK01.docx'])."""
+    chunk = chunk.strip()
+    if not _FILE_EXT.search(chunk) or not re.search(r"\.(?:docx?|pdf|xlsx?|rar|zip|rtf|odt)$", chunk, re.I):
+        return chunk, []
+    first_ext = _FILE_EXT.search(chunk)
+    assert first_ext is not None
+    window_start = max(0, first_ext.start() - 160)
+    starts = [m.start() for m in _FILE_START.finditer(chunk, window_start, first_ext.start())]
+    if not starts:
+        starts = [m.start() for m in _GLUE.finditer(chunk, window_start, first_ext.start())][-1:]
+    start = starts[0] if starts else 0
+    files_text = chunk[start:]
+    files = [
+        piece.strip()
+        for piece in re.split(r"(?<=\.docx)|(?<=\.doc)(?!x)|(?<=\.pdf)|(?<=\.xlsx)|(?<=\.xls)(?!x)",
+                              files_text, flags=re.I)
+        if piece.strip()
+    ]
+    return chunk[:start].strip(), files
+
+
+def _case_name(text: str) -> str | None:
+    name = one_line(text.strip(" -*:\n"))
+    if not name or set(name) <= set("-* "):
+        return None
+    return name
+
+
+def parse_documents(raw: str | None) -> Parsed[list[DocumentCase]]:
+    problems: list[str] = []
+    text = raw or ""
+    if not text.strip():
+        return Parsed([], ["no document table"])
+    segments = text.split(DOCUMENT_HEADER)
+    if len(segments) == 1:
+        problems.append("no table header; documents cut by their counts only")
+        segments = ["", text]
+    cases: list[DocumentCase] = []
+    next_case = segments[0]
+    for index, segment in enumerate(segments[1:], start=1):
+        case = _case_name(next_case)
+        present_only = bool(case and "xuất trình" in case.lower())
+        documents: list[Document] = []
+        position = 0
+        for count in _COUNT.finditer(segment):
+            chunk = segment[position : count.start()]
+            position = count.end()
+            name, files = split_form_files(chunk)
+            name = one_line(name) or ""
+            if not name:
+                continue
+            documents.append(
+                Document(
+                    name=name,
+                    form=form_code(name, " ".join(files) or None),
+                    form_file="; ".join(files) or None,
+                    originals=int(count.group(1)),
+                    copies=int(count.group(2)) if count.group(2) else 0,
+                    present_only=present_only,
+                )
+            )
+        trailing = segment[position:]
+        if index < len(segments) - 1:
+            next_case = trailing
+        elif one_line(trailing):
+            name, files = split_form_files(trailing)
+            if one_line(name):
+                documents.append(
+                    Document(name=one_line(name) or "", form=form_code(name, " ".join(files) or None),
+                             form_file="; ".join(files) or None, present_only=present_only)
+                )
+                problems.append("a document without a count")
+        if documents:
+            cases.append(DocumentCase(case=case, documents=documents))
+        elif case:
+            problems.append(f"case without documents: {case[:50]}")
+    if not cases:
+        problems.append("no documents found")
+    return Parsed(cases, problems)
+
+
+# --- Legal basis (can_cu_phap_ly) --------------------------------------------------------------
+
+LEGAL_HEADER = "Tên văn bản pháp lýMã văn bản"
+DOC_NUMBER = re.compile(
+    r"\d{1,4}(?:\.\d+)?/\d{4}/(?:[A-ZĐ]+\d{0,2})(?:-[A-ZĐ]+\d{0,2})*|\d{1,4}/[A-ZĐ]+(?:-[A-ZĐ]+)+"
+)
+
+
+def parse_legal_basis(raw: str | None) -> Parsed[list[LegalRef]]:
+    """Rows are 'title' + 'number' glued; a number ends a row when the next row starts right after it."""
+    text = (raw or "").replace(LEGAL_HEADER, "", 1).strip()
+    if not clean(text):
+        return Parsed([], ["no legal basis"])
+    problems: list[str] = []
+    ends = []
+    for match in DOC_NUMBER.finditer(text):
+        following = text[match.end() : match.end() + 1]
+        if following == "" or following.isdigit() or following.isupper() or following in "“\"(":
+            ends.append(match)
+    refs: list[LegalRef] = []
+    position = 0
+    for number_index, match in enumerate(ends):
+        title = one_line(text[position : match.start()])
+        nxt = ends[number_index + 1] if number_index + 1 < len(ends) else None
+        if nxt and nxt.start() == match.end() and nxt.group(0) == match.group(0):
+            continue  # 'Luật 60/2014/QH13' + '60/2014/QH13': the first copy belongs to the title
+        position = match.end()
+        refs.append(LegalRef(code=match.group(0), title=title or match.group(0)))
+    tail = one_line(text[position:])
+    if tail:
+        refs.append(LegalRef(code=None, title=tail))
+        problems.append(f"legal reference without a number: {tail[:50]}")
+    return Parsed(refs, problems)
+
+
+# --- Result (ket_qua_xu_ly) --------------------------------------------------------------------
+
+_UI_TEXT = re.compile(r"Từ khóa(?:Không có thông tin|.*?)Mô tả.*$|Chọn cơ quan thực hiện.*$|Nộp hồ sơ$", re.S)
+_RESULT_CODE = re.compile(r"Mã:\s*KQ[\w.]*")
+
+
+def parse_result(raw: str | None) -> Parsed[list[str]]:
+    text = _UI_TEXT.sub("", raw or "")
+    results = [one_line(part) for part in _RESULT_CODE.split(text)]
+    unique = list(dict.fromkeys(r for r in results if r))
+    return Parsed(unique, [] if unique else ["no result"])
+
+
+# --- Steps (trinh_tu_thuc_hien) ----------------------------------------------------------------
+
+_STEP = re.compile(r"(?=Bước\s*\d+\s*[:.\-])")
+_BULLET = re.compile(r"(?:^|\n)\s*-\s+(?=\S)")
+
+
+def split_steps(raw: str | None) -> list[str]:
+    text = clean(raw)
+    if not text:
+        return []
+    if len(re.findall(r"Bước\s*\d+\s*[:.\-]", text)) >= 2:
+        pieces = _STEP.split(text)
+    elif len(_BULLET.findall(text)) >= 2:
+        pieces = _BULLET.split(text)
+    else:
+        pieces = [text]
+    return [piece.strip(" \n") for piece in pieces if clean(piece)]
+
+
+# --- Conditions (yeu_cau_dieu_kien) ------------------------------------------------------------
+
+
+def split_conditions(raw: str | None) -> list[str]:
+    text = clean(raw)
+    if not text:
+        return []
+    pieces = re.split(r"\n+|(?<=[.;])\s*(?=[-+]\s)", text)
+    return [one_line(p.lstrip("-+• ")) or "" for p in pieces if one_line(p.lstrip("-+• "))]

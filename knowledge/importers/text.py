@@ -1,0 +1,111 @@
+"""Small text helpers shared by the importers: whitespace, amounts, dates, form codes."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+NO_INFO = ("không có thông tin", "không có", "không")
+
+_SPACES = re.compile(r"[ \t\u00a0\u200e\u200b]+")
+
+
+def clean(text: str | None) -> str | None:
+    """Collapse runs of spaces, trim, and turn the portal's 'no information' markers into None."""
+    if text is None:
+        return None
+    lines = [_SPACES.sub(" ", line).strip() for line in str(text).replace("\r", "\n").split("\n")]
+    result = "\n".join(line for line in lines if line)
+    if not result or result.strip(" .:-").lower() in NO_INFO:
+        return None
+    return result
+
+
+def one_line(text: str | None) -> str | None:
+    cleaned = clean(text)
+    return " ".join(cleaned.split()) if cleaned else None
+
+
+def shorten(text: str, limit: int = 240) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:(") + "…"
+
+
+# --- Money -------------------------------------------------------------------------------------
+
+_GROUPED = r"\d{1,3}(?:[.,]\d{3})+"
+AMOUNT_IN_TEXT = re.compile(
+    rf"(?P<number>{_GROUPED}|\d+(?:[.,]\d+)?)\s*(?P<million>triệu\s*)?"
+    r"(?P<unit>đồng|đ(?![a-zà-ỹ])|Đ(?![a-zà-ỹA-ZĐ])|VNĐ|vnđ|VND|USD)"
+    r"(?:\s*/\s*(?P<per>[^.;,()\-+\n]{1,40}))?"
+)
+
+
+def parse_number(raw: str) -> float:
+    """'135.000' / '10,000' / '1.5' → number. A lone separator followed by 3 digits groups thousands."""
+    raw = raw.strip()
+    if re.fullmatch(_GROUPED, raw):
+        return float(re.sub(r"[.,]", "", raw))
+    return float(raw.replace(",", "."))
+
+
+def amounts_in(text: str) -> list[tuple[int, str, str | None]]:
+    """Every money figure named in a text: (amount, currency, per)."""
+    found = []
+    for match in AMOUNT_IN_TEXT.finditer(text):
+        value = parse_number(match["number"])
+        if match["million"]:
+            value *= 1_000_000
+        currency = "USD" if match["unit"] == "USD" else "VND"
+        per = match["per"].strip() if match["per"] else None
+        if per:
+            per = re.sub(r"^0?1\s+", "", per).strip() or None
+        found.append((round(value), currency, per))
+    return found
+
+
+# --- Dates -------------------------------------------------------------------------------------
+
+_DATE = r"(\d{1,2})\s*/\s*(\d{1,2})\s*/\s*(\d{4})"
+DATE_RANGE = re.compile(
+    rf"từ\s+(?:ngày\s+)?{_DATE}\s*(?:đến|tới)\s+(?:hết\s+)?(?:ngày\s+)?{_DATE}", re.IGNORECASE
+)
+DATE_FROM = re.compile(rf"(?:từ|kể từ)\s+(?:ngày\s+)?{_DATE}", re.IGNORECASE)
+
+
+def make_date(day: str, month: str, year: str) -> date | None:
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+# --- Form codes --------------------------------------------------------------------------------
+
+# Codes such as CT01, DC02, TK01, CC01, NA1, M01a appear in names ("theo Mẫu CT01") and in the
+# published file names ("Mau CT01.docx", "MuCT01banhnh.doc" once diacritics are stripped).
+_FORM_IN_NAME = re.compile(r"[Mm]ẫu\s*(?:số\s*)?([A-Z]{1,3}\s?\d{1,3}[a-z]?)(?![\w/])")
+_FORM_IN_FILE = re.compile(r"(?<![A-Z])([A-Z]{2,3}\d{2}[a-z]?)(?!\d)")
+
+
+def form_code(name: str, file_name: str | None = None) -> str | None:
+    match = _FORM_IN_NAME.search(name)
+    if match:
+        return match.group(1).replace(" ", "")
+    if file_name:
+        match = _FORM_IN_FILE.search(file_name)
+        if match:
+            return match.group(1)
+    return None
+
+
+# --- Pre-reform wording ------------------------------------------------------------------------
+
+PRE_REFORM = re.compile(r"cấp huyện|Ủy ban nhân dân huyện|UBND (?:cấp )?huyện|quận, huyện", re.IGNORECASE)
+
+
+def mentions_district_level(*texts: str | None) -> bool:
+    return any(text and PRE_REFORM.search(text) for text in texts)
