@@ -1,0 +1,141 @@
+"""The held-out evaluation set (eval/questions.yaml) is valid, and its checker catches bad sets."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CHECKER_PATH = PROJECT_ROOT / "eval" / "check_questions.py"
+
+
+def _load_checker():
+    spec = importlib.util.spec_from_file_location("eval_check_questions", CHECKER_PATH)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+checker = _load_checker()
+DATA_DIR = checker.shared_dir() / "data"
+needs_crawl = pytest.mark.skipif(
+    not (DATA_DIR / "procedures-dvcqg" / "raw").is_dir(), reason="shared crawl not available"
+)
+
+
+@pytest.fixture(scope="module")
+def crawl_names() -> dict[str, str]:
+    return checker.load_crawl_names(DATA_DIR)
+
+
+@needs_crawl
+def test_project_eval_set_passes_every_check() -> None:
+    report = checker.check_file(checker.DEFAULT_QUESTIONS)
+    assert report.ok, report.summary()
+    assert report.total >= checker.MIN_QUESTIONS
+    assert report.out_of_scope >= checker.MIN_OUT_OF_SCOPE
+    assert report.without_diacritics * 2 >= report.total
+    assert "?" not in report.by_topic
+
+
+@needs_crawl
+def test_crawl_index_covers_both_crawls(crawl_names: dict[str, str]) -> None:
+    assert crawl_names["1.001193"] == "thủ tục đăng ký khai sinh"
+    assert "nghĩa vụ quân sự" in crawl_names["1.013133"]  # Ministry of Defence crawl
+    assert len(crawl_names) > 2800
+
+
+def _set(*entries: str) -> str:
+    body = "\n".join(f"  {entry}" for entry in entries)
+    return f"questions:\n  # topic: thử\n{body}\n"
+
+
+def _problems(text: str, crawl_names: dict[str, str], dev: set[str] | None = None) -> list[str]:
+    return checker.check_text(text, crawl_names, dev or set()).problems
+
+
+@needs_crawl
+def test_unknown_and_malformed_codes_are_reported(crawl_names: dict[str, str]) -> None:
+    problems = _problems(
+        _set('- {q: "lam khai sinh", codes: ["9.999999"]}', '- {q: "ket hon", codes: ["1000894"]}'),
+        crawl_names,
+    )
+    assert any("9.999999 is not in the crawl" in problem for problem in problems)
+    assert any("malformed code '1000894'" in problem for problem in problems)
+
+
+@needs_crawl
+def test_bad_or_clashing_name_regexes_are_reported(crawl_names: dict[str, str]) -> None:
+    problems = _problems(
+        _set(
+            '- {q: "tro cap that nghiep", names: ["hưởng trợ cấp (thất nghiệp"]}',
+            '- {q: "khai sinh cho con", names: ["khai sinh"]}',
+        ),
+        crawl_names,
+    )
+    assert any("bad names regex" in problem for problem in problems)
+    assert any("also matches crawled procedures" in problem for problem in problems)
+
+
+@needs_crawl
+def test_schema_errors_are_reported_not_raised(crawl_names: dict[str, str]) -> None:
+    bad_entries = (
+        '- {q: "x", codes: ["1.001193"], tags: [a]}',
+        '- {q: "", codes: []}',
+        "- {q: 12, codes: []}",
+    )
+    for entry in bad_entries:
+        assert any("schema" in problem for problem in _problems(_set(entry), crawl_names)), entry
+    assert any("not valid YAML" in p for p in _problems("questions: [ {q: ", crawl_names))
+    assert any("top level" in p for p in _problems("- just a list", crawl_names))
+    assert any("top level" in p for p in _problems("", crawl_names))
+
+
+@needs_crawl
+def test_counts_duplicates_dev_copies_and_topics(crawl_names: dict[str, str]) -> None:
+    text = (
+        "questions:\n"
+        '  - {q: "thoi tiet mai", codes: []}\n'
+        "  # topic: hộ tịch\n"
+        '  - {q: "Đăng ký kết hôn", codes: ["1.000894"]}\n'
+        '  - {q: "đăng ký  kết hôn", codes: ["1.000894"]}\n'
+        '  - {q: "xin giay xac nhan doc than", codes: ["1.004873"]}\n'
+    )
+    report = checker.check_text(text, crawl_names, {"xin giay xac nhan doc than"})
+    assert report.total == 4
+    assert report.out_of_scope == 1
+    assert report.without_diacritics == 2
+    assert report.by_topic["hộ tịch"] == 3
+    joined = "\n".join(report.problems)
+    assert "no `# topic:` comment" in joined
+    assert "duplicate of #2" in joined
+    assert "copied from the shared dev set" in joined
+    assert f"need at least {checker.MIN_QUESTIONS}" in joined
+    assert f"need at least {checker.MIN_OUT_OF_SCOPE}" in joined
+
+
+def test_diacritics_detection() -> None:
+    assert checker.has_diacritics("làm căn cước")
+    assert checker.has_diacritics("đi")
+    assert checker.has_diacritics("Đ")
+    assert not checker.has_diacritics("lam can cuoc o dau, bn tien?")
+    assert not checker.has_diacritics("")
+
+
+def test_unreadable_file_is_a_problem(tmp_path: Path) -> None:
+    binary = tmp_path / "questions.yaml"
+    binary.write_bytes(b"\xff\xfe\x00\x81 not utf-8")
+    report = checker.check_file(binary, data_root=tmp_path)
+    assert not report.ok  # no crawl under tmp_path, and the file is not UTF-8 either
+    (tmp_path / "data" / "procedures-dvcqg" / "raw" / "bo-tu-phap").mkdir(parents=True)
+    (tmp_path / "data" / "procedures-dvcqg" / "raw" / "bo-tu-phap" / "1.001193.json").write_text(
+        '{"ten_thu_tuc": "Thủ tục đăng ký khai sinh"}', encoding="utf-8"
+    )
+    report = checker.check_file(binary, data_root=tmp_path)
+    assert any("cannot read" in problem for problem in report.problems)
+    assert checker.main([str(tmp_path / "missing.yaml")]) == 1
