@@ -1,0 +1,468 @@
+"""The Zalo OA channel end to end: signed webhooks into the app (a real uvicorn server on loopback),
+replies out to a fake of the Zalo API (a real HTTP server on loopback that records what it gets).
+
+Most tests inject a small recording chat core through ``create_app(chat=...)``; the last one goes
+through the real Rasa stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+import uvicorn
+
+from connectors.app import create_app
+from connectors.chat import BotMessage, Button, RasaChat
+from connectors.run import Stack, free_port
+from connectors.settings import AppSettings, ZaloSettings
+
+pytestmark = pytest.mark.integration
+
+APP_ID = "1234567890123456789"
+APP_SECRET = "app-secret-for-tests"
+OA_SECRET_KEY = "oa-secret-key-for-tests"
+FIRST_REFRESH_TOKEN = "refresh-0"
+
+
+# ---- the fake Zalo API ---------------------------------------------------------------------------
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def form(self) -> dict[str, str]:
+        return {key: values[0] for key, values in parse_qs(self.body.decode()).items()}
+
+
+@dataclass
+class FakeZalo:
+    """The two Zalo endpoints the app uses, with Zalo's token rules: a refresh token works once."""
+
+    requests: list[Recorded] = field(default_factory=list)
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+    refresh_token: str = FIRST_REFRESH_TOKEN
+    access_token: str | None = None
+    issued: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            self.requests.append(Recorded(path, headers, body))
+            if path == "/v4/oa/access_token":
+                form = {key: values[0] for key, values in parse_qs(body.decode()).items()}
+                if headers.get("secret_key") != APP_SECRET or form.get("app_id") != APP_ID:
+                    return 200, {"error": -14002, "error_name": "Invalid app"}
+                if (
+                    form.get("grant_type") != "refresh_token"
+                    or form.get("refresh_token") != self.refresh_token
+                ):
+                    return 200, {"error": -14014, "error_name": "Invalid refresh token"}
+                self.issued += 1
+                self.access_token = f"access-{self.issued}"
+                self.refresh_token = f"refresh-{self.issued}"
+                return 200, {
+                    "access_token": self.access_token,
+                    "refresh_token": self.refresh_token,
+                    "expires_in": "90000",
+                }
+            if path == "/v3.0/oa/message/cs":
+                if self.access_token is None or headers.get("access_token") != self.access_token:
+                    return 200, {"error": -216, "message": "Access token is invalid"}
+                self.accepted.append(json.loads(body))
+                return 200, {"error": 0, "message": "Success", "data": {"message_id": uuid.uuid4().hex}}
+            return 404, {"error": -1, "message": "unknown endpoint"}
+
+    def expire_access_token(self) -> None:
+        with self.lock:
+            self.access_token = "expired-on-the-server"
+
+    @property
+    def delivered(self) -> list[dict[str, Any]]:
+        """Message bodies Zalo accepted, in order."""
+        with self.lock:
+            return list(self.accepted)
+
+    def calls(self, path: str) -> list[Recorded]:
+        with self.lock:
+            return [item for item in self.requests if item.path == path]
+
+
+@pytest.fixture
+def fake_zalo() -> Iterator[tuple[FakeZalo, str]]:
+    fake = FakeZalo()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            headers = {key.lower(): value for key, value in self.headers.items()}
+            status, payload = fake.handle(self.path, headers, body)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# ---- a recording chat core and the app under test --------------------------------------------------
+
+
+class RecordingChat:
+    """Injected through ``create_app(chat=...)``: records what it is asked, answers per keyword."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, str]] = []
+
+    async def send(self, sender_id: str, text: str) -> list[BotMessage]:
+        self.received.append((sender_id, text))
+        if "chậm" in text:
+            await asyncio.sleep(3.0)
+            return [BotMessage(text="Trả lời chậm.")]
+        if "đoạn văn" in text:
+            return [BotMessage(text=LONG_PARAGRAPH)]
+        if "dài" in text:
+            return [BotMessage(text=LONG_TEXT)]
+        if "chọn" in text:
+            return [BotMessage(text="Bạn hỏi thủ tục nào?", buttons=MANY_BUTTONS)]
+        return [BotMessage(text=f"Bạn vừa hỏi: {text}")]
+
+    async def status(self) -> dict[str, Any]:
+        return {"ready": True}
+
+    async def aclose(self) -> None:
+        pass
+
+
+LONG_TEXT = "\n".join(
+    f"{index}. Giấy tờ số {index}: bản sao có chứng thực hoặc bản chính để đối chiếu, nộp tại Trung tâm "
+    f"phục vụ hành chính công. Thời hạn giải quyết theo quy định."
+    for index in range(1, 41)
+)
+LONG_PARAGRAPH = " ".join(
+    f"Câu thứ {index} nói rằng hồ sơ được nộp trực tuyến trên Cổng Dịch vụ công quốc gia hoặc trực tiếp."
+    for index in range(1, 61)
+)
+MANY_BUTTONS = [
+    Button(
+        title=f"Lựa chọn {index}: " + "khai sinh có yếu tố nước ngoài " * 5, payload=f'/chon{{"i":{index}}}'
+    )
+    for index in range(1, 8)
+]
+
+
+@dataclass
+class RunningApp:
+    url: str
+    settings: AppSettings
+    chat: Any
+
+    def post_event(self, event: dict[str, Any], signature: str | None = "auto") -> httpx.Response:
+        body = json.dumps(event, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json"}
+        if signature == "auto":
+            headers["X-ZEvent-Signature"] = sign(body, str(event.get("timestamp", "")))
+        elif signature is not None:
+            headers["X-ZEvent-Signature"] = signature
+        return httpx.post(f"{self.url}/zalo/webhook", content=body, headers=headers, timeout=10)
+
+
+def sign(body: bytes, timestamp: str, key: str = OA_SECRET_KEY) -> str:
+    return "mac=" + hashlib.sha256(APP_ID.encode() + body + timestamp.encode() + key.encode()).hexdigest()
+
+
+def text_event(text: str, user_id: str = "8412345678901234567", msg_id: str | None = None) -> dict[str, Any]:
+    return {
+        "app_id": APP_ID,
+        "user_id_by_app": "552177279717587730",
+        "event_name": "user_send_text",
+        "timestamp": str(int(time.time() * 1000)),
+        "sender": {"id": user_id},
+        "recipient": {"id": "579745863508352884"},
+        "message": {"text": text, "msg_id": msg_id or uuid.uuid4().hex},
+    }
+
+
+def serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the app did not start"
+        time.sleep(0.02)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def start_app(tmp_path: Path) -> Iterator[Callable[..., RunningApp]]:
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(api_base: str, chat: Any = None, state_db: Path | None = None, **overrides: Any) -> RunningApp:
+        zalo = ZaloSettings(
+            app_id=APP_ID,
+            app_secret=APP_SECRET,
+            oa_secret_key=OA_SECRET_KEY,
+            refresh_token=FIRST_REFRESH_TOKEN,
+            oa_api_base=api_base,
+            oauth_base=api_base,
+            backoff_seconds=0.05,
+            timeout_seconds=2.0,
+        )
+        settings = AppSettings(state_db=state_db or tmp_path / "connectors.db", zalo=zalo, **overrides)
+        chat = chat if chat is not None else RecordingChat()
+        server, thread, url = serve(create_app(settings, chat=chat, mount_actions=False))
+        servers.append((server, thread))
+        return RunningApp(url, settings, chat)
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(15)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    return condition()
+
+
+def stored_refresh_token(db: Path) -> str:
+    with sqlite3.connect(db) as connection:
+        row = connection.execute("SELECT value FROM zalo_tokens WHERE name = 'refresh_token'").fetchone()
+    return row[0]
+
+
+# ---- tests -----------------------------------------------------------------------------------
+
+
+def test_signed_text_is_acknowledged_within_2s_and_answered_in_the_background(fake_zalo, start_app) -> None:
+    fake, api_base = fake_zalo
+    app = start_app(api_base)
+    started = time.monotonic()
+    response = app.post_event(text_event("hỏi chậm thôi", user_id="111"))
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert elapsed < 2.0
+    assert not fake.delivered  # the chat core takes 3 s: the webhook did not wait for it
+
+    delivered = wait_for(lambda: fake.delivered)
+    assert delivered == [{"recipient": {"user_id": "111"}, "message": {"text": "Trả lời chậm."}}]
+    refresh = fake.calls("/v4/oa/access_token")[0]
+    assert refresh.headers["secret_key"] == APP_SECRET
+    assert refresh.form() == {"app_id": APP_ID, "grant_type": "refresh_token", "refresh_token": "refresh-0"}
+    assert app.chat.received == [("zalo:111", "hỏi chậm thôi")]
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["missing", "garbage", "wrong_key", "body_changed", "timestamp_changed", "hmac_instead_of_hash"],
+)
+def test_bad_signature_gets_401_and_has_no_effect(fake_zalo, start_app, tamper: str) -> None:
+    fake, api_base = fake_zalo
+    app = start_app(api_base)
+    event = text_event("lệ phí bao nhiêu")
+    body = json.dumps(event, ensure_ascii=False).encode()
+    timestamp = event["timestamp"]
+    headers = {"Content-Type": "application/json"}
+    if tamper == "garbage":
+        headers["X-ZEvent-Signature"] = "mac=deadbeef"
+    elif tamper == "wrong_key":
+        headers["X-ZEvent-Signature"] = sign(body, timestamp, key="another-key")
+    elif tamper == "body_changed":
+        headers["X-ZEvent-Signature"] = sign(body, timestamp)
+        body = body.replace("lệ phí".encode(), "xóa hồ sơ".encode())
+    elif tamper == "timestamp_changed":
+        headers["X-ZEvent-Signature"] = sign(body, str(int(timestamp) + 1))
+    elif tamper == "hmac_instead_of_hash":
+        import hmac
+
+        mac = hmac.new(OA_SECRET_KEY.encode(), APP_ID.encode() + body + timestamp.encode(), hashlib.sha256)
+        headers["X-ZEvent-Signature"] = "mac=" + mac.hexdigest()
+    response = httpx.post(f"{app.url}/zalo/webhook", content=body, headers=headers, timeout=10)
+    assert response.status_code == 401
+    time.sleep(0.5)
+    assert fake.requests == []
+    assert app.chat.received == []
+    # The message id was not consumed: the genuine delivery is still answered.
+    assert app.post_event(event).status_code == 200
+    assert wait_for(lambda: fake.delivered)
+
+
+def test_duplicate_msg_id_is_answered_once_even_after_a_restart(fake_zalo, start_app, tmp_path) -> None:
+    fake, api_base = fake_zalo
+    db = tmp_path / "state.db"
+    app = start_app(api_base, state_db=db)
+    event = text_event("nộp ở đâu", msg_id="msg-dup-1")
+    assert app.post_event(event).json()["handled"] is True
+    assert app.post_event(event).json() == {"ok": True, "handled": False, "duplicate": True}
+    assert wait_for(lambda: fake.delivered)
+    time.sleep(0.5)
+    assert len(fake.delivered) == 1
+
+    restarted = start_app(api_base, state_db=db)
+    assert restarted.post_event(event).status_code == 200
+    time.sleep(0.5)
+    assert len(fake.delivered) == 1
+    assert restarted.chat.received == []
+
+
+def test_long_text_is_split_in_order_at_line_boundaries(fake_zalo, start_app) -> None:
+    fake, api_base = fake_zalo
+    app = start_app(api_base)
+    assert len(LONG_TEXT) > 4000
+    app.post_event(text_event("cho tôi danh sách dài"))
+
+    def texts() -> list[str]:
+        return [item["message"]["text"] for item in fake.delivered]
+
+    assert wait_for(lambda: "\n".join(texts()) == LONG_TEXT), texts()
+    assert len(texts()) >= 3
+    assert all(len(text) <= 2000 for text in texts())
+    assert all(text.endswith("quy định.") and text[0].isdigit() for text in texts())
+
+
+def test_long_paragraph_is_split_at_sentence_ends(fake_zalo, start_app) -> None:
+    fake, api_base = fake_zalo
+    app = start_app(api_base)
+    assert len(LONG_PARAGRAPH) > 4000 and "\n" not in LONG_PARAGRAPH
+    app.post_event(text_event("một đoạn văn"))
+
+    def texts() -> list[str]:
+        return [item["message"]["text"] for item in fake.delivered]
+
+    assert wait_for(lambda: " ".join(texts()) == LONG_PARAGRAPH), texts()
+    assert len(texts()) >= 3
+    assert all(
+        len(text) <= 2000 and text.startswith("Câu thứ") and text.endswith("trực tiếp.") for text in texts()
+    )
+
+
+def test_buttons_become_at_most_five_query_show_actions(fake_zalo, start_app) -> None:
+    fake, api_base = fake_zalo
+    app = start_app(api_base)
+    app.post_event(text_event("cho tôi chọn", user_id="222"))
+    message = wait_for(lambda: fake.delivered)[0]["message"]
+    assert message["text"] == "Bạn hỏi thủ tục nào?"
+    attachment = message["attachment"]
+    assert attachment["type"] == "template"
+    buttons = attachment["payload"]["buttons"]
+    assert len(buttons) == 5
+    assert all(button["type"] == "oa.query.show" for button in buttons)
+    assert all(len(button["title"]) <= 100 for button in buttons)
+    assert [button["payload"] for button in buttons] == [button.payload for button in MANY_BUTTONS[:5]]
+
+    # A click comes back as the user's text carrying the payload; it goes to the chat core as is.
+    app.post_event(text_event(buttons[1]["payload"], user_id="222"))
+    assert wait_for(lambda: len(app.chat.received) == 2)
+    assert app.chat.received[1] == ("zalo:222", '/chon{"i":2}')
+
+
+def test_expired_token_is_refreshed_once_and_the_new_refresh_token_stored(
+    fake_zalo, start_app, tmp_path
+) -> None:
+    fake, api_base = fake_zalo
+    db = tmp_path / "tokens.db"
+    app = start_app(api_base, state_db=db)
+    app.post_event(text_event("xin chào"))
+    assert wait_for(lambda: len(fake.delivered) == 1)
+    assert stored_refresh_token(db) == "refresh-1"
+
+    fake.expire_access_token()
+    app.post_event(text_event("lệ phí bao nhiêu"))
+    assert wait_for(lambda: len(fake.delivered) == 2)
+    sends = fake.calls("/v3.0/oa/message/cs")
+    assert [call.headers["access_token"] for call in sends] == ["access-1", "access-1", "access-2"]
+    refreshes = fake.calls("/v4/oa/access_token")
+    assert [call.form()["refresh_token"] for call in refreshes] == ["refresh-0", "refresh-1"]
+    assert stored_refresh_token(db) == "refresh-2"
+    assert fake.delivered[1]["message"]["text"] == "Bạn vừa hỏi: lệ phí bao nhiêu"
+
+
+def test_zalo_api_down_is_retried_then_given_up_without_citizen_data_in_logs(start_app, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    closed = f"http://127.0.0.1:{free_port()}"
+    app = start_app(closed)
+    citizen_text, user_id = "con tôi tên Nguyễn Văn An sinh ngày 1/2", "999888777"
+    started = time.monotonic()
+    assert app.post_event(text_event(citizen_text, user_id=user_id)).status_code == 200
+    assert time.monotonic() - started < 2.0
+    assert wait_for(lambda: any("given up" in record.getMessage() for record in caplog.records))
+    retries = [record for record in caplog.records if "retrying" in record.getMessage()]
+    assert len(retries) == 2  # three attempts in all
+    for record in caplog.records:
+        message = record.getMessage()
+        assert user_id not in message and "Nguyễn" not in message and citizen_text not in message
+
+
+def test_other_events_are_acknowledged_without_acting(fake_zalo, start_app) -> None:
+    fake, api_base = fake_zalo
+    app = start_app(api_base)
+    follow = {
+        "app_id": APP_ID,
+        "event_name": "follow",
+        "timestamp": str(int(time.time() * 1000)),
+        "follower": {"id": "333"},
+        "oa_id": "579745863508352884",
+    }
+    response = app.post_event(follow)
+    assert response.status_code == 200
+    assert response.json() == {"ok": True, "handled": False}
+    time.sleep(0.3)
+    assert fake.requests == [] and app.chat.received == []
+
+
+def test_healthz_says_the_channel_is_on(fake_zalo, start_app) -> None:
+    _, api_base = fake_zalo
+    app = start_app(api_base)
+    assert httpx.get(f"{app.url}/healthz", timeout=10).json()["zalo"] == {"enabled": True}
+
+
+def test_a_question_through_the_real_rasa_stack_reaches_zalo(fake_zalo, start_app, stack: Stack) -> None:
+    fake, api_base = fake_zalo
+    app = start_app(api_base, chat=RasaChat(stack.rasa_url))
+    started = time.monotonic()
+    response = app.post_event(
+        text_event("Đăng ký tạm trú cần giấy tờ gì?", user_id=f"u{uuid.uuid4().hex[:8]}")
+    )
+    assert response.status_code == 200 and time.monotonic() - started < 2.0
+    delivered = wait_for(lambda: fake.delivered, timeout=60)
+    assert delivered, "no reply reached the fake Zalo API"
+    assert "tạm trú" in " ".join(item["message"]["text"] for item in delivered).lower()
