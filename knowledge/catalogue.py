@@ -1,0 +1,188 @@
+"""The procedure catalogue: every imported record, overridden by the curated YAML records.
+
+Importing the 2,849 raw records takes seconds, so the imported part is cached under
+`settings.var_dir`, keyed by a hash of the raw files and the importer code. Curated records are
+read on every load (they are few and are being edited) and validated strictly: a bad file stops
+the load with its file name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from knowledge.config import Settings, get_settings
+from knowledge.importers import bqp, dvcqg
+from knowledge.importers.common import ImportedRecord
+from knowledge.schema import Procedure
+
+logger = logging.getLogger(__name__)
+
+CACHE_VERSION = "1"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_IMPORTER_DIR = Path(__file__).resolve().parent / "importers"
+
+
+class CatalogueError(Exception):
+    """The catalogue could not be built (missing data, a bad curated file)."""
+
+
+@dataclass
+class ImportReport:
+    """What the importers met, per record: problems by field, and repairs made."""
+
+    problems: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    repairs: dict[str, list[str]] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Catalogue:
+    procedures: dict[str, Procedure]
+    content_hash: str
+    imported: ImportReport
+    curated_codes: frozenset[str] = frozenset()
+
+    def get(self, code: str) -> Procedure | None:
+        return self.procedures.get(code.strip())
+
+    def __getitem__(self, code: str) -> Procedure:
+        return self.procedures[code]
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, str) and code.strip() in self.procedures
+
+    def __iter__(self) -> Iterator[Procedure]:
+        return iter(self.procedures.values())
+
+    def __len__(self) -> int:
+        return len(self.procedures)
+
+
+def raw_files(settings: Settings) -> list[tuple[str, Path]]:
+    files = [("dvcqg", path) for path in dvcqg.iter_files(settings.data_dir)]
+    files += [("bqp", path) for path in bqp.iter_files(settings.data_dir)]
+    return files
+
+
+def curated_files(settings: Settings) -> list[Path]:
+    directory = settings.curated_dir
+    return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]) if directory.is_dir() else []
+
+
+def _hash_files(paths: list[Path], digest: hashlib._Hash, root: Path | None = None) -> None:
+    for path in paths:
+        name = str(path.relative_to(root)) if root and path.is_relative_to(root) else path.name
+        digest.update(name.encode())
+        digest.update(path.read_bytes())
+
+
+def import_hash(settings: Settings) -> str:
+    digest = hashlib.sha256(CACHE_VERSION.encode())
+    _hash_files(sorted(_IMPORTER_DIR.glob("*.py")), digest)
+    _hash_files([Path(__file__).with_name("schema.py")], digest)
+    _hash_files([path for _, path in raw_files(settings)], digest, settings.data_dir)
+    return digest.hexdigest()
+
+
+def import_all(settings: Settings) -> tuple[dict[str, Procedure], ImportReport]:
+    """Run both importers over every raw record. A record that cannot be read stops the import."""
+    files = raw_files(settings)
+    if not files:
+        raise CatalogueError(f"no raw procedure records under {settings.data_dir}")
+    procedures: dict[str, Procedure] = {}
+    report = ImportReport()
+    for origin, path in files:
+        importer = dvcqg if origin == "dvcqg" else bqp
+        try:
+            record: ImportedRecord = importer.load_file(path)
+        except ValueError as error:
+            raise CatalogueError(str(error)) from error
+        code = record.procedure.code
+        if code in procedures:
+            logger.warning("duplicate code %s in %s; keeping the first", code, path)
+            continue
+        procedures[code] = record.procedure
+        report.problems[code] = {key: value for key, value in record.problems.items() if value}
+        report.repairs[code] = record.repairs
+        report.origins[code] = origin
+    return procedures, report
+
+
+def _load_imported(settings: Settings, use_cache: bool) -> tuple[dict[str, Procedure], ImportReport, str]:
+    key = import_hash(settings)
+    cache = settings.var_dir / "cache" / f"catalogue-{key[:16]}.pickle"
+    if use_cache and cache.exists():
+        try:
+            with cache.open("rb") as handle:
+                procedures, report = pickle.load(handle)
+            return procedures, report, key
+        except Exception as error:  # a stale or truncated cache is rebuilt, never trusted
+            logger.warning("ignoring unreadable catalogue cache %s: %s", cache, error)
+    procedures, report = import_all(settings)
+    if use_cache:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            for old in cache.parent.glob("catalogue-*.pickle"):
+                old.unlink(missing_ok=True)
+            temporary = cache.with_suffix(".tmp")
+            with temporary.open("wb") as handle:
+                pickle.dump((procedures, report), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            temporary.replace(cache)
+        except OSError as error:
+            logger.warning("could not write the catalogue cache: %s", error)
+    return procedures, report, key
+
+
+def load_curated_file(path: Path) -> Procedure:
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise CatalogueError(f"{path.name}: cannot read YAML: {error}") from error
+    if not isinstance(data, dict):
+        raise CatalogueError(f"{path.name}: expected one procedure (a mapping), got {type(data).__name__}")
+    if isinstance(data.get("code"), float | int):
+        raise CatalogueError(f"{path.name}: quote the code (\"1.001193\"), YAML read it as a number")
+    try:
+        procedure = Procedure.model_validate(data)
+    except ValidationError as error:
+        raise CatalogueError(f"{path.name}: invalid procedure record:\n{error}") from error
+    return procedure.model_copy(update={"curated": True})
+
+
+def load_catalogue(settings: Settings | None = None, use_cache: bool = True) -> Catalogue:
+    settings = settings or get_settings()
+    procedures, report, key = _load_imported(settings, use_cache)
+    digest = hashlib.sha256(key.encode())
+    curated: dict[str, Path] = {}
+    merged = dict(procedures)
+    for path in curated_files(settings):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+        procedure = load_curated_file(path)
+        if procedure.code in curated:
+            first = curated[procedure.code].name
+            raise CatalogueError(f"{path.name}: code {procedure.code} is already curated in {first}")
+        curated[procedure.code] = path
+        merged[procedure.code] = procedure
+    logger.debug("catalogue: %d imported, %d curated", len(procedures), len(curated))
+    return Catalogue(
+        procedures=merged,
+        content_hash=digest.hexdigest(),
+        imported=report,
+        curated_codes=frozenset(curated),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_catalogue() -> Catalogue:
+    """The catalogue for this process (loaded once)."""
+    return load_catalogue()
