@@ -1,0 +1,289 @@
+"""Answer cards: the plain-text answer a citizen sees for one procedure.
+
+Used by `tthc show` and by the bot. Vietnamese, short lines, "• " lists, readable on a phone.
+Every card ends with the source line (national code, decision, link, verification date).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from knowledge.config import get_settings
+from knowledge.schema import Channel, Document, Fee, Procedure
+
+ASPECTS = (
+    "documents", "fee", "time", "place", "steps", "online", "forms",
+    "result", "conditions", "legal", "linked",
+)
+FULL_CARD = (
+    "documents", "place", "online", "time", "fee", "result", "conditions", "steps", "legal", "linked",
+)
+PORTAL = "https://dichvucong.gov.vn"
+
+MAX_DOCUMENTS = 14
+MAX_DOCUMENT_CHARS = 220
+MAX_STEPS = 8
+MAX_STEP_CHARS = 260
+MAX_LEGAL = 6
+MAX_LIST_ITEMS = 6
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:(") + "…"
+
+
+def _date(value: date) -> str:
+    return value.strftime("%d/%m/%Y")
+
+
+def source_link(proc: Procedure) -> str:
+    return proc.source.url or proc.online.url or PORTAL
+
+
+def money(amount: int, currency: str = "VND") -> str:
+    if currency == "VND":
+        return f"{amount:,}".replace(",", ".") + " đ"
+    return f"{amount:,} {currency}".replace(",", ".")
+
+
+def fee_text(fee: Fee, with_note: bool = False) -> str:
+    if fee.amount == 0:
+        text = "Miễn phí"
+    elif fee.amount is not None:
+        text = money(fee.amount, fee.currency) + (f"/{fee.per}" if fee.per else "")
+    elif fee.set_by_province:
+        text = "do HĐND tỉnh quy định"
+    else:
+        text = "không có mức cụ thể"
+        with_note = True
+    if fee.set_by_province and fee.amount is not None:
+        text += " (do HĐND tỉnh quy định)"
+    if fee.valid_to:
+        text += f" (áp dụng đến hết {_date(fee.valid_to)})"
+    elif fee.valid_from:
+        text += f" (áp dụng từ {_date(fee.valid_from)})"
+    if with_note and fee.note:
+        text += f" – {_short(fee.note, 140)}"
+    return text
+
+
+def channel_fees(channel: Channel, today: date) -> str:
+    fees = channel.fees_in_force(today)
+    if not fees:
+        return "không có thông tin về phí"
+    several = len(fees) > 1
+    return "; ".join(fee_text(fee, with_note=several) for fee in fees[:4])
+
+
+def _counts(document: Document) -> str | None:
+    parts = []
+    if document.originals:
+        parts.append(f"{document.originals} bản chính")
+    if document.copies:
+        parts.append(f"{document.copies} bản sao")
+    return ", ".join(parts) or None
+
+
+def document_line(document: Document) -> str:
+    line = "• " + _short(document.name, MAX_DOCUMENT_CHARS)
+    extras = [x for x in (_counts(document), f"mẫu {document.form}" if document.form else None) if x]
+    if document.present_only:
+        extras.append("xuất trình")
+    if extras:
+        line += f" ({'; '.join(extras)})"
+    if document.condition:
+        line += f" – {_short(document.condition, 160)}"
+    return line
+
+
+def _documents(proc: Procedure) -> list[str]:
+    if not proc.documents:
+        return ["Hồ sơ: nguồn không liệt kê giấy tờ."]
+    lines = ["Hồ sơ cần chuẩn bị:"]
+    shown = 0
+    total = sum(len(case.documents) for case in proc.documents)
+    for case in proc.documents:
+        if shown >= MAX_DOCUMENTS:
+            break
+        if case.case:
+            label = _short(case.case, 170).rstrip(":")
+            lines.append(label + ":" if label.lower().startswith("trường hợp") else f"Trường hợp {label}:")
+        for document in case.documents:
+            if shown >= MAX_DOCUMENTS:
+                break
+            lines.append(document_line(document))
+            shown += 1
+    if shown < total:
+        lines.append(f"… còn {total - shown} mục, xem đầy đủ tại {source_link(proc)}")
+    return lines
+
+
+def _forms(proc: Procedure) -> list[str]:
+    forms = [d for case in proc.documents for d in case.documents if d.form or d.form_file]
+    if not forms:
+        return ["Mẫu đơn, tờ khai: nguồn không ghi mã mẫu."]
+    lines = ["Mẫu đơn, tờ khai:"]
+    for document in forms[:MAX_DOCUMENTS]:
+        label = document.form or document.form_file or ""
+        lines.append(f"• {label}: {_short(document.name, 120)}")
+    return lines
+
+
+def _place(proc: Procedure) -> list[str]:
+    lines = []
+    if proc.agency:
+        lines.append(f"Cơ quan giải quyết: {_short(proc.agency, 200)}")
+    if proc.levels:
+        lines.append(f"Cấp thực hiện: {', '.join(proc.levels)}")
+    if any(c.kind.value == "truc_tiep" for c in proc.channels):
+        lines.append(
+            "Nộp trực tiếp tại Trung tâm phục vụ hành chính công (cấp tỉnh hoặc cấp xã) hoặc cơ quan trên."
+        )
+    return lines or ["Nơi nộp: nguồn không ghi."]
+
+
+def _online(proc: Procedure) -> list[str]:
+    online = next((c for c in proc.channels if c.kind.value == "truc_tuyen"), None)
+    if online is None:
+        return ["Nộp trực tuyến: nguồn không ghi hình thức trực tuyến cho thủ tục này."]
+    level = f" ({proc.online.level})" if proc.online.level else ""
+    url = proc.online.url or PORTAL
+    return [f"Nộp trực tuyến{level}: Cổng Dịch vụ công quốc gia {url} hoặc ứng dụng VNeID (nếu có)."]
+
+
+def _channels(proc: Procedure, today: date, show_time: bool, show_fee: bool) -> list[str]:
+    if not proc.channels:
+        return ["Cách nộp, thời hạn, lệ phí: nguồn không có thông tin."]
+    title = {
+        (True, True): f"Cách nộp – thời hạn – lệ phí (áp dụng ngày {_date(today)}):",
+        (True, False): "Thời hạn giải quyết:",
+        (False, True): f"Lệ phí (áp dụng ngày {_date(today)}):",
+    }[(show_time, show_fee)]
+    lines = [title]
+    for channel in proc.channels:
+        parts = []
+        if show_time:
+            parts.append(channel.time_limit.text() if channel.time_limit else "không có thông tin thời hạn")
+        if show_fee:
+            parts.append(channel_fees(channel, today))
+        lines.append(f"• {channel.kind.label}: " + "; ".join(parts))
+    return lines
+
+
+def _numbered(title: str, items: Iterable[str], limit: int, chars: int, proc: Procedure) -> list[str]:
+    items = list(items)
+    lines = [title]
+    for index, item in enumerate(items[:limit], start=1):
+        lines.append(f"{index}. {_short(item, chars)}")
+    if len(items) > limit:
+        lines.append(f"… xem đầy đủ tại {source_link(proc)}")
+    return lines
+
+
+def _bullets(title: str, items: list[str], chars: int, proc: Procedure) -> list[str]:
+    lines = [title, *(f"• {_short(item, chars)}" for item in items[:MAX_LIST_ITEMS])]
+    if len(items) > MAX_LIST_ITEMS:
+        lines.append(f"… xem đầy đủ tại {source_link(proc)}")
+    return lines
+
+
+def _legal(proc: Procedure) -> list[str]:
+    if not proc.legal_basis:
+        return ["Căn cứ pháp lý: nguồn không ghi."]
+    lines = ["Căn cứ pháp lý:"]
+    for ref in proc.legal_basis[:MAX_LEGAL]:
+        title = _short(ref.title, 120)
+        if ref.code and ref.code not in title:
+            lines.append(f"• {ref.code} – {title}")
+        else:
+            lines.append(f"• {title}")
+    if len(proc.legal_basis) > MAX_LEGAL:
+        lines.append(f"• … và {len(proc.legal_basis) - MAX_LEGAL} văn bản khác")
+    return lines
+
+
+def source_line(proc: Procedure) -> str:
+    parts = [f"mã TTHC {proc.code}"]
+    if proc.source.decision:
+        parts.append(f"Quyết định {proc.source.decision}")
+    parts.append(source_link(proc))
+    verified = proc.source.verified
+    parts.append(f"kiểm tra ngày {_date(verified)}" if verified else "chưa kiểm tra thủ công")
+    return "Nguồn: " + " · ".join(parts)
+
+
+def _section(proc: Procedure, aspect: str, today: date) -> list[str]:
+    if aspect == "documents":
+        return _documents(proc)
+    if aspect == "forms":
+        return _forms(proc)
+    if aspect == "place":
+        return _place(proc)
+    if aspect == "online":
+        return _online(proc)
+    if aspect == "time":
+        return _channels(proc, today, show_time=True, show_fee=False)
+    if aspect == "fee":
+        return _channels(proc, today, show_time=False, show_fee=True)
+    if aspect == "result":
+        return _bullets("Kết quả:", proc.result, 200, proc) if proc.result else ["Kết quả: nguồn không ghi."]
+    if aspect == "conditions":
+        return _bullets("Điều kiện:", proc.conditions, 220, proc) if proc.conditions else []
+    if aspect == "steps":
+        if not proc.steps:
+            return ["Trình tự: nguồn không ghi."]
+        return _numbered("Các bước:", proc.steps, MAX_STEPS, MAX_STEP_CHARS, proc)
+    if aspect == "legal":
+        return _legal(proc)
+    if aspect == "linked":
+        return [f"Thủ tục liên thông/liên quan: {', '.join(proc.linked)}"] if proc.linked else []
+    raise ValueError(f"unknown aspect {aspect!r}; expected one of {', '.join(ASPECTS)}")
+
+
+def render_card(proc: Procedure, aspects: list[str] | None = None, today: date | None = None) -> str:
+    """The answer card. `aspects` picks sections (None = the full card); the source line is always there."""
+    today = today or get_settings().today()
+    wanted = list(FULL_CARD) if aspects is None else list(dict.fromkeys(aspects))
+    unknown = [a for a in wanted if a not in ASPECTS]
+    if unknown:
+        raise ValueError(f"unknown aspect(s) {', '.join(unknown)}; expected some of {', '.join(ASPECTS)}")
+    if "time" in wanted and "fee" in wanted:
+        # One list per channel with both time and fee reads better than two lists.
+        position = min(wanted.index("time"), wanted.index("fee"))
+        wanted = [a for a in wanted if a not in ("time", "fee")]
+        wanted.insert(position, "time+fee")
+
+    blocks: list[list[str]] = [[f"{proc.name} (mã {proc.code})"]]
+    if proc.summary:
+        blocks[0].append(proc.summary)
+    if proc.notes:
+        blocks.append(["Lưu ý:", *(f"• {_short(note, 300)}" for note in proc.notes)])
+    for aspect in wanted:
+        if aspect == "time+fee":
+            lines = _channels(proc, today, show_time=True, show_fee=True)
+        else:
+            lines = _section(proc, aspect, today)
+        if lines:
+            blocks.append(lines)
+    blocks.append([source_line(proc)])
+    return "\n\n".join("\n".join(block) for block in blocks)
+
+
+def render_summary(proc: Procedure, today: date | None = None) -> str:
+    """One line for buttons and result lists: name, time and fee in person (or first channel)."""
+    today = today or get_settings().today()
+    parts = [f"{_short(proc.name, 90)} ({proc.code})"]
+    channel = next((c for c in proc.channels if c.kind.value == "truc_tiep"), None) or (
+        proc.channels[0] if proc.channels else None
+    )
+    if channel:
+        if channel.time_limit and channel.time_limit.value is not None:
+            parts.append(channel.time_limit.text())
+        fees = channel.fees_in_force(today)
+        if len(fees) == 1:
+            parts.append(fee_text(fees[0]))
+    return " · ".join(parts)
