@@ -324,12 +324,17 @@
       if (!messages.length) {
         messages = [{ text: "Xin lỗi, tôi chưa có câu trả lời cho câu này. Bạn thử hỏi cách khác nhé.", buttons: [] }];
       }
+      var first = null;
       messages.forEach(function (reply) {
         var botEntry = { role: "bot", text: reply.text || "", buttons: reply.buttons || [] };
         state.history.push(botEntry);
-        renderEntry(botEntry);
+        var bubble = renderEntry(botEntry);
+        first = first || bubble;
       });
       saveState();
+      setBusy(false);
+      // Show the start of the answer, not its end: answers are often longer than the panel.
+      log.scrollTop += first.getBoundingClientRect().top - log.getBoundingClientRect().top - 8;
     }).catch(function (error) {
       var offline = error && (error.name === "AbortError" || error instanceof TypeError);
       showError(offline
@@ -337,8 +342,7 @@
         : (error && error.message) || "Không gửi được câu hỏi. Vui lòng thử lại.");
     }).then(function () {
       clearTimeout(timer);
-      setBusy(false);
-      scrollToEnd();
+      if (busy) setBusy(false);
     });
   }
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,12 @@ def _rasa_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    # One stack per pytest session, even when another conftest (tests/browser) re-exports this
+    # fixture: the running stack is kept on the session's config and stopped at its end.
+    running: Stack | None = getattr(request.config, "_tthc_stack", None)
+    if running is not None:
+        return running
     if not DEFAULT_MODEL.is_file():
         pytest.skip(f"no trained Rasa model at {DEFAULT_MODEL}; run `make train`")
     if not (RASA_VENV / "bin" / "rasa").exists():
@@ -59,18 +64,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # The conversation tests send many messages from one process; keep the limit out of their way.
         app_env={"TTHC_RATE_LIMIT_MESSAGES": "1000"},
     )
+    request.config.add_cleanup(running.stop)
     running.start()
-    try:
-        timeout = float(os.environ.get("TTHC_TEST_READY_TIMEOUT", "180"))
-        if not running.wait_ready(timeout):
-            pytest.fail(
-                f"the stack did not become ready; /healthz: {running.health()}\n"
-                f"--- app log ---\n{_tail(running.app_log_file)}\n"
-                f"--- rasa log ---\n{_tail(running.logs_dir / 'rasa.log')}"
-            )
-        yield running
-    finally:
-        running.stop()
+    timeout = float(os.environ.get("TTHC_TEST_READY_TIMEOUT", "180"))
+    if not running.wait_ready(timeout):
+        pytest.fail(
+            f"the stack did not become ready; /healthz: {running.health()}\n"
+            f"--- app log ---\n{_tail(running.app_log_file)}\n"
+            f"--- rasa log ---\n{_tail(running.logs_dir / 'rasa.log')}"
+        )
+    request.config._tthc_stack = running  # type: ignore[attr-defined]
+    return running
 
 
 @pytest.fixture
