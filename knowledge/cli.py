@@ -74,6 +74,17 @@ def search_command(
             typer.echo(f"{rank:>2}. {hit.code:<10} {hit.score:.3f}  {hit.name}")
 
 
+@app.command("chat")
+def chat(
+    url: str = typer.Option("http://127.0.0.1:8000", "--url", envvar="TTHC_APP_URL", help="The running app."),
+    sender: str = typer.Option("", "--sender", help="Continue this conversation id."),
+) -> None:
+    """Chat with the running assistant in the terminal (start it with `make run`)."""
+    from connectors.terminal_chat import run_chat
+
+    raise typer.Exit(run_chat(url, sender or None))
+
+
 def main() -> None:
     app()
 
