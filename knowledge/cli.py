@@ -27,6 +27,43 @@ def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debu
     )
 
 
+@catalogue_app.command("report")
+def catalogue_report(
+    limit: int = typer.Option(0, "--limit", min=0, help="At most this many records per field (0 = all)."),
+) -> None:
+    """Per field: how many imported records parsed cleanly, and the ones that did not."""
+    from knowledge.catalogue import load_catalogue
+    from knowledge.report import build_report
+
+    typer.echo(build_report(load_catalogue()).render(limit=limit or None))
+
+
+@app.command("show")
+def show(
+    code: str = typer.Argument(..., help="National procedure code, e.g. 1.001193."),
+    as_json: bool = typer.Option(False, "--json", help="The record as JSON instead of the answer card."),
+    aspect: list[str] = typer.Option(None, "--aspect", "-a", help="Only these card parts (repeatable)."),
+) -> None:
+    """Print the answer a citizen gets for one procedure (or its record with --json)."""
+    import json
+
+    from knowledge.cards import ASPECTS, render_card
+    from knowledge.catalogue import get_catalogue
+
+    procedure = get_catalogue().get(code)
+    if procedure is None:
+        typer.echo(f"Không tìm thấy thủ tục có mã {code!r} (unknown procedure code).", err=True)
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(json.dumps(procedure.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        return
+    unknown = [a for a in aspect or [] if a not in ASPECTS]
+    if unknown:
+        typer.echo(f"Unknown aspect(s): {', '.join(unknown)}. Choose from: {', '.join(ASPECTS)}.", err=True)
+        raise typer.Exit(2)
+    typer.echo(render_card(procedure, aspects=aspect or None))
+
+
 @model_app.command("convert")
 def model_convert(
     target: str = typer.Option(None, help="Output folder (default: TTHC_EMBEDDING_MODEL)."),
