@@ -189,7 +189,37 @@ def offer_options(
         text="Có vài thủ tục gần giống nhau. Bạn đang hỏi thủ tục nào?",
         buttons=[option_button(c.code, c.name) for c in options],
     )
-    return [SlotSet("pending_aspect", aspect)]
+    return [SlotSet("pending_aspect", aspect), SlotSet("offered_options", [c.code for c in options])]
+
+
+_ORDINALS = {
+    "1": 0,
+    "mot": 0,
+    "nhat": 0,
+    "dau": 0,
+    "dau tien": 0,
+    "2": 1,
+    "hai": 1,
+    "3": 2,
+    "ba": 2,
+    "4": 3,
+    "bon": 3,
+    "tu": 3,
+    "5": 4,
+    "nam": 4,
+}
+
+
+def chosen_index(text: str, count: int) -> int | None:
+    """Which offered option a typed answer means ("cái thứ hai", "số 3", "cái cuối")."""
+    words = re.findall(r"\w+", strip_accents(text).lower())
+    if "cuoi" in words:
+        return count - 1 if count else None
+    for word in words:
+        index = _ORDINALS.get(word)
+        if index is not None and index < count:
+            return index
+    return None
 
 
 def say_not_found(dispatcher: CollectingDispatcher) -> list[EventType]:
@@ -229,9 +259,7 @@ class ActionAnswerProcedure(Action):
             if top.code != current_code or mentions or intent == "ask_procedure":
                 procedure = await asyncio.to_thread(get_procedure, top.code)
                 if procedure is not None:
-                    return answer_procedure(
-                        dispatcher, procedure, aspect, new_topic=top.code != current_code
-                    )
+                    return answer_procedure(dispatcher, procedure, aspect, new_topic=top.code != current_code)
         if current_code and not mentions:
             procedure = await asyncio.to_thread(get_procedure, current_code)
             if procedure is not None:
@@ -257,6 +285,11 @@ class ActionChooseOption(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         codes = latest_entities(tracker, "procedure_code")
+        offered = tracker.get_slot("offered_options") or []
+        if not codes and offered:
+            index = chosen_index(tracker.latest_message.get("text") or "", len(offered))
+            if index is not None:
+                codes = [offered[index]]
         aspect = tracker.get_slot("pending_aspect") or "documents"
         if aspect not in ASPECT_QUESTIONS:
             aspect = "documents"
@@ -267,7 +300,8 @@ class ActionChooseOption(Action):
             )
             return [SlotSet("pending_aspect", None)]
         current_code = tracker.get_slot("current_procedure")
-        return answer_procedure(dispatcher, procedure, aspect, new_topic=procedure.code != current_code)
+        events = answer_procedure(dispatcher, procedure, aspect, new_topic=procedure.code != current_code)
+        return [*events, SlotSet("offered_options", None)]
 
 
 class ActionRequestHuman(Action):
@@ -346,6 +380,32 @@ class ActionOutOfScope(Action):
     ) -> list[EventType]:
         dispatcher.utter_message(
             text="Xin lỗi, câu này nằm ngoài phạm vi của tôi: tôi chỉ hỗ trợ thủ tục hành chính.\n\n"
+            + EXAMPLES
+        )
+        return []
+
+
+class ActionFallback(Action):
+    """NLU was unsure: try the search on the whole message before giving up politely."""
+
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        text = (tracker.latest_message.get("text") or "").strip()
+        if text and not text.startswith("/"):
+            outcome = await asyncio.to_thread(search_procedures, text)
+            if outcome.confident and outcome.candidates:
+                procedure = await asyncio.to_thread(get_procedure, outcome.candidates[0].code)
+                if procedure is not None:
+                    current_code = tracker.get_slot("current_procedure")
+                    return answer_procedure(
+                        dispatcher, procedure, "documents", new_topic=procedure.code != current_code
+                    )
+        dispatcher.utter_message(
+            text="Xin lỗi, tôi chưa hiểu rõ câu hỏi. Bạn có thể nói tên thủ tục và điều bạn cần biết.\n\n"
             + EXAMPLES
         )
         return []

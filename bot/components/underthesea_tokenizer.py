@@ -13,9 +13,12 @@ featurizers, which re-split on whitespace, see the compound as one feature.
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import re
 import unicodedata
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext
@@ -30,6 +33,13 @@ logger = logging.getLogger(__name__)
 # A word atom: word characters, possibly joined by . , / - between them ("10.000", "1.001193", "24/7").
 _ATOM = re.compile(r"\w+(?:[.,/\-]\w+)*")
 _WORD_CHARS = re.compile(r"\w")
+# Letters that only Vietnamese with diacritics has; a message without any is typed "không dấu".
+_DIACRITIC = re.compile(
+    "[àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ]", re.IGNORECASE
+)
+_HERE = Path(__file__).resolve().parent
+FIXED_WORDS_FILE = _HERE / "vi_fixed_words.txt"
+PLACES_FILE = _HERE.parent / "data" / "places.json"
 
 
 def _fold(char: str) -> str:
@@ -58,10 +68,10 @@ def word_spans(text: str, words: list[str]) -> list[tuple[int, int]]:
     position = 0
     for word in words:
         length = len(_word_stream(word))
-        for offset in range(1, length):
-            mapped = mapping.get(position + offset)
-            if mapped is not None:
-                inside.add(mapped)
+        first, last = mapping.get(position), mapping.get(position + length)
+        # Trust a word only when all of it lines up with the text (a contiguous matching stretch).
+        if first is not None and last is not None and last - first == length:
+            inside.update(range(first + 1, last))
         position += length
 
     spans: list[tuple[int, int]] = []
@@ -93,18 +103,77 @@ def _position_map(source: str, target: str) -> dict[int, int]:
     return mapping
 
 
-def segment(text: str) -> list[str]:
+@lru_cache(maxsize=1)
+def default_fixed_words() -> tuple[str, ...]:
+    """Administrative terms and province names the segmenter must keep whole, in priority order."""
+    words = [
+        line.strip()
+        for line in FIXED_WORDS_FILE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    if PLACES_FILE.is_file():
+        places = json.loads(PLACES_FILE.read_text(encoding="utf-8"))
+        words += [p["name"] for p in places["provinces"]] + list(places["old_provinces"])
+    # underthesea matches fixed words case-sensitively: add the capitalised and lower-case forms.
+    variants = [form for word in words for form in (word, word.lower(), word[:1].upper() + word[1:])]
+    return tuple(dict.fromkeys(w for w in variants if " " in w))
+
+
+def has_diacritics(text: str) -> bool:
+    return bool(_DIACRITIC.search(text))
+
+
+def segment(text: str, fixed_words: tuple[str, ...] = ()) -> list[str]:
+    """underthesea's words for text with diacritics; syllables for text typed without them.
+
+    The segmenter is trained on text with diacritics; without them it joins unrelated syllables
+    ("lam giay" for "làm giấy"), which would break entity boundaries, so syllables are safer there.
+    """
+    if not has_diacritics(text):
+        return text.split()
     from underthesea import word_tokenize
 
     try:
-        return list(word_tokenize(text))
+        words = list(word_tokenize(text))
     except Exception:  # the segmenter must never break NLU: fall back to syllables
         logger.exception("underthesea could not segment %r", text[:80])
         return text.split()
+    return keep_fixed_words(words, fixed_words) if fixed_words else words
+
+
+def keep_fixed_words(words: list[str], fixed_words: tuple[str, ...]) -> list[str]:
+    """Regroup syllables so that each fixed word is exactly one word.
+
+    (underthesea's own `fixed_words` option glues a neighbouring syllable onto them.)
+    """
+    syllables = [syllable for word in words for syllable in word.split()]
+    starts: set[int] = set()
+    position = 0
+    for word in words:
+        starts.add(position)
+        position += len(word.split())
+    folded = [syllable.lower() for syllable in syllables]
+    covered = [False] * len(syllables)
+    # Longer words first; among equals, the order given (the file lists the preferred reading first).
+    patterns = sorted(dict.fromkeys(tuple(w.lower().split()) for w in fixed_words), key=len, reverse=True)
+    for pattern in patterns:
+        size = len(pattern)
+        for i in range(len(folded) - size + 1):
+            if tuple(folded[i : i + size]) == pattern and not any(covered[i : i + size]):
+                starts.update({i, i + size})
+                starts.difference_update(range(i + 1, i + size))
+                covered[i : i + size] = [True] * size
+    regrouped: list[list[str]] = []
+    for i, syllable in enumerate(syllables):
+        if i in starts or not regrouped:
+            regrouped.append([syllable])
+        else:
+            regrouped[-1].append(syllable)
+    return [" ".join(group) for group in regrouped]
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
-class UnderthesesaTokenizer(Tokenizer):
+class UndertheseaTokenizer(Tokenizer):
     """Vietnamese word segmentation by underthesea, with offsets into the original text."""
 
     @staticmethod
@@ -116,6 +185,10 @@ class UnderthesesaTokenizer(Tokenizer):
             "prefix_separator_symbol": None,
             # Join the syllables of a word with this in the token text ("khai_sinh").
             "syllable_joiner": "_",
+            # Keep the administrative vocabulary and province names whole (vi_fixed_words.txt).
+            "use_default_fixed_words": True,
+            # More words to keep whole.
+            "fixed_words": [],
         }
 
     @staticmethod
@@ -133,13 +206,20 @@ class UnderthesesaTokenizer(Tokenizer):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> UnderthesesaTokenizer:
+    ) -> UndertheseaTokenizer:
         return cls(config)
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        words = list(config.get("fixed_words") or [])
+        if config.get("use_default_fixed_words", True):
+            words += default_fixed_words()
+        self.fixed_words = tuple(dict.fromkeys(words))
 
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
         text = message.get(attribute) or ""
         joiner = self._config.get("syllable_joiner", "_")
-        spans = word_spans(text, segment(text)) if text.strip() else []
+        spans = word_spans(text, segment(text, self.fixed_words)) if text.strip() else []
         tokens = [Token(re.sub(r"\s+", joiner, text[start:end]), start, end) for start, end in spans]
         if not tokens and text:
             # Nothing but punctuation or emoji: keep the whole text as one token, as Rasa's tokenizers do.

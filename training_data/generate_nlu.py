@@ -1,0 +1,374 @@
+"""Write training_data/nlu.yml from the phrasings below (run from the repo root after editing them).
+
+The phrasings are written by hand. The script combines question patterns with the names citizens use
+for procedures (with the abbreviations: cccd, gplx, sổ đỏ, bhyt, hộ khẩu…), adds a copy without
+diacritics for part of them (many people type without), and samples a fixed number per intent with a
+fixed seed so the file is stable. Entity annotations use Rasa's [text](entity) syntax.
+Usage: `.venv/bin/python training_data/generate_nlu.py`.
+"""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "nlu.yml"
+SEED = 20260701
+
+# Procedure mentions as people say them; the value after "=" is the synonym target (canonical name).
+PROCEDURES = [
+    "giấy khai sinh", "khai sinh", "đăng ký khai sinh", "làm khai sinh", "khai sinh cho con",
+    "khai tử", "giấy chứng tử", "đăng ký khai tử", "báo tử",
+    "đăng ký kết hôn", "giấy kết hôn", "đăng ký kết hôn với người nước ngoài",
+    "xác nhận tình trạng hôn nhân", "giấy xác nhận độc thân",
+    "đăng ký thường trú", "nhập hộ khẩu", "hộ khẩu", "chuyển hộ khẩu", "thường trú",
+    "đăng ký tạm trú", "tạm trú", "gia hạn tạm trú", "khai báo tạm vắng",
+    "xóa đăng ký thường trú", "cắt hộ khẩu",
+    "căn cước", "cccd", "làm căn cước", "căn cước công dân", "cấp đổi cccd", "cấp lại căn cước",
+    "làm lại cccd bị mất", "căn cước cho trẻ em",
+    "hộ chiếu", "làm hộ chiếu", "passport", "báo mất hộ chiếu",
+    "lý lịch tư pháp", "phiếu lý lịch tư pháp", "lý lịch tư pháp số 2",
+    "sổ đỏ", "làm sổ đỏ", "sang tên sổ đỏ", "cấp đổi sổ đỏ", "tách thửa", "sổ hồng",
+    "giấy chứng nhận quyền sử dụng đất",
+    "đăng ký hộ kinh doanh", "giấy phép kinh doanh hộ cá thể", "tạm ngừng kinh doanh",
+    "mã số thuế cá nhân", "đăng ký mã số thuế",
+    "giấy phép xây dựng", "xin phép xây nhà",
+    "bằng lái xe", "gplx", "đổi bằng lái", "đổi gplx", "cấp lại bằng lái", "thi bằng lái xe máy",
+    "đăng ký xe", "biển số xe", "sang tên xe", "cà vẹt xe", "đăng ký xe máy mới mua",
+    "chứng thực bản sao", "công chứng bản sao", "chứng thực chữ ký",
+    "thẻ bhyt", "bhyt", "bảo hiểm y tế", "thẻ bảo hiểm y tế cho con",
+    "bhxh một lần", "rút bảo hiểm xã hội một lần", "chế độ thai sản", "tiền thai sản",
+    "trích lục khai sinh", "bản sao giấy khai sinh",
+    "cải chính hộ tịch", "đổi tên trong giấy khai sinh", "sửa năm sinh",
+    "nhận cha con", "đăng ký giám hộ", "hộ nghèo", "đăng ký nghĩa vụ quân sự",
+    "trợ cấp thất nghiệp", "mai táng phí",
+]
+SYNONYMS = {
+    "căn cước": ["cccd", "căn cước công dân", "can cuoc", "cmnd", "chứng minh nhân dân", "thẻ căn cước"],
+    "giấy phép lái xe": ["gplx", "bằng lái", "bằng lái xe", "bang lai", "bằng lái xe máy"],
+    "giấy chứng nhận quyền sử dụng đất": ["sổ đỏ", "so do", "sổ hồng", "so hong"],
+    "bảo hiểm y tế": ["bhyt", "thẻ bhyt", "the bhyt", "thẻ bảo hiểm y tế"],
+    "đăng ký thường trú": ["hộ khẩu", "nhập hộ khẩu", "ho khau", "nhap ho khau"],
+    "xóa đăng ký thường trú": ["cắt hộ khẩu", "cat ho khau"],
+    "bảo hiểm xã hội một lần": ["bhxh một lần", "bhxh 1 lần", "rút bhxh"],
+    "khai sinh": ["khai sanh", "giấy khai sinh", "giay khai sinh"],
+    "hộ chiếu": ["passport", "ho chieu"],
+    "lý lịch tư pháp": ["lltp", "ly lich tu phap"],
+    "đăng ký xe": ["cà vẹt", "ca vet", "cavet"],
+}
+PERSONS = [
+    "con", "con tôi", "bé", "cháu", "vợ", "chồng", "bố", "mẹ", "bản thân", "em bé", "con nuôi",
+    "bà nội", "ông ngoại", "người đã mất", "bố tôi đã mất", "mẹ tôi mới mất",
+]
+PLACES = [
+    "Hà Nội", "TP HCM", "Sài Gòn", "Đà Nẵng", "Hà Giang", "Bình Dương", "Nam Định", "Quảng Nam",
+    "Cần Thơ", "Huế", "Thái Bình", "Vĩnh Phúc", "phường Ba Đình", "xã Tân Lập", "Bắc Giang", "Kiên Giang",
+    "Nghệ An", "Hải Dương", "Bà Rịa Vũng Tàu", "Lâm Đồng", "Đắk Nông", "Long An",
+]
+
+
+def p(value: str) -> str:
+    return f"[{value}](procedure)"
+
+
+def who(value: str) -> str:
+    return f"[{value}](person)"
+
+
+def at(value: str) -> str:
+    return f"[{value}](place)"
+
+
+# Question patterns per aspect; {p} is a procedure mention.
+ASPECTS: dict[str, list[str]] = {
+    "ask_documents": [
+        "làm {p} cần giấy tờ gì", "{p} cần những giấy tờ gì vậy", "hồ sơ {p} gồm những gì",
+        "muốn làm {p} thì phải chuẩn bị gì", "cho hỏi thủ tục {p} cần mang theo gì",
+        "đi làm {p} mang theo giấy gì", "{p} cần hồ sơ gì ạ", "thành phần hồ sơ {p}",
+        "tôi cần chuẩn bị những gì để làm {p}", "làm {p} có cần bản sao không",
+        "{p} phải nộp những giấy tờ nào", "giấy tờ cần thiết cho {p}", "{p} thì cần gì",
+        "chuẩn bị hồ sơ {p} như nào", "xin danh sách giấy tờ {p}",
+    ],
+    "ask_fee": [
+        "{p} lệ phí bao nhiêu", "làm {p} mất bao nhiêu tiền", "{p} có mất phí không",
+        "phí làm {p} là bao nhiêu", "{p} tốn bao nhiêu tiền vậy", "lệ phí {p} hết bao nhiêu",
+        "làm {p} có được miễn phí không", "{p} phải đóng tiền gì không", "chi phí làm {p}",
+        "{p} giá bao nhiêu", "đóng phí {p} bao nhiêu ạ",
+    ],
+    "ask_time": [
+        "làm {p} mất bao lâu", "{p} bao lâu thì có", "{p} mấy ngày thì xong", "thời gian làm {p}",
+        "nộp hồ sơ {p} bao lâu có kết quả", "{p} giải quyết trong bao nhiêu ngày", "{p} chờ bao lâu",
+        "bao lâu thì nhận được {p}", "{p} có làm nhanh được không", "thời hạn giải quyết {p}",
+    ],
+    "ask_place": [
+        "làm {p} ở đâu", "nộp hồ sơ {p} ở đâu", "{p} thì lên đâu làm", "đi đâu để làm {p}",
+        "cơ quan nào giải quyết {p}", "{p} làm ở xã hay ở tỉnh", "{p} nộp tại đâu",
+        "muốn làm {p} thì đến chỗ nào", "{p} có làm ở phường được không", "chỗ nào nhận hồ sơ {p}",
+    ],
+    "ask_steps": [
+        "các bước làm {p}", "trình tự thủ tục {p}", "{p} làm như thế nào", "quy trình làm {p}",
+        "hướng dẫn làm {p} từng bước", "cách làm {p}", "{p} thì làm sao", "{p} làm thế nào ạ",
+        "thủ tục {p} tiến hành ra sao", "các bước thực hiện {p}",
+    ],
+    "ask_online": [
+        "{p} làm online được không", "có thể nộp {p} trực tuyến không", "làm {p} trên vneid được không",
+        "{p} có làm qua mạng được không", "đăng ký {p} online thế nào", "nộp {p} trên dịch vụ công",
+        "{p} có dịch vụ công trực tuyến không", "làm {p} trên điện thoại được không",
+        "{p} có nộp qua bưu điện được không", "không đến trực tiếp thì làm {p} được không",
+    ],
+    "ask_forms": [
+        "mẫu tờ khai {p}", "tải mẫu đơn {p} ở đâu", "{p} dùng mẫu nào", "tờ khai {p} là mẫu gì",
+        "xin mẫu đơn {p}", "{p} có mẫu tờ khai không", "điền tờ khai {p} thế nào",
+        "mẫu đơn làm {p}", "form đăng ký {p}", "biểu mẫu {p}",
+    ],
+    "ask_result": [
+        "làm {p} xong thì nhận được gì", "kết quả {p} là gì", "{p} xong được cấp giấy gì",
+        "nộp {p} thì nhận lại cái gì", "{p} thì được cấp những gì", "làm xong {p} có giấy gì không",
+        "kết quả giải quyết {p}", "{p} nhận kết quả dạng gì",
+    ],
+    "ask_conditions": [
+        "điều kiện làm {p} là gì", "ai được làm {p}", "{p} cần điều kiện gì", "có đủ điều kiện {p} không",
+        "bao nhiêu tuổi thì được làm {p}", "{p} yêu cầu điều kiện gì", "trường hợp nào được {p}",
+        "điều kiện để được {p}", "{p} có giới hạn độ tuổi không",
+    ],
+    "ask_procedure": [
+        "tôi muốn làm {p}", "thủ tục {p}", "hỏi về {p}", "cho tôi hỏi về {p}", "mình cần làm {p}",
+        "tư vấn giúp tôi {p}", "tôi cần làm {p} cho {who}", "{p}", "muốn hỏi thủ tục {p}",
+        "tìm hiểu {p}", "làm {p} cho {who}", "thông tin về {p}", "tôi định làm {p} ở {at}",
+        "em muốn đăng ký {p}", "giúp mình thủ tục {p} với",
+    ],
+}
+# Follow-ups without a procedure: they are about the current topic.
+FOLLOW_UPS: dict[str, list[str]] = {
+    "ask_documents": [
+        "cần giấy tờ gì", "hồ sơ gồm những gì", "phải mang theo gì", "cần chuẩn bị gì",
+        "thế cần những giấy tờ gì", "giấy tờ cần có là gì", "có cần bản chính không",
+        "cần mang căn cước không", "hồ sơ thế nào",
+    ],
+    "ask_fee": [
+        "lệ phí bao nhiêu", "mất bao nhiêu tiền", "có mất phí không", "phí bao nhiêu vậy",
+        "tốn bao nhiêu", "có miễn phí không", "hết bao nhiêu tiền ạ", "lệ phí thế nào", "giá bao nhiêu",
+        "phải đóng tiền không",
+    ],
+    "ask_time": [
+        "mất bao lâu", "bao lâu thì xong", "mấy ngày có kết quả", "bao lâu thì có", "chờ mấy ngày",
+        "thời gian giải quyết bao lâu", "lâu không", "khi nào thì nhận được",
+    ],
+    "ask_place": [
+        "nộp ở đâu", "làm ở đâu", "lên đâu làm", "đến cơ quan nào", "nộp chỗ nào", "đi đâu làm",
+        "làm ở xã được không", "nộp ở phường nào", "ai giải quyết",
+    ],
+    "ask_steps": [
+        "làm như thế nào", "các bước thế nào", "trình tự ra sao", "quy trình thế nào", "làm sao",
+        "hướng dẫn từng bước", "cách làm thế nào", "thủ tục tiến hành thế nào",
+    ],
+    "ask_online": [
+        "làm online được không", "nộp trực tuyến được không", "có làm trên vneid được không",
+        "làm qua mạng được không", "có nộp online không", "gửi qua bưu điện được không",
+        "làm trên dịch vụ công được không", "có cần đến trực tiếp không",
+    ],
+    "ask_forms": [
+        "mẫu tờ khai đâu", "có mẫu đơn không", "tải mẫu ở đâu", "dùng mẫu nào", "tờ khai mẫu gì",
+        "xin mẫu đơn", "điền tờ khai thế nào",
+    ],
+    "ask_result": [
+        "xong thì nhận được gì", "kết quả là gì", "được cấp giấy gì", "nhận lại cái gì",
+        "làm xong có giấy gì",
+    ],
+    "ask_conditions": [
+        "cần điều kiện gì", "ai được làm", "có điều kiện gì không", "tôi có đủ điều kiện không",
+        "bao nhiêu tuổi thì được làm", "có giới hạn tuổi không",
+    ],
+}
+OTHER: dict[str, list[str]] = {
+    "choose_option": [
+        "cái đầu tiên", "chọn số 1", "số 2", "cái thứ hai", "thủ tục thứ 3", "lựa chọn thứ nhất",
+        "tôi chọn cái số 2", "mục 1", "cái cuối", "số một", "cái thứ ba", "chọn thủ tục đầu",
+        "phương án 2", "cái số 4", "thứ năm", "lấy cái đầu",
+    ],
+    "greet": [
+        "xin chào", "chào bạn", "hello", "hi", "chào em", "alo", "chào ad", "chào buổi sáng",
+        "xin chào trợ lý", "chào anh", "chào chị", "hey", "ê bot", "bạn ơi", "chao ban",
+        "có ai không", "chào, cho mình hỏi chút", "kính chào",
+    ],
+    "thank": [
+        "cảm ơn", "cảm ơn bạn", "cám ơn nhiều", "thanks", "thank you", "ok cảm ơn nhé", "cảm ơn em",
+        "cảm ơn đã giúp", "tks", "cảm ơn rất nhiều", "cam on", "hay quá cảm ơn", "được rồi cảm ơn",
+        "cảm ơn nhiều nha", "thank",
+    ],
+    "goodbye": [
+        "tạm biệt", "bye", "chào nhé", "hẹn gặp lại", "thôi mình đi đây", "bye bye", "tam biet",
+        "thế thôi nhé", "hết rồi", "tôi không hỏi nữa", "chào tạm biệt", "goodbye",
+    ],
+    "affirm": [
+        "có", "vâng", "đúng rồi", "ừ", "ok", "được", "chính xác", "phải", "đồng ý", "yes", "dạ vâng",
+        "đúng vậy", "oke", "có ạ", "uh", "chuẩn", "dung roi", "vang",
+    ],
+    "deny": [
+        "không", "không phải", "sai rồi", "không đúng", "no", "không cần", "thôi", "chưa", "không ạ",
+        "khong", "không phải cái đó", "nhầm rồi", "không muốn", "không cần đâu",
+    ],
+    "request_human": [
+        "cho tôi nói chuyện với người thật", "gặp cán bộ", "số hotline là gì", "tôi muốn gặp nhân viên",
+        "cho xin số điện thoại tổng đài", "có ai tư vấn trực tiếp không", "liên hệ cán bộ thế nào",
+        "đường dây nóng", "cho gặp người hỗ trợ", "tôi cần người thật giúp", "số điện thoại của phường",
+        "gọi cho ai để hỏi", "chuyển cho nhân viên", "bot không hiểu, cho gặp người",
+        "số hotline ở {at}", "liên hệ trung tâm hành chính công {at}", "muốn gặp cán bộ ở {at}",
+        "cho xin số điện thoại ủy ban {at}", "tổng đài hỗ trợ dịch vụ công", "nói chuyện với tư vấn viên",
+    ],
+    "report_extra_papers": [
+        "cán bộ bắt nộp thêm giấy tờ không có trong danh sách",
+        "phường yêu cầu tôi nộp thêm giấy xác nhận cư trú",
+        "họ đòi thêm sổ hộ khẩu giấy dù đã bỏ rồi",
+        "xã bắt photo công chứng thêm nhiều giấy",
+        "làm {p} mà bị đòi thêm giấy tờ",
+        "nộp {p} bị yêu cầu bổ sung giấy không có trong quy định",
+        "cán bộ đòi giấy tờ ngoài quy định thì làm sao",
+        "bị yêu cầu thêm giấy khám sức khỏe có đúng không",
+        "họ bắt tôi nộp thêm bản sao có đúng luật không",
+        "ủy ban đòi thêm giấy tờ, phản ánh ở đâu",
+        "bị làm khó khi nộp hồ sơ {p}",
+        "cơ quan yêu cầu nhiều giấy hơn quy định",
+        "nộp {p} bị bắt bổ sung giấy xác nhận của tổ dân phố",
+        "cán bộ không nhận hồ sơ bắt về làm thêm giấy",
+        "có được đòi thêm giấy tờ không có trong thủ tục không",
+        "tôi bị đòi giấy chứng nhận độc thân dù không cần",
+    ],
+    "out_of_scope": [
+        "giá vàng sjc bao nhiêu", "thời tiết ngày mai thế nào", "kết quả bóng đá tối qua",
+        "kể chuyện cười đi", "cách nấu phở bò", "tỷ giá đô la hôm nay", "xổ số miền bắc hôm nay",
+        "bạn bao nhiêu tuổi", "bạn có người yêu chưa", "viết code python giúp tôi", "giá xăng hôm nay",
+        "chứng khoán hôm nay lên hay xuống", "phim hay tuần này", "làm sao để giảm cân",
+        "hát một bài đi", "mua điện thoại nào tốt", "1 cộng 1 bằng mấy", "dịch sang tiếng anh giúp tôi",
+        "đau đầu uống thuốc gì", "quán cà phê nào ngon", "gia xang hom nay", "thoi tiet ha noi",
+        "lịch âm hôm nay", "ai là người giàu nhất thế giới", "vé máy bay đi đà nẵng giá bao nhiêu",
+        "tư vấn đầu tư bất động sản", "cho vay tiền không", "bitcoin giá bao nhiêu", "tối nay ăn gì",
+        "đội tuyển việt nam đá mấy giờ", "giá vàng nhẫn", "ty gia usd", "ket qua xo so",
+        "làm thơ về mùa thu", "nhạc trẻ hay nhất", "bạn là ai", "mấy giờ rồi", "cách trồng rau sạch",
+        "giá lúa hôm nay", "bảng xếp hạng ngoại hạng anh",
+    ],
+}
+
+
+def strip_accents(text: str) -> str:
+    text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return unicodedata.normalize("NFC", "".join(ch for ch in text if unicodedata.category(ch) != "Mn"))
+
+
+def fill(pattern: str, rng: random.Random) -> str:
+    text = pattern
+    if "{p}" in text:
+        text = text.replace("{p}", p(rng.choice(PROCEDURES)), 1)
+    if "{who}" in text:
+        text = text.replace("{who}", who(rng.choice(PERSONS)), 1)
+    if "{at}" in text:
+        text = text.replace("{at}", at(rng.choice(PLACES)), 1)
+    return text
+
+
+SOCIAL = {"greet", "thank", "goodbye", "affirm", "deny", "choose_option"}
+
+
+def decorate(text: str, rng: random.Random, polite: bool = True) -> str:
+    """Vary politeness markers and punctuation as people type."""
+    roll = rng.random() if polite else 1.0
+    if roll < 0.15:
+        text = "cho hỏi " + text
+    elif roll < 0.25:
+        text = text + " ạ"
+    elif roll < 0.32:
+        text = "ad ơi " + text
+    if rng.random() < 0.45:
+        text += rng.choice(["?", "??", " ?", "."])
+    if rng.random() < 0.2:
+        text = text[0].upper() + text[1:]
+    return text
+
+
+def with_person_context(rng: random.Random) -> list[str]:
+    """Sentences where who it is for comes first, as in "con tôi mới sinh, làm giấy khai sinh cần gì"."""
+    contexts = [
+        ("{c} mới sinh, làm " + p("giấy khai sinh") + " cần gì", "ask_documents", "con tôi"),
+        ("{c} mới sinh được 1 tháng, " + p("đăng ký khai sinh") + " ở đâu", "ask_place", "bé nhà tôi"),
+        ("{c} mất rồi, làm " + p("giấy chứng tử") + " cần những gì", "ask_documents", "bố tôi"),
+        ("{c} vừa qua đời, " + p("khai tử") + " ở đâu", "ask_place", "ông ngoại"),
+        ("làm " + p("thẻ bhyt") + " cho {c} cần gì", "ask_documents", "con"),
+        ("{c} làm " + p("căn cước") + " lần đầu mất bao lâu", "ask_time", "con tôi 14 tuổi"),
+        ("đăng ký " + p("thường trú") + " cho {c} về nhà chồng cần gì", "ask_documents", "vợ"),
+        ("{c} người nước ngoài, " + p("đăng ký kết hôn") + " ở đâu", "ask_place", "vợ sắp cưới"),
+        ("làm " + p("hộ chiếu") + " cho {c} dưới 14 tuổi cần giấy gì", "ask_documents", "con"),
+        ("{c} đã mất thì " + p("xóa hộ khẩu") + " thế nào", "ask_steps", "mẹ tôi"),
+        ("làm " + p("giấy khai sinh") + " cho {c} lệ phí bao nhiêu", "ask_fee", "cháu"),
+        ("làm " + p("lý lịch tư pháp") + " cho {c} mất mấy ngày", "ask_time", "bản thân"),
+        ("{c} sinh ở bệnh viện, " + p("khai sinh") + " online được không", "ask_online", "con tôi"),
+        ("{c} mất ở bệnh viện, " + p("đăng ký khai tử") + " cần mẫu gì", "ask_forms", "bố"),
+        ("đăng ký " + p("tạm trú") + " cho {c} đi học ở " + at("Hà Nội") + " cần gì", "ask_documents",
+         "con"),
+        ("{c} muốn " + p("đổi bằng lái") + " ở " + at("Bình Dương") + " nộp ở đâu", "ask_place", "chồng tôi"),
+        ("cấp lại " + p("căn cước") + " cho {c} bị mất ví", "ask_procedure", "bản thân"),
+    ]
+    out = []
+    for pattern, intent, person in contexts:
+        text = pattern.replace("{c}", who(person))
+        out.append(f"{intent}\t{text}")
+        alt = rng.choice([x for x in PERSONS if x not in ("người đã mất",)])
+        out.append(f"{intent}\t{pattern.replace('{c}', who(alt))}")
+    return out
+
+
+def examples(rng: random.Random) -> dict[str, list[str]]:
+    data: dict[str, set[str]] = {}
+
+    def add(intent: str, text: str) -> None:
+        data.setdefault(intent, set()).add(text)
+        if rng.random() < 0.35:
+            data[intent].add(strip_accents(text))
+
+    for intent, patterns in ASPECTS.items():
+        for pattern in patterns:
+            for _ in range(3):
+                add(intent, decorate(fill(pattern, rng), rng))
+    for intent, phrases in FOLLOW_UPS.items():
+        for phrase in phrases:
+            add(intent, decorate(phrase, rng))
+            add(intent, decorate(rng.choice(["còn ", "thế ", "vậy ", "thế còn ", ""]) + phrase, rng))
+    for intent, phrases in OTHER.items():
+        for phrase in phrases:
+            add(intent, decorate(fill(phrase, rng), rng, polite=intent not in SOCIAL))
+            if intent in SOCIAL:
+                add(intent, phrase)
+    for line in with_person_context(rng):
+        intent, text = line.split("\t")
+        add(intent, text)
+    # Place mentions inside procedure questions.
+    for _ in range(40):
+        intent = rng.choice(["ask_place", "ask_documents", "ask_fee", "ask_procedure"])
+        pattern = rng.choice(ASPECTS[intent])
+        add(intent, fill(pattern, rng) + rng.choice([" ở ", " tại "]) + at(rng.choice(PLACES)))
+    return {intent: sorted(texts) for intent, texts in sorted(data.items())}
+
+
+def synonyms_yaml() -> list[str]:
+    lines = []
+    for canonical, variants in SYNONYMS.items():
+        lines += [f"- synonym: {canonical}", "  examples: |"]
+        lines += [f"    - {variant}" for variant in variants]
+    return lines
+
+
+def main() -> None:
+    rng = random.Random(SEED)
+    data = examples(rng)
+    lines = ['version: "3.1"', "nlu:"]
+    for intent, texts in data.items():
+        lines += [f"- intent: {intent}", "  examples: |"]
+        lines += [f"    - {text}" for text in texts]
+    lines += synonyms_yaml()
+    OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    counts = ", ".join(f"{intent} {len(texts)}" for intent, texts in data.items())
+    print(f"{OUT}: {sum(len(t) for t in data.values())} examples ({counts})")
+
+
+if __name__ == "__main__":
+    main()
