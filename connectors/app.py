@@ -12,6 +12,8 @@ import inspect
 import json
 import logging
 import re
+import threading
+import time
 import unicodedata
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -135,6 +137,20 @@ def _search_probe() -> Any:
     return search.ready()
 
 
+def warm_up() -> None:
+    """Load the actions and the search index before the first question needs them."""
+    started = time.perf_counter()
+    try:
+        _actions_probe()
+        from knowledge.search import get_searcher
+
+        get_searcher()
+    except Exception:
+        logger.exception("Warm-up failed; /healthz will tell which part is not ready")
+        return
+    logger.info("Actions and search index loaded in %.1f s", time.perf_counter() - started)
+
+
 def create_app(
     settings: AppSettings | None = None,
     chat: ChatBackend | None = None,
@@ -153,6 +169,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.warm_up:
+            threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
         logger.info(
             "App ready; Rasa at %s; Zalo channel %s", settings.rasa_url, "on" if zalo_channel else "off"
         )

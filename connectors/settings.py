@@ -54,6 +54,7 @@ class AppSettings(BaseModel):
     max_chat_body_bytes: int = Field(default=16_384, ge=256)
     max_webhook_body_bytes: int = Field(default=65_536, ge=256)
     max_text_chars: int = 2000
+    warm_up: bool = True
     state_db: Path = PROJECT_ROOT / "var" / "connectors.db"
     zalo: ZaloSettings = Field(default_factory=ZaloSettings)
 
@@ -75,6 +76,7 @@ class AppSettings(BaseModel):
             rate_limit_window_seconds=_env_float("TTHC_RATE_LIMIT_WINDOW", 60.0),
             max_chat_body_bytes=_env_int("TTHC_MAX_CHAT_BODY_BYTES", 16_384),
             max_webhook_body_bytes=_env_int("TTHC_MAX_WEBHOOK_BODY_BYTES", 65_536),
+            warm_up=_env("TTHC_WARM_UP", "1").lower() not in {"0", "false", "no"},
             state_db=Path(_env("TTHC_CONNECTORS_DB") or var_dir / "connectors.db").expanduser(),
             zalo=ZaloSettings(
                 app_id=_env("ZALO_APP_ID"),

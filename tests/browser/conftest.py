@@ -67,6 +67,7 @@ def app_without_rasa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack
         rasa_port=free_port(),
         state_dir=tmp_path_factory.mktemp("browser-app"),
         with_rasa=False,
+        app_env={"TTHC_WARM_UP": "0"},
     )
     running.start()
     try:

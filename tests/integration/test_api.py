@@ -30,6 +30,7 @@ def app_alone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "TTHC_RATE_LIMIT_MESSAGES": "4",
             "TTHC_RATE_LIMIT_WINDOW": "60",
             "ZALO_SITE_VERIFICATION": SITE_VERIFICATION,
+            "TTHC_WARM_UP": "0",
         },
     )
     running.start()

@@ -242,7 +242,9 @@ def start_app(tmp_path: Path) -> Iterator[Callable[..., RunningApp]]:
             backoff_seconds=0.05,
             timeout_seconds=2.0,
         )
-        settings = AppSettings(state_db=state_db or tmp_path / "connectors.db", zalo=zalo, **overrides)
+        settings = AppSettings(
+            state_db=state_db or tmp_path / "connectors.db", zalo=zalo, warm_up=False, **overrides
+        )
         chat = chat if chat is not None else RecordingChat()
         server, thread, url = serve(create_app(settings, chat=chat, mount_actions=False))
         servers.append((server, thread))
