@@ -9,7 +9,7 @@ from typing import Any
 
 from knowledge.importers.common import ImportedRecord, finish_record, levels_from
 from knowledge.importers.fees import FeeCell, build_fees
-from knowledge.importers.tables import CHANNEL_NAMES, split_conditions, time_limit
+from knowledge.importers.tables import CHANNEL_NAMES, document_numbers, split_conditions, time_limit
 from knowledge.importers.text import clean, form_code, one_line, parse_number
 from knowledge.schema import Channel, Document, DocumentCase, Fee, LegalRef, OnlineService, Procedure, Source
 
@@ -75,7 +75,7 @@ def parse_record(raw: dict[str, Any]) -> ImportedRecord:
             continue
         limit = time_limit(row.get("thoi_han_giai_quyet"))
         if limit.value is None:
-            problems["channels"].append(f"{kind.label}: no time limit")
+            problems["channels"].append(f"{kind.label}: no time limit in the source")
         fees, fee_problems = _fees(row.get("phi_le_phi"), kind, province_set=False)
         problems["channels"].extend(f"{kind.label}: {p}" for p in fee_problems if p != "no fee")
         if kind.value in channels:
@@ -112,10 +112,15 @@ def parse_record(raw: dict[str, Any]) -> ImportedRecord:
     for row in tables.get("can_cu_phap_ly") or []:
         number = one_line(row.get("so_ky_hieu"))
         title = one_line(row.get("trich_yeu")) or number
-        if title:
-            legal.append(LegalRef(code=number if number and "/" in number else None, title=title))
-            if not number or "/" not in number:
-                problems["legal_basis"].append(f"incomplete document number {number!r}")
+        if not title:
+            continue
+        if not number or "/" not in number:
+            # The number column sometimes holds only '104'; the title usually names the full number.
+            in_title = document_numbers(title)
+            number = title[in_title[0][0] : in_title[0][1]] if in_title else None
+        legal.append(LegalRef(code=number, title=title))
+        if not number:
+            problems["legal_basis"].append(f"no document number for {title[:50]!r}")
     if not legal:
         problems["legal_basis"].append("no legal basis")
 

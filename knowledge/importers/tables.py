@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from knowledge.importers.fees import FeeCell, build_fees, resolve_cell_figure
-from knowledge.importers.text import clean, form_code, one_line
+from knowledge.importers.text import clean, form_code, one_line, shorten
 from knowledge.schema import Channel, ChannelKind, Document, DocumentCase, LegalRef, TimeLimit, TimeUnit
 
 T = TypeVar("T")
@@ -61,6 +61,18 @@ def time_limit(text: str | None) -> TimeLimit:
             note=cleaned,
         )
     return TimeLimit(note=cleaned)
+
+
+def time_from_text(text: str, fallback: TimeLimit) -> TimeLimit:
+    """When the time column is empty, a description naming exactly one time limit supplies it."""
+    found = {
+        (float(match.group(1).replace(",", ".")), _UNITS[match.group(2).lower()])
+        for match in TIME_WITH_UNIT.finditer(text)
+    }
+    if len(found) != 1:
+        return fallback
+    value, unit = found.pop()
+    return TimeLimit(value=value, unit=unit, note=f"Theo mô tả trên cổng: {shorten(text, 160)}")
 
 
 # --- Channels (cach_thuc_thuc_hien) ------------------------------------------------------------
@@ -178,7 +190,10 @@ def parse_channels(raw: str | None, province_set: bool) -> Parsed[list[Channel]]
             cell = FeeCell(None)
         limit = time_limit(time_text)
         if limit.value is None:
-            problems.append(f"{label}: no time limit")
+            described = " ".join(filter(None, [one_line(channel_text), one_line(description)]))
+            limit = time_from_text(described, limit)
+        if limit.value is None:
+            problems.append(f"{label}: no time limit in the source")
         fees, fee_problems = build_fees(cell, description, kind, province_set)
         problems.extend(f"{label}: {problem}" for problem in fee_problems)
         channel_description = one_line(channel_text)
@@ -240,6 +255,8 @@ def parse_documents(raw: str | None) -> Parsed[list[DocumentCase]]:
         return Parsed([], ["no document table"])
     segments = text.split(DOCUMENT_HEADER)
     if len(segments) == 1:
+        if not _COUNT.search(text):
+            return Parsed([], ["no document table (the field holds other text)"])
         problems.append("no table header; documents cut by their counts only")
         segments = ["", text]
     cases: list[DocumentCase] = []
@@ -289,9 +306,65 @@ def parse_documents(raw: str | None) -> Parsed[list[DocumentCase]]:
 # --- Legal basis (can_cu_phap_ly) --------------------------------------------------------------
 
 LEGAL_HEADER = "Tên văn bản pháp lýMã văn bản"
-DOC_NUMBER = re.compile(
-    r"\d{1,4}(?:\.\d+)?/\d{4}/(?:[A-ZĐ]+\d{0,2})(?:-[A-ZĐ]+\d{0,2})*|\d{1,4}/[A-ZĐ]+(?:-[A-ZĐ]+)+"
+# Issuer parts of document numbers; used to tell "NQ-CP" + "Thông tư…" from "TT-BCA" + "ngày…".
+KNOWN_ISSUERS = frozenset(
+    {
+        "CP", "TTg", "BCA", "BTC", "BTP", "BXD", "BNNMT", "BNN", "PTNT", "BTNMT", "NHNN", "UBND",
+        "HĐND", "BQP", "BYT", "BGTVT", "BCT", "BLĐTBXH", "BNV", "BGDĐT", "BKHĐT", "BKHCN", "BTTTT",
+        "BVHTTDL", "VPCP", "TANDTC", "VKSNDTC", "UBTVQH", "QH", "NQ", "NĐ", "QĐ", "TT", "TTLT", "CT",
+        "BNG", "BDT", "KTNN", "NQLT", "QĐLT", "UBTƯMTTQVN", "BGD", "ĐT", "BLĐ", "TBXH", "BKH", "NHNNVN",
+        "KBNN", "TCT", "TCHQ", "BHXH",
+    }
 )
+_NUMBER_HEAD = re.compile(r"\d{1,4}(?:\.\d+)?/(?:\d{4}/)?(?=[A-ZĐ])")
+
+
+def _read_issuer(text: str, start: int) -> int:
+    """End of the issuer part ('NĐ-CP', 'QĐ-TTg', 'QH14', 'TTLT-BQP-BTC') that starts at `start`."""
+    position = start
+    while True:
+        end = position
+        while end < len(text) and (text[end].isupper() or text[end] == "&"):
+            end += 1
+        token = text[position:end]
+        if token == "TT" and text[end : end + 1] == "g":
+            end += 1
+            token = "TTg"
+        digits = end
+        while digits < len(text) and text[digits].isdigit() and digits - end < 2:
+            digits += 1
+        if digits > end and text[digits : digits + 1] != "/":
+            end = digits
+        elif token not in KNOWN_ISSUERS:
+            known = [cut for cut in range(len(token) - 1, 1, -1) if token[:cut] in KNOWN_ISSUERS]
+            if known:
+                return position + known[0]  # the rest starts the next title ("CPThông", "BCASỬA ĐỔI")
+        separator = re.match(r"[-/]\s?(?=[A-ZĐ])", text[end:])
+        if not separator or end == position:
+            return end
+        position = end + separator.end()
+
+
+def document_numbers(text: str) -> list[tuple[int, int, bool]]:
+    """(start, end, ends_row) for each document number in a glued legal-basis string."""
+    found = []
+    position = 0
+    while match := _NUMBER_HEAD.search(text, position):
+        end = _read_issuer(text, match.end())
+        start = match.start()
+        run_start = start
+        while run_start > 0 and text[run_start - 1].isdigit():
+            run_start -= 1
+        digits = text[run_start : text.index("/", start)]
+        if len(digits) > 4 and re.match(r"(?:19|20)\d\d", digits):
+            start = run_start + 4  # 'Luật Cư trú 2020' + '68/2020/QH14' glued as '202068/2020/QH14'
+        elif run_start < start:
+            start = run_start
+        following = text[end : end + 1]
+        ends_row = following == "" or following.isdigit() or following.isupper() or following in "“\"("
+        found.append((start, end, ends_row))
+        position = max(end, match.start() + 1)
+    return found
 
 
 def parse_legal_basis(raw: str | None) -> Parsed[list[LegalRef]]:
@@ -300,20 +373,17 @@ def parse_legal_basis(raw: str | None) -> Parsed[list[LegalRef]]:
     if not clean(text):
         return Parsed([], ["no legal basis"])
     problems: list[str] = []
-    ends = []
-    for match in DOC_NUMBER.finditer(text):
-        following = text[match.end() : match.end() + 1]
-        if following == "" or following.isdigit() or following.isupper() or following in "“\"(":
-            ends.append(match)
+    ends = [(start, end) for start, end, ends_row in document_numbers(text) if ends_row]
     refs: list[LegalRef] = []
     position = 0
-    for number_index, match in enumerate(ends):
-        title = one_line(text[position : match.start()])
-        nxt = ends[number_index + 1] if number_index + 1 < len(ends) else None
-        if nxt and nxt.start() == match.end() and nxt.group(0) == match.group(0):
+    for number_index, (start, end) in enumerate(ends):
+        number = text[start:end]
+        title = one_line(text[position:start])
+        following = ends[number_index + 1] if number_index + 1 < len(ends) else None
+        if following and following[0] == end and text[following[0] : following[1]] == number:
             continue  # 'Luật 60/2014/QH13' + '60/2014/QH13': the first copy belongs to the title
-        position = match.end()
-        refs.append(LegalRef(code=match.group(0), title=title or match.group(0)))
+        position = end
+        refs.append(LegalRef(code=re.sub(r"-\s+", "-", number), title=title or number))
     tail = one_line(text[position:])
     if tail:
         refs.append(LegalRef(code=None, title=tail))
