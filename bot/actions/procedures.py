@@ -24,7 +24,7 @@ FEEDBACK_URL = "https://dichvucong.gov.vn/p/phananhkiennghi/pakn-gui-phan-anh-ki
 
 ASPECT_BY_INTENT: dict[str, str] = {
     "ask_documents": "documents",
-    "ask_fee": "fees",
+    "ask_fee": "fee",
     "ask_time": "time",
     "ask_place": "place",
     "ask_steps": "steps",
@@ -36,7 +36,7 @@ ASPECT_BY_INTENT: dict[str, str] = {
 }
 ASPECT_QUESTIONS: dict[str, str] = {
     "documents": "cần giấy tờ gì",
-    "fees": "lệ phí bao nhiêu",
+    "fee": "lệ phí bao nhiêu",
     "time": "mất bao lâu",
     "place": "nộp ở đâu",
     "steps": "các bước thực hiện",
@@ -54,6 +54,7 @@ DECREE_63_LINKS: dict[str, list[str]] = {
     "1.000656": ["1.003197"],
     "1.003197": ["1.000656"],
 }
+BIRTH_PROCEDURES = {"1.001193", "2.000986", "2.001023"}
 DEATH_PROCEDURES = {"1.000656", "1.003197"}
 
 EXAMPLES = (
@@ -133,7 +134,10 @@ def _as_text(card: Any) -> str:
 def render_aspect(procedure: Any, aspect: str) -> str:
     from knowledge.cards import render_card
 
-    return _as_text(render_card(procedure, aspects=[aspect]))
+    text = _as_text(render_card(procedure, aspects=[aspect]))
+    if aspect == "conditions" and not getattr(procedure, "conditions", None):
+        text += "\n\nNguồn không nêu điều kiện riêng cho thủ tục này."
+    return text
 
 
 def linked_procedures(procedure: Any) -> list[Any]:
@@ -159,13 +163,13 @@ def answer_procedure(
     dispatcher.utter_message(text=render_aspect(procedure, aspect))
     if new_topic:
         linked = linked_procedures(procedure)
-        if linked:
+        if procedure.code in BIRTH_PROCEDURES:
             dispatcher.utter_message(
                 text=(
-                    "Thủ tục này có thể làm liên thông (Nghị định 63/2024/NĐ-CP) với các thủ tục dưới đây, "
-                    "chỉ cần nộp một bộ hồ sơ:"
-                ),
-                buttons=[option_button(p.code, p.name) for p in linked[:MAX_OPTIONS]],
+                    "Theo Nghị định 63/2024/NĐ-CP, khai sinh có thể làm liên thông với đăng ký thường trú "
+                    "và cấp thẻ BHYT cho trẻ dưới 6 tuổi: nộp một bộ hồ sơ tại một nơi (hoặc trên "
+                    "Cổng Dịch vụ công/VNeID)."
+                )
             )
         if procedure.code in DEATH_PROCEDURES:
             dispatcher.utter_message(
@@ -174,6 +178,11 @@ def answer_procedure(
                     "mai táng phí/tử tuất được giải quyết liên thông. Thủ tục mai táng phí chưa có trong dữ "
                     "liệu của tôi; hãy hỏi cán bộ tại nơi nộp hồ sơ khai tử."
                 )
+            )
+        if linked:
+            dispatcher.utter_message(
+                text="Thủ tục liên thông hoặc liên quan, bấm để xem:",
+                buttons=[option_button(p.code, p.name) for p in linked[:MAX_OPTIONS]],
             )
         dispatcher.utter_message(
             text="Bạn có thể hỏi tiếp: lệ phí bao nhiêu, nộp ở đâu, mất bao lâu, làm online được không…"

@@ -1,0 +1,122 @@
+"""Multi-turn conversations through the app's POST /api/chat with the real Rasa server and actions."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+Talk = Callable[[str, str], list[dict[str, Any]]]
+BIRTH = "1.001193"
+LICENCE_RENEWAL = "3.000347"
+
+
+def joined(messages: list[dict[str, Any]]) -> str:
+    return "\n".join(m.get("text") or "" for m in messages)
+
+
+def buttons(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [b for m in messages for b in (m.get("buttons") or [])]
+
+
+def payload_code(payload: str) -> str:
+    assert payload.startswith("/choose_option{"), payload
+    return json.loads(payload[len("/choose_option") :])["procedure_code"]
+
+
+def test_golden_path_birth_certificate_with_follow_ups(talk: Talk, sender_id: str) -> None:
+    first = joined(talk(sender_id, "Con tôi mới sinh, làm giấy khai sinh cần gì?"))
+    assert BIRTH in first
+    assert "tờ khai" in first.lower()
+    assert "giấy chứng sinh" in first.lower()
+    assert "https://dichvucong.gov.vn" in first  # the source link
+
+    fee = joined(talk(sender_id, "lệ phí bao nhiêu?"))
+    assert BIRTH in fee
+    assert "lệ phí" in fee.lower()
+    assert "giấy chứng sinh" not in fee.lower()  # the fee, not the checklist again
+
+    place = joined(talk(sender_id, "nộp ở đâu?"))
+    assert BIRTH in place
+    assert place != fee
+
+
+def test_birth_offers_the_linked_procedures_of_decree_63(talk: Talk, sender_id: str) -> None:
+    messages = talk(sender_id, "làm giấy khai sinh cho bé cần giấy tờ gì")
+    assert "63/2024" in joined(messages)
+    linked = {payload_code(b["payload"]) for b in buttons(messages)}
+    assert {"2.000986", "2.001023"} & linked
+
+
+def test_topic_kept_then_switched(talk: Talk, sender_id: str) -> None:
+    assert BIRTH in joined(talk(sender_id, "tôi muốn làm giấy khai sinh cho con"))
+    assert BIRTH in joined(talk(sender_id, "mất bao lâu?"))
+
+    switched = joined(talk(sender_id, "đổi bằng lái xe hết hạn cần giấy tờ gì"))
+    assert LICENCE_RENEWAL in switched
+    assert BIRTH not in switched
+
+    follow_up = joined(talk(sender_id, "làm online được không?"))
+    assert LICENCE_RENEWAL in follow_up
+    assert BIRTH not in follow_up
+
+
+def test_unaccented_follow_up_keeps_the_topic(talk: Talk, sender_id: str) -> None:
+    assert BIRTH in joined(talk(sender_id, "lam giay khai sinh cho con can gi"))
+    assert BIRTH in joined(talk(sender_id, "le phi bao nhieu"))
+
+
+def test_clarification_by_button(talk: Talk, sender_id: str) -> None:
+    messages = talk(sender_id, "cấp lại giấy tờ")
+    offered = buttons(messages)
+    assert 2 <= len(offered) <= 5, joined(messages)
+    assert "thủ tục nào" in joined(messages)
+    chosen = offered[1]
+    code = payload_code(chosen["payload"])
+
+    answer = joined(talk(sender_id, chosen["payload"]))
+    assert code in answer
+    assert "Nguồn:" in answer
+    # The chosen procedure is now the topic.
+    assert code in joined(talk(sender_id, "lệ phí bao nhiêu?"))
+
+
+def test_follow_up_without_a_topic_asks_which_procedure(talk: Talk, sender_id: str) -> None:
+    reply = joined(talk(sender_id, "lệ phí bao nhiêu?"))
+    assert "thủ tục nào" in reply
+
+
+@pytest.mark.parametrize("text", ["gia vang hom nay", "thời tiết Hà Nội ngày mai thế nào"])
+def test_out_of_scope_is_polite_with_examples(talk: Talk, sender_id: str, text: str) -> None:
+    messages = talk(sender_id, text)
+    reply = joined(messages)
+    assert "Xin lỗi" in reply
+    assert "khai sinh" in reply  # the examples of what it can do
+    assert not buttons(messages)
+
+
+def test_request_for_a_human_invents_no_number(talk: Talk, sender_id: str) -> None:
+    reply = joined(talk(sender_id, "cho tôi số hotline để gặp cán bộ ở Hà Giang"))
+    assert not re.search(r"\d[\d .]{6,}\d", reply), reply  # no phone number
+    assert "dichvucong.gov.vn" in reply
+    assert "Tuyên Quang" in reply  # Hà Giang was merged into Tuyên Quang (Nghị quyết 202/2025/QH15)
+
+
+def test_extra_papers_get_the_legal_list_and_feedback_channel(talk: Talk, sender_id: str) -> None:
+    talk(sender_id, "đăng ký thường trú cần giấy tờ gì")
+    reply = joined(talk(sender_id, "phường bắt tôi nộp thêm giấy tờ không có trong danh sách"))
+    assert "1.004222" in reply
+    assert "phản ánh" in reply.lower()
+    assert "dichvucong.gov.vn" in reply
+
+
+def test_conversation_survives_a_rasa_restart(stack: Any, talk: Talk, sender_id: str) -> None:
+    assert BIRTH in joined(talk(sender_id, "Con tôi mới sinh, làm giấy khai sinh cần gì?"))
+    assert stack.restart_rasa(timeout=180), "Rasa did not come back"
+    after = joined(talk(sender_id, "lệ phí bao nhiêu?"))
+    assert BIRTH in after
