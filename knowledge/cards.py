@@ -58,7 +58,7 @@ def fee_text(fee: Fee, with_note: bool = False) -> str:
     elif fee.set_by_province:
         text = "do HĐND tỉnh quy định"
     else:
-        text = "không có mức cụ thể"
+        text = "chưa rõ mức phí"
         with_note = True
     if fee.set_by_province and fee.amount is not None:
         text += " (do HĐND tỉnh quy định)"
@@ -77,6 +77,15 @@ def channel_fees(channel: Channel, today: date) -> str:
         return "không có thông tin về phí"
     several = len(fees) > 1
     return "; ".join(fee_text(fee, with_note=several) for fee in fees[:4])
+
+
+def time_text(channel: Channel) -> str:
+    limit = channel.time_limit
+    if limit is None or (limit.value is None and not limit.note):
+        return "nguồn không ghi thời hạn"
+    if limit.value is None:
+        return _short(limit.note or "", 160)
+    return limit.text()
 
 
 def _counts(document: Document) -> str | None:
@@ -139,10 +148,9 @@ def _place(proc: Procedure) -> list[str]:
         lines.append(f"Cơ quan giải quyết: {_short(proc.agency, 200)}")
     if proc.levels:
         lines.append(f"Cấp thực hiện: {', '.join(proc.levels)}")
-    if any(c.kind.value == "truc_tiep" for c in proc.channels):
-        lines.append(
-            "Nộp trực tiếp tại Trung tâm phục vụ hành chính công (cấp tỉnh hoặc cấp xã) hoặc cơ quan trên."
-        )
+    for channel in proc.channels:
+        if channel.kind.value != "truc_tuyen" and channel.description:
+            lines.append(f"{channel.kind.label}: {_short(channel.description, 220)}")
     return lines or ["Nơi nộp: nguồn không ghi."]
 
 
@@ -167,7 +175,7 @@ def _channels(proc: Procedure, today: date, show_time: bool, show_fee: bool) -> 
     for channel in proc.channels:
         parts = []
         if show_time:
-            parts.append(channel.time_limit.text() if channel.time_limit else "không có thông tin thời hạn")
+            parts.append(time_text(channel))
         if show_fee:
             parts.append(channel_fees(channel, today))
         lines.append(f"• {channel.kind.label}: " + "; ".join(parts))
@@ -282,7 +290,7 @@ def render_summary(proc: Procedure, today: date | None = None) -> str:
     )
     if channel:
         if channel.time_limit and channel.time_limit.value is not None:
-            parts.append(channel.time_limit.text())
+            parts.append(time_text(channel))
         fees = channel.fees_in_force(today)
         if len(fees) == 1:
             parts.append(fee_text(fees[0]))
