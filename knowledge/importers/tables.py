@@ -213,7 +213,7 @@ DOCUMENT_HEADER = "Tên giấy tờMẫu đơn, tờ khaiSố lượng"
 _COUNT = re.compile(r"(\d) bản chính(?:,\s?(\d+) bản sao)?(?=$|[^\s),.;:])")
 _FILE_EXT = re.compile(r"\.(?:docx?|pdf|xlsx?|rar|zip|rtf|odt)(?![a-zA-Z])", re.IGNORECASE)
 _FILE_START = re.compile(
-    r"(?<=\S)(?=(?:Mẫu|Mau|MẪU|MAU|Mus|Ms|Phụ lục|PHỤ LỤC|Phu luc|Tờ khai|To khai|TỜ KHAI|Đơn|Don|"
+    r"(?<=[^\s(\[])(?=(?:Mẫu|Mau|MẪU|MAU|Mus|Ms|Phụ lục|PHỤ LỤC|Phu luc|Tờ khai|To khai|TỜ KHAI|Đơn|Don|"
     r"Biểu|Bieu|BIỂU|Form|Phiếu|Phieu|Giấy|Giay|\d{1,2}\.\s?[A-ZĐ]))"
 )
 _GLUE = re.compile(r"(?<=[^\s(])(?=[A-ZĐÀ-Ỹ])")

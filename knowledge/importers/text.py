@@ -88,7 +88,7 @@ def make_date(day: str, month: str, year: str) -> date | None:
 # Codes such as CT01, DC02, TK01, CC01, NA1, M01a appear in names ("theo Mẫu CT01") and in the
 # published file names ("Mau CT01.docx", "MuCT01banhnh.doc" once diacritics are stripped).
 _FORM_IN_NAME = re.compile(r"[Mm]ẫu\s*(?:số\s*)?([A-Z]{1,3}\s?\d{1,3}[a-z]?)(?![\w/])")
-_FORM_IN_FILE = re.compile(r"(?<![A-Z])([A-Z]{2,3}\d{2}[a-z]?)(?!\d)")
+_FORM_IN_FILE = re.compile(r"(?<![A-Z])(?!TT|ND|NĐ|QD|QĐ|NQ)([A-Z]{2,3}\d{2}[a-z]?)(?!\d)")
 
 
 def form_code(name: str, file_name: str | None = None) -> str | None:
