@@ -394,7 +394,7 @@ def parse_legal_basis(raw: str | None) -> Parsed[list[LegalRef]]:
 # --- Result (ket_qua_xu_ly) --------------------------------------------------------------------
 
 _UI_TEXT = re.compile(r"Từ khóa(?:Không có thông tin|.*?)Mô tả.*$|Chọn cơ quan thực hiện.*$|Nộp hồ sơ$", re.S)
-_RESULT_CODE = re.compile(r"Mã:\s*KQ[\w.]*")
+_RESULT_CODE = re.compile(r"Mã:\s*KQ[.A-Z0-9]*\d")
 
 
 def parse_result(raw: str | None) -> Parsed[list[str]]:

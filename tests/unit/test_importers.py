@@ -1,0 +1,302 @@
+"""The importers repair each defect listed in ../shared/data/README.md, shown on real records."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from knowledge.config import get_settings
+from knowledge.importers import bqp, dvcqg
+from knowledge.importers.common import NOTE_DISTRICT, NOTE_POLICE_BHYT, ImportedRecord
+from knowledge.importers.tables import parse_channels, parse_legal_basis, time_limit
+from knowledge.importers.text import amounts_in
+from knowledge.schema import ChannelKind, Procedure, TimeUnit
+
+DATA = get_settings().data_dir
+TODAY = date(2026, 11, 23)
+
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="needs ../shared/data")
+
+
+@cache
+def portal(code: str) -> ImportedRecord:
+    (path,) = (DATA / "procedures-dvcqg" / "raw").glob(f"*/{code}.json")
+    return dvcqg.load_file(path)
+
+
+@cache
+def raw_portal(code: str) -> dict:
+    (path,) = (DATA / "procedures-dvcqg" / "raw").glob(f"*/{code}.json")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def fees_today(proc: Procedure, kind: ChannelKind, on: date = TODAY) -> list[int | None]:
+    channel = proc.channel(kind)
+    assert channel is not None, f"{proc.code} has no {kind.value} channel"
+    return [fee.amount for fee in channel.fees_in_force(on)]
+
+
+# --- Flattened channel table -------------------------------------------------------------------
+
+
+def test_channel_table_is_cut_into_channels_with_time_and_fee():
+    raw = raw_portal("1.004222")["cach_thuc_thuc_hien"]
+    assert raw.startswith("Hình thức nộpThời gianPhí, lệ phíMô tả")
+    proc = portal("1.004222").procedure
+    assert [c.kind for c in proc.channels] == [ChannelKind.truc_tiep, ChannelKind.truc_tuyen]
+    for channel in proc.channels:
+        assert channel.time_limit.value == 7
+        assert channel.time_limit.unit == TimeUnit.ngay_lam_viec
+    assert fees_today(proc, ChannelKind.truc_tiep) == [20_000]
+    assert fees_today(proc, ChannelKind.truc_tuyen) == [10_000]
+    assert proc.channel(ChannelKind.truc_tuyen).fees[0].per == "lần đăng ký"
+
+
+def test_amounts_become_integers_in_dong():
+    assert amounts_in("thu 10.000 đồng/lần đăng ký") == [(10_000, "VND", "lần đăng ký")]
+    assert amounts_in("Lệ phí: 135.000 đồng/lần.") == [(135_000, "VND", "lần")]
+    assert amounts_in("1,500,000 VNĐ") == [(1_500_000, "VND", None)]
+    assert amounts_in("145 USD/thẻ") == [(145, "USD", "thẻ")]
+    channels = parse_channels(
+        "Hình thức nộpThời gianPhí, lệ phíMô tảTrực tiếp7 Ngày làm việc10,000 Việt Nam Đồng", False
+    ).value
+    assert channels[0].fees[0].amount == 10_000
+
+
+def test_free_column_with_an_amount_in_the_text_takes_the_amount():
+    raw = raw_portal("3.000347")["cach_thuc_thuc_hien"]
+    assert "Miễn phí(- Lệ phí cấp giấy phép lái xe: 135.000 đồng/lần" in raw
+    record = portal("3.000347")
+    proc = record.procedure
+    assert fees_today(proc, ChannelKind.truc_tiep) == [135_000]
+    assert fees_today(proc, ChannelKind.truc_tuyen) == [135_000]
+    assert any("Miễn phí" in repair for repair in record.repairs)
+
+
+def test_expired_online_discount_is_kept_bounded_and_not_in_force():
+    online = portal("3.000347").procedure.channel(ChannelKind.truc_tuyen)
+    discount = [fee for fee in online.fees if fee.valid_to]
+    assert [(f.amount, f.valid_from, f.valid_to) for f in discount] == [
+        (115_000, date(2023, 12, 1), date(2025, 12, 31))
+    ]
+    assert [f.amount for f in online.fees_in_force(date(2024, 6, 1))] == [115_000]
+    assert [f.amount for f in online.fees_in_force(TODAY)] == [135_000]
+    # The discount is about online filing only: the in-person channel never gets it.
+    in_person = portal("3.000347").procedure.channel(ChannelKind.truc_tiep)
+    assert all(fee.valid_to is None for fee in in_person.fees)
+
+
+@pytest.mark.parametrize(
+    ("code", "standing", "halved"), [("1.000889", 50_000, 25_000), ("1.000757", 70_000, 35_000)]
+)
+def test_id_card_fee_is_halved_until_end_of_2026(code: str, standing: int, halved: int):
+    proc = portal(code).procedure
+    channel = proc.channel(ChannelKind.truc_tiep)
+    bounded = [fee for fee in channel.fees if fee.valid_to]
+    assert any(f.valid_from == date(2025, 7, 1) and f.valid_to == date(2026, 12, 31) for f in bounded)
+    assert fees_today(proc, ChannelKind.truc_tiep) == [halved]
+    assert fees_today(proc, ChannelKind.truc_tiep, date(2027, 1, 1)) == [standing]
+
+
+def test_civil_status_and_household_business_fees_are_set_by_the_province():
+    for code in ("1.001022", "1.014034"):
+        proc = portal(code).procedure
+        for channel in proc.channels:
+            assert channel.fees, f"{code} {channel.kind.value} lost its fee"
+            assert all(fee.set_by_province and fee.amount is None for fee in channel.fees)
+
+
+# --- Time limits -------------------------------------------------------------------------------
+
+
+def test_bare_time_limit_gets_working_days_marked_as_inferred():
+    assert "Trực tiếp1Miễn phí" in raw_portal("1.001193")["cach_thuc_thuc_hien"]
+    proc = portal("1.001193").procedure
+    limit = proc.channel(ChannelKind.truc_tiep).time_limit
+    assert (limit.value, limit.unit, limit.unit_inferred) == (1, TimeUnit.ngay_lam_viec, True)
+    assert any("ngày làm việc" in note for note in proc.notes)
+
+
+def test_missing_time_limit_has_no_value():
+    assert "Trực tiếpKhông có thông tinKhông có thông tin" in raw_portal("1.001303")["cach_thuc_thuc_hien"]
+    record = portal("1.001303")
+    assert record.procedure.channels[0].time_limit.value is None
+    assert any("no time limit" in p for p in record.problems["channels"])
+    assert time_limit("").value is None
+    assert time_limit("02 Giờ").unit == TimeUnit.gio
+
+
+# --- Documents ---------------------------------------------------------------------------------
+
+
+def test_documents_table_is_cut_into_cases_and_counts():
+    proc = portal("1.001193").procedure
+    names = [d.name for case in proc.documents for d in case.documents]
+    assert any(n.startswith("- Tờ khai đăng ký khai sinh") for n in names)
+    assert any(n.startswith("- Giấy chứng sinh") for n in names)
+    cases = [case.case for case in proc.documents]
+    assert "Giấy tờ phải nộp" in cases and "Giấy tờ phải xuất trình" in cases
+    shown = next(case for case in proc.documents if case.case == "Giấy tờ phải xuất trình")
+    assert all(d.present_only for d in shown.documents)
+    for case in proc.documents:
+        for document in case.documents:
+            assert "Tên giấy tờ" not in document.name and not document.name.endswith("bản chính")
+
+
+def test_original_and_copy_counts():
+    documents = portal("3.000347").procedure.documents[0].documents
+    assert (documents[0].originals, documents[0].copies) == (1, 0)
+    last = documents[-1]
+    assert last.name.startswith("Bản sao hoặc bản sao điện tử")
+    assert (last.originals, last.copies) == (0, 1)
+
+
+@pytest.mark.parametrize(("code", "form"), [("1.010028", "CT01"), ("1.010095", "DC02"), ("1.012549", "CC01")])
+def test_form_codes_and_file_names_are_separated_from_titles(code: str, form: str):
+    documents = [d for case in portal(code).procedure.documents for d in case.documents if d.form == form]
+    assert documents, f"{code}: no document with form {form}"
+    document = documents[0]
+    assert document.form_file and document.form_file.endswith((".doc", ".docx"))
+    assert not document.name.endswith((".doc", ".docx"))
+
+
+# --- Legal basis, result, steps ----------------------------------------------------------------
+
+
+def test_legal_basis_rows_are_title_and_number():
+    refs = portal("1.004222").procedure.legal_basis
+    pairs = {(ref.code, ref.title) for ref in refs}
+    assert ("68/2020/QH14", "Luật Cư trú 2020") in pairs
+    assert ("57/2021/TT-BCA", "Thông tư 57/2021/TT-BCA") in pairs
+    expected = {"66.7/2025/NQ-CP", "154/2024/NĐ-CP", "58/2026/NĐ-CP", "53/2025/TT-BCA"}
+    assert {ref.code for ref in refs} >= expected
+    assert all(ref.code for ref in refs)
+
+
+def test_legal_basis_with_prime_minister_decisions():
+    refs = parse_legal_basis("Tên văn bản pháp lýMã văn bảnQuyết định số 09/2023/QĐ-TTg09/2023/QĐ-TTg").value
+    assert [(r.code, r.title) for r in refs] == [("09/2023/QĐ-TTg", "Quyết định số 09/2023/QĐ-TTg")]
+
+
+def test_website_text_is_stripped_from_the_result():
+    assert "Chọn cơ quan thực hiện" in raw_portal("1.004222")["ket_qua_xu_ly"]
+    result = portal("1.004222").procedure.result
+    assert result == [
+        "Cập nhật thông tin trong Cơ sở dữ liệu quốc gia về dân cư",
+        "Thông báo kết quả giải quyết thủ tục về cư trú, hủy bỏ thủ tục về cư trú",
+        "Phiếu từ chối tiếp nhận, giải quyết hồ sơ (lĩnh vực cư trú)",
+        "Cập nhật thông tin trong Cơ sở dữ liệu về cư trú",
+    ]
+    assert portal("3.000347").procedure.result == ["Giấy phép lái xe"]
+
+
+def test_steps_are_split_per_step():
+    steps = portal("1.004222").procedure.steps
+    assert len(steps) == 5
+    assert [s[:6] for s in steps] == ["Bước 1", "Bước 2", "Bước 3", "Bước 4", "Bước 5"]
+
+
+def test_phrase_moved_into_the_next_step_is_put_back():
+    raw = raw_portal("1.001193")["trinh_tu_thuc_hien"]
+    assert "đăng ký khai tâm Phục vụ" in raw and "hoàn tất việc sinh tại Trung \nnộp hồ sơ" in raw
+    record = portal("1.001193")
+    first, second = record.procedure.steps[:2]
+    assert "nộp hồ sơ đăng ký khai sinh tại Trung tâm Phục vụ hành chính công có thẩm quyền" in first
+    assert "hoàn tất việc nộp hồ sơ" in second and "sinh tại Trung" not in second
+    assert any(r.startswith("steps: moved") for r in record.repairs)
+
+
+def test_phrase_repair_leaves_clean_steps_alone():
+    for code in ("1.004222", "3.000347", "1.000889", "1.001022"):
+        assert not any(r.startswith("steps: moved") for r in portal(code).repairs), code
+
+
+# --- Wording, police-force records, source ----------------------------------------------------
+
+
+def test_district_level_wording_is_flagged_not_rewritten():
+    raw = raw_portal("1.001303")
+    record = portal("1.001303")
+    assert "Công an quận, huyện" in raw["trinh_tu_thuc_hien"]
+    assert NOTE_DISTRICT in record.procedure.notes
+    assert record.procedure.name == raw["ten_thu_tuc"]  # titles are not silently altered
+    assert NOTE_DISTRICT not in portal("1.004222").procedure.notes
+
+
+@pytest.mark.parametrize("code", ["1.003116", "1.001294"])
+def test_police_health_insurance_records_are_marked(code: str):
+    proc = portal(code).procedure
+    assert "Công an nhân dân" in proc.name
+    assert proc.notes[0] == NOTE_POLICE_BHYT
+    assert proc.summary and "không áp dụng cho người dân" in proc.summary
+
+
+def test_source_and_online_link():
+    raw = raw_portal("1.004222")
+    proc = portal("1.004222").procedure
+    assert proc.source.url == raw["detail_url"]
+    assert proc.source.decision == "1523/QĐ-BCA-C06"
+    assert proc.source.origin == "dvcqg" and proc.source.verified is None
+    assert proc.online.url == raw["detail_url"]
+    assert proc.levels == ["Cấp xã"]
+
+
+# --- Defence-ministry crawl --------------------------------------------------------------------
+
+
+def test_defence_record_military_service_registration():
+    record = bqp.load_file(DATA / "procedures-bqp" / "raw" / "1.013133.json")
+    proc = record.procedure
+    assert proc.name == "Thủ tục đăng ký nghĩa vụ quân sự lần đầu"
+    assert proc.source.decision == "6375/QĐ-BQP" and proc.source.origin == "bqp"
+    assert proc.levels == ["Cấp xã"]
+    in_person = proc.channel(ChannelKind.truc_tiep)
+    assert (in_person.time_limit.value, in_person.time_limit.unit) == (1, TimeUnit.ngay_lam_viec)
+    assert [f.amount for f in in_person.fees] == [0]
+    online = proc.channel(ChannelKind.truc_tuyen)
+    assert (online.time_limit.value, online.time_limit.unit) == (2, TimeUnit.gio)
+    documents = proc.documents[0].documents
+    assert [(d.originals, d.copies) for d in documents] == [(1, 0), (0, 1)]
+    assert documents[1].name.startswith("Bản chụp Căn cước")
+    codes = [ref.code for ref in proc.legal_basis]
+    assert "78/2015/QH13" in codes and "104/2022/NĐ-CP" in codes  # '104' completed from the title
+    assert proc.result == ["Giấy chứng nhận đăng ký nghĩa vụ quân sự"]
+    assert len(proc.steps) == 3
+
+
+# --- Every ministry, and bad input -------------------------------------------------------------
+
+
+def test_a_sample_from_every_ministry_imports_with_channels_and_source():
+    ministries = sorted(p for p in (DATA / "procedures-dvcqg" / "raw").iterdir() if p.is_dir())
+    assert len(ministries) == 7
+    for ministry in ministries:
+        for path in sorted(ministry.glob("*.json"))[:15]:
+            proc = dvcqg.load_file(path).procedure
+            assert proc.code == path.stem
+            assert proc.source.url and proc.source.url.startswith("https://dichvucong.gov.vn")
+            for channel in proc.channels:
+                for fee in channel.fees:
+                    assert fee.amount is None or isinstance(fee.amount, int)
+
+
+def test_bad_input_gives_a_clear_error(tmp_path: Path):
+    broken = tmp_path / "x.json"
+    broken.write_bytes(b"\x00\xff not json")
+    with pytest.raises(ValueError, match=r"x\.json"):
+        dvcqg.load_file(broken)
+    wrong = tmp_path / "y.json"
+    wrong.write_text('{"hello": 1}', encoding="utf-8")
+    with pytest.raises(ValueError, match="missing"):
+        dvcqg.load_file(wrong)
+    with pytest.raises(ValueError, match="missing"):
+        bqp.load_file(wrong)
+    listing = tmp_path / "z.json"
+    listing.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(ValueError, match="JSON object"):
+        bqp.load_file(listing)
+    assert parse_channels("", False).value == []
