@@ -111,23 +111,24 @@ def document_line(document: Document) -> str:
 
 def _documents(proc: Procedure) -> list[str]:
     if not proc.documents:
-        return ["Hồ sơ: nguồn không liệt kê giấy tờ."]
+        return [f"Hồ sơ: nguồn không liệt kê giấy tờ; xem {source_link(proc)}"]
+    # Papers to hand in come first when the list must be cut; entries without a count are
+    # mostly remarks the portal put in the table.
+    everything = [(i, j) for i, case in enumerate(proc.documents) for j, _ in enumerate(case.documents)]
+    counted = [(i, j) for i, j in everything if _counts(proc.documents[i].documents[j])]
+    remarks = [key for key in everything if key not in set(counted)]
+    shown = set((counted + remarks)[:MAX_DOCUMENTS])
     lines = ["Hồ sơ cần chuẩn bị:"]
-    shown = 0
-    total = sum(len(case.documents) for case in proc.documents)
-    for case in proc.documents:
-        if shown >= MAX_DOCUMENTS:
-            break
+    for i, case in enumerate(proc.documents):
+        visible = [document for j, document in enumerate(case.documents) if (i, j) in shown]
+        if not visible:
+            continue
         if case.case:
             label = _short(case.case, 170).rstrip(":")
             lines.append(label + ":" if label.lower().startswith("trường hợp") else f"Trường hợp {label}:")
-        for document in case.documents:
-            if shown >= MAX_DOCUMENTS:
-                break
-            lines.append(document_line(document))
-            shown += 1
-    if shown < total:
-        lines.append(f"… còn {total - shown} mục, xem đầy đủ tại {source_link(proc)}")
+        lines.extend(document_line(document) for document in visible)
+    if len(shown) < len(everything):
+        lines.append(f"… còn {len(everything) - len(shown)} mục, xem đầy đủ tại {source_link(proc)}")
     return lines
 
 

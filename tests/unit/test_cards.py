@@ -1,0 +1,119 @@
+"""Answer cards, rendered from records imported from the real crawl (not curated, so they are stable)."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+
+import pytest
+
+from knowledge.cards import ASPECTS, render_card, render_summary
+from knowledge.config import get_settings
+from knowledge.importers import dvcqg
+from knowledge.importers.common import NOTE_POLICE_BHYT
+from knowledge.schema import Procedure
+
+DATA = get_settings().data_dir
+TODAY = date(2026, 11, 23)
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="needs ../shared/data")
+
+
+@cache
+def imported(code: str) -> Procedure:
+    (path,) = (DATA / "procedures-dvcqg" / "raw").glob(f"*/{code}.json")
+    return dvcqg.load_file(path).procedure
+
+
+def test_full_card_has_every_part_and_the_source():
+    proc = imported("1.004222")
+    card = render_card(proc, today=TODAY)
+    assert card.startswith("Đăng ký thường trú (mã 1.004222)")
+    parts = ("Hồ sơ cần chuẩn bị:", "Cách nộp – thời hạn – lệ phí", "Kết quả:", "Căn cứ pháp lý:", "Các bước")
+    assert all(part in card for part in parts)
+    assert "• Trực tiếp: 7 ngày làm việc; 20.000 đ" in card
+    assert "• Trực tuyến: 7 ngày làm việc; 10.000 đ/lần đăng ký" in card
+    assert "• 68/2020/QH14 – Luật Cư trú 2020" in card
+    last = card.splitlines()[-1]
+    assert last.startswith("Nguồn: mã TTHC 1.004222 · Quyết định 1523/QĐ-BCA-C06 · https://dichvucong.gov.vn/")
+    assert last.endswith("chưa kiểm tra thủ công")
+    assert "Mã: KQ" not in card and "Từ khóa" not in card
+
+
+def test_fee_shown_is_the_one_in_force_on_the_day():
+    proc = imported("1.000889")
+    today = render_card(proc, aspects=["fee"], today=TODAY)
+    assert "25.000 đ" in today and "áp dụng đến hết 31/12/2026" in today
+    assert "50.000 đ" not in today
+    next_year = render_card(proc, aspects=["fee"], today=date(2027, 1, 2))
+    assert "50.000 đ" in next_year and "25.000 đ" not in next_year
+
+
+def test_expired_discount_is_not_shown_and_free_column_is_not_believed():
+    card = render_card(imported("3.000347"), aspects=["fee"], today=TODAY)
+    assert "• Trực tuyến: 135.000 đ/lần" in card
+    assert "115.000" not in card and "Miễn phí" not in card
+
+
+def test_fee_set_by_the_province_is_labelled():
+    card = render_card(imported("1.001022"), aspects=["fee", "time"], today=TODAY)
+    assert "do HĐND tỉnh quy định" in card
+    assert "3 ngày làm việc" in card
+
+
+def test_documents_checklist_has_cases_counts_and_forms():
+    card = render_card(imported("1.001193"), aspects=["documents"], today=TODAY)
+    assert "Tờ khai đăng ký khai sinh" in card and "Giấy chứng sinh" in card
+    assert "Trường hợp Giấy tờ phải xuất trình:" in card
+    assert "xuất trình)" in card
+    copies = render_card(imported("3.000347"), aspects=["documents"], today=TODAY)
+    assert "(1 bản sao)" in copies and "0 bản chính" not in copies
+    forms = render_card(imported("1.010095"), aspects=["documents", "forms"], today=TODAY)
+    assert "mẫu DC02" in forms and "• DC02:" in forms
+
+
+def test_long_cards_are_cut_with_a_link_but_keep_the_source():
+    proc = imported("1.001193")
+    total = sum(len(case.documents) for case in proc.documents)
+    assert total > 14
+    card = render_card(proc, aspects=["documents"], today=TODAY)
+    assert f"… còn {total - 14} mục, xem đầy đủ tại {proc.source.url}" in card
+    assert card.splitlines()[-1].startswith("Nguồn: mã TTHC 1.001193")
+
+
+def test_notes_are_shown():
+    card = render_card(imported("1.003116"), aspects=["result"], today=TODAY)
+    assert NOTE_POLICE_BHYT in card
+    assert "Công an nhân dân" in card.splitlines()[0]
+
+
+def test_aspects_select_parts_and_unknown_aspects_are_refused():
+    proc = imported("1.004222")
+    card = render_card(proc, aspects=["time"], today=TODAY)
+    assert "Thời hạn giải quyết:" in card and "Hồ sơ cần chuẩn bị" not in card and "20.000" not in card
+    assert "Nguồn: mã TTHC 1.004222" in card
+    for aspect in ASPECTS:
+        assert render_card(proc, aspects=[aspect], today=TODAY).splitlines()[-1].startswith("Nguồn:")
+    with pytest.raises(ValueError, match="unknown aspect"):
+        render_card(proc, aspects=["price"], today=TODAY)
+
+
+def test_verified_date_is_shown_for_checked_records():
+    proc = imported("1.004222")
+    source = proc.source.model_copy(update={"verified": date(2026, 11, 20)})
+    checked = proc.model_copy(update={"source": source})
+    assert render_card(checked, aspects=["fee"], today=TODAY).endswith("kiểm tra ngày 20/11/2026")
+
+
+def test_a_record_with_little_data_still_renders_honestly():
+    proc = Procedure.model_validate({"code": "9.000001", "name": "Thủ tục thử", "source": {}})
+    card = render_card(proc, today=TODAY)
+    assert "nguồn không liệt kê giấy tờ; xem https://dichvucong.gov.vn" in card
+    assert "nguồn không có thông tin" in card
+    source = "Nguồn: mã TTHC 9.000001 · https://dichvucong.gov.vn · chưa kiểm tra thủ công"
+    assert card.splitlines()[-1] == source
+
+
+def test_summary_is_one_short_line():
+    line = render_summary(imported("1.004222"), today=TODAY)
+    assert line == "Đăng ký thường trú (1.004222) · 7 ngày làm việc · 20.000 đ"
+    assert "\n" not in render_summary(imported("1.001193"), today=TODAY)
