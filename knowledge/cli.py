@@ -32,10 +32,15 @@ def catalogue_report(
     limit: int = typer.Option(0, "--limit", min=0, help="At most this many records per field (0 = all)."),
 ) -> None:
     """Per field: how many imported records parsed cleanly, and the ones that did not."""
-    from knowledge.catalogue import load_catalogue
+    from knowledge.catalogue import CatalogueError, load_catalogue
     from knowledge.report import build_report
 
-    typer.echo(build_report(load_catalogue()).render(limit=limit or None))
+    try:
+        catalogue = load_catalogue()
+    except CatalogueError as error:
+        typer.echo(f"The catalogue cannot be loaded: {error}", err=True)
+        raise typer.Exit(3) from None
+    typer.echo(build_report(catalogue).render(limit=limit or None))
 
 
 @app.command("show")
@@ -48,9 +53,13 @@ def show(
     import json
 
     from knowledge.cards import ASPECTS, render_card
-    from knowledge.catalogue import get_catalogue
+    from knowledge.catalogue import CatalogueError, get_catalogue
 
-    procedure = get_catalogue().get(code)
+    try:
+        procedure = get_catalogue().get(code)
+    except CatalogueError as error:
+        typer.echo(f"The catalogue cannot be loaded: {error}", err=True)
+        raise typer.Exit(3) from None
     if procedure is None:
         typer.echo(f"Không tìm thấy thủ tục có mã {code!r} (unknown procedure code).", err=True)
         raise typer.Exit(1)
