@@ -241,6 +241,11 @@ def split_form_files(chunk: str) -> tuple[str, list[str]]:
     return chunk[:start].strip(), files
 
 
+def _document_name(text: str) -> str:
+    """Title without the list bullet the portal kept ('- ', '+ ', '• ')."""
+    return (one_line(text) or "").lstrip("-+•* \t").strip()
+
+
 def _case_name(text: str) -> str | None:
     name = one_line(text.strip(" -*:\n"))
     if not name or set(name) <= set("-* "):
@@ -270,7 +275,7 @@ def parse_documents(raw: str | None) -> Parsed[list[DocumentCase]]:
             chunk = segment[position : count.start()]
             position = count.end()
             name, files = split_form_files(chunk)
-            name = one_line(name) or ""
+            name = _document_name(name)
             if not name:
                 continue
             documents.append(
@@ -290,7 +295,7 @@ def parse_documents(raw: str | None) -> Parsed[list[DocumentCase]]:
             name, files = split_form_files(trailing)
             if one_line(name):
                 documents.append(
-                    Document(name=one_line(name) or "", form=form_code(name, " ".join(files) or None),
+                    Document(name=_document_name(name), form=form_code(name, " ".join(files) or None),
                              form_file="; ".join(files) or None, present_only=present_only)
                 )
                 problems.append("a document without a count")
@@ -313,7 +318,7 @@ KNOWN_ISSUERS = frozenset(
         "HĐND", "BQP", "BYT", "BGTVT", "BCT", "BLĐTBXH", "BNV", "BGDĐT", "BKHĐT", "BKHCN", "BTTTT",
         "BVHTTDL", "VPCP", "TANDTC", "VKSNDTC", "UBTVQH", "QH", "NQ", "NĐ", "QĐ", "TT", "TTLT", "CT",
         "BNG", "BDT", "KTNN", "NQLT", "QĐLT", "UBTƯMTTQVN", "BGD", "ĐT", "BLĐ", "TBXH", "BKH", "NHNNVN",
-        "KBNN", "TCT", "TCHQ", "BHXH",
+        "KBNN", "TCT", "TCHQ", "BHXH", "BNNPTNT",
     }
 )
 _NUMBER_HEAD = re.compile(r"\d{1,4}(?:\.\d+)?/(?:\d{4}/)?(?=[A-ZĐ])")
@@ -333,8 +338,8 @@ def _read_issuer(text: str, start: int) -> int:
         digits = end
         while digits < len(text) and text[digits].isdigit() and digits - end < 2:
             digits += 1
-        if digits > end and text[digits : digits + 1] != "/":
-            end = digits
+        if digits > end and token.endswith("QH") and text[digits : digits + 1] != "/":
+            end = digits  # only the National Assembly's numbers carry a term: QH13, UBTVQH14
         elif token not in KNOWN_ISSUERS:
             known = [cut for cut in range(len(token) - 1, 1, -1) if token[:cut] in KNOWN_ISSUERS]
             if known:

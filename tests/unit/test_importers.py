@@ -136,8 +136,8 @@ def test_missing_time_limit_has_no_value():
 def test_documents_table_is_cut_into_cases_and_counts():
     proc = portal("1.001193").procedure
     names = [d.name for case in proc.documents for d in case.documents]
-    assert any(n.startswith("- Tờ khai đăng ký khai sinh") for n in names)
-    assert any(n.startswith("- Giấy chứng sinh") for n in names)
+    assert any(n.startswith("Tờ khai đăng ký khai sinh") for n in names)
+    assert any(n.startswith("Giấy chứng sinh") for n in names)
     cases = [case.case for case in proc.documents]
     assert "Giấy tờ phải nộp" in cases and "Giấy tờ phải xuất trình" in cases
     shown = next(case for case in proc.documents if case.case == "Giấy tờ phải xuất trình")
