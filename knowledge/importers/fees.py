@@ -97,6 +97,7 @@ def build_fees(
     elif province_set or PROVINCE_SET.search(text):
         said = f"Cổng DVCQG ghi: {cell.raw}" if cell.raw else None
         standing.append(Fee(amount=None, set_by_province=True, note=note or said))
+        problems.append("repaired: fee marked as set by the province (HĐND)")
     elif cell.free and re.search(r"chưa quy định", text, re.IGNORECASE):
         standing.append(Fee(amount=None, note=note))
     elif cell.free:
@@ -116,4 +117,5 @@ def build_fees(
             problems.append("a time-bounded fee rule without a figure")
             continue
         rules.append(Fee(amount=amount, note=shorten(clause, 200), valid_from=start, valid_to=end))
+        problems.append("repaired: a time-bounded fee rule kept with its dates")
     return rules, problems

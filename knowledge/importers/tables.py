@@ -406,7 +406,10 @@ def parse_result(raw: str | None) -> Parsed[list[str]]:
     text = _UI_TEXT.sub("", raw or "")
     results = [one_line(part) for part in _RESULT_CODE.split(text)]
     unique = list(dict.fromkeys(r for r in results if r))
-    return Parsed(unique, [] if unique else ["no result"])
+    problems = [] if unique else ["no result"]
+    if text != (raw or ""):
+        problems.append("repaired: website text removed")
+    return Parsed(unique, problems)
 
 
 # --- Steps (trinh_tu_thuc_hien) ----------------------------------------------------------------
