@@ -416,6 +416,7 @@ def parse_result(raw: str | None) -> Parsed[list[str]]:
 
 _STEP = re.compile(r"(?=Bước\s*\d+\s*[:.\-])")
 _BULLET = re.compile(r"(?:^|\n)\s*-\s+(?=\S)")
+_NUMBERED = re.compile(r"(?:^|\n)\s*(?=\d{1,2}[.)]\s)")
 
 
 def split_steps(raw: str | None) -> list[str]:
@@ -424,6 +425,8 @@ def split_steps(raw: str | None) -> list[str]:
         return []
     if len(re.findall(r"Bước\s*\d+\s*[:.\-]", text)) >= 2:
         pieces = _STEP.split(text)
+    elif len(_NUMBERED.findall(text)) >= 2:
+        pieces = _NUMBERED.split(text)
     elif len(_BULLET.findall(text)) >= 2:
         pieces = _BULLET.split(text)
     else:
