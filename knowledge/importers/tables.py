@@ -84,7 +84,20 @@ CHANNEL_NAMES = {
     "Dịch vụ bưu chính": ChannelKind.buu_chinh,
 }
 # A row starts with the channel name glued to the next cell (a digit or a capital), never a space.
-_ROW_START = re.compile(r"(Trực tiếp|Trực tuyến|Dịch vụ bưu chính)(?=[\dA-ZĐÀ-Ỹ])")
+_CHANNEL_NAME = re.compile(r"Trực tiếp|Trực tuyến|Dịch vụ bưu chính")
+
+
+def _split_rows(text: str) -> list[str]:
+    """[text before the first row, name, body, name, body, …] like re.split with a group."""
+    parts: list[str] = []
+    position = 0
+    for match in _CHANNEL_NAME.finditer(text):
+        following = text[match.end() : match.end() + 1]
+        if not (following.isdigit() or following.isupper()):
+            continue  # 'Trực tiếp nộp…' inside a description, not a new row
+        parts += [text[position : match.start()], match.group(0)]
+        position = match.end()
+    return [*parts, text[position:]]
 _FEE_CELL = re.compile(
     r"(?P<free>Miễn phí)|(?P<none>Không có thông tin)|(?P<number>\d[\d.,]*)\s?(?P<unit>Việt Nam Đồng|VNĐ)"
 )
@@ -157,7 +170,7 @@ def parse_channels(raw: str | None, province_set: bool) -> Parsed[list[Channel]]
     text = (raw or "").replace(CHANNEL_HEADER, "", 1)
     if not text.strip():
         return Parsed([], ["no channel table"])
-    parts = _ROW_START.split(text)
+    parts = _split_rows(text)
     if parts[0].strip():
         problems.append(f"text before the first channel: {parts[0][:40]!r}")
     channels: dict[ChannelKind, Channel] = {}
