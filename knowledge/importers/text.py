@@ -62,6 +62,7 @@ def amounts_in(text: str) -> list[tuple[int, str, str | None]]:
         currency = "USD" if match["unit"] == "USD" else "VND"
         per = match["per"].strip() if match["per"] else None
         if per:
+            per = re.split(r"\s+(?:theo|kể|đối với|áp dụng|từ|trong)\s", per)[0]
             per = re.sub(r"^0?1\s+", "", per).strip() or None
         found.append((round(value), currency, per))
     return found
