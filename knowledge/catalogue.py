@@ -88,7 +88,7 @@ def _hash_files(paths: list[Path], digest: hashlib._Hash, root: Path | None = No
 def import_hash(settings: Settings) -> str:
     digest = hashlib.sha256(CACHE_VERSION.encode())
     _hash_files(sorted(_IMPORTER_DIR.glob("*.py")), digest)
-    _hash_files([Path(__file__).with_name("schema.py")], digest)
+    _hash_files([Path(__file__), Path(__file__).with_name("schema.py")], digest)
     _hash_files([path for _, path in raw_files(settings)], digest, settings.data_dir)
     return digest.hexdigest()
 
