@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -132,8 +133,9 @@ def _load_imported(settings: Settings, use_cache: bool) -> tuple[dict[str, Proce
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             for old in cache.parent.glob("catalogue-*.pickle"):
-                old.unlink(missing_ok=True)
-            temporary = cache.with_suffix(".tmp")
+                if old != cache:
+                    old.unlink(missing_ok=True)
+            temporary = cache.with_suffix(f".{os.getpid()}.tmp")  # parallel loads never share a file
             with temporary.open("wb") as handle:
                 pickle.dump((procedures, report), handle, protocol=pickle.HIGHEST_PROTOCOL)
             temporary.replace(cache)
