@@ -7,7 +7,7 @@ carries its source. Field names are the public JSON contract (`tthc show CODE --
 from __future__ import annotations
 
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,7 +16,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", use_enum_values=False)
 
 
-class ChannelKind(str, Enum):
+class ChannelKind(StrEnum):
     """One way of filing a dossier."""
 
     truc_tiep = "truc_tiep"  # in person
@@ -30,7 +30,7 @@ class ChannelKind(str, Enum):
         ]
 
 
-class TimeUnit(str, Enum):
+class TimeUnit(StrEnum):
     ngay_lam_viec = "ngày làm việc"
     ngay = "ngày"
     gio = "giờ"
@@ -118,7 +118,7 @@ class LegalRef(_Model):
 class Source(_Model):
     url: str | None = None
     decision: str | None = Field(None, description="The decision that published the procedure")
-    verified: date | None = Field(None, description="When a person last checked the record against its source")
+    verified: date | None = Field(None, description="When a person last checked the record")
     origin: str = Field("dvcqg", description="dvcqg, bqp or curated")
 
 
