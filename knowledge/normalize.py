@@ -78,6 +78,22 @@ def words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text) if w != "_"]
 
 
+@lru_cache(maxsize=200_000)
+def _clean_word(word: str) -> str:
+    return clean(word)
+
+
+@lru_cache(maxsize=200_000)
+def _stripped_word(word: str) -> str:
+    return strip_accents(word)
+
+
+def clean_words(text: str) -> list[str]:
+    """`words(clean(text))` for long catalogue text, fast: underthesea normalises each distinct word once."""
+    raw = _WORD.findall(unicodedata.normalize("NFC", str(text)).lower())
+    return [c for w in raw if w != "_" for c in _WORD.findall(_clean_word(w))]
+
+
 def unaccented_words(text: str) -> list[str]:
     return [strip_accents(w) for w in words(text.lower())]
 
@@ -188,12 +204,11 @@ class DiacriticRestorer:
     def build(cls, weighted_texts: Iterable[tuple[str, float]], max_forms: int = 4) -> DiacriticRestorer:
         weights: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for text, weight in weighted_texts:
-            tokens = words(clean(text))
+            tokens = clean_words(text)
+            keys = [_stripped_word(w) for w in tokens]
             for n in range(1, MAX_NGRAM + 1):
                 for i in range(len(tokens) - n + 1):
-                    gram = tokens[i : i + n]
-                    accented = " ".join(gram)
-                    weights[strip_accents(accented)][accented] += weight
+                    weights[" ".join(keys[i : i + n])][" ".join(tokens[i : i + n])] += weight
         table = {
             key: sorted(forms.items(), key=lambda kv: (-kv[1], kv[0]))[:max_forms]
             for key, forms in weights.items()
@@ -291,4 +306,4 @@ def default_abbreviations() -> Abbreviations:
 
 def document_words(text: str) -> list[str]:
     """Unaccented words of catalogue text (it is written with accents and in the catalogue's terms)."""
-    return [strip_accents(w) for w in words(clean(text))]
+    return [_stripped_word(w) for w in clean_words(text)]

@@ -1,0 +1,191 @@
+"""Search benchmark: quality (hybrid vs BM25 alone vs dense alone), latency, build time, memory.
+
+Question sets: ../shared/eval/dev_questions.yaml (development) and eval/questions.yaml (held-out).
+Format: `{q, codes}` (any listed code is a hit), `names` (regexes on the lower-cased procedure name),
+`codes: []` = out of scope. Prints markdown tables. Environment: TTHC_BENCH_BUILD=0 skips the
+timed full index build (then the last build's recorded time is shown).
+
+    python -m benchmarks.search
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from knowledge.config import PROJECT_ROOT, get_settings
+from knowledge.normalize import has_diacritics
+from knowledge.search import Mode, Searcher, get_searcher
+
+MODES: tuple[Mode, ...] = ("hybrid", "bm25", "dense")
+
+
+@dataclass
+class Question:
+    q: str
+    codes: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+    @property
+    def out_of_scope(self) -> bool:
+        return not self.codes and not self.names
+
+    def is_hit(self, code: str, name: str) -> bool:
+        return code in self.codes or any(re.search(pattern, name.lower()) for pattern in self.names)
+
+
+def load_questions(path: Path) -> list[Question]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return [
+        Question(q=str(item["q"]), codes=list(item.get("codes") or []), names=list(item.get("names") or []))
+        for item in data.get("questions", [])
+    ]
+
+
+def question_sets() -> dict[str, Path]:
+    settings = get_settings()
+    return {
+        "dev": settings.shared_dir / "eval" / "dev_questions.yaml",
+        "eval": PROJECT_ROOT / "eval" / "questions.yaml",
+    }
+
+
+@dataclass
+class Scores:
+    n: int = 0
+    hits1: int = 0
+    hits5: int = 0
+    rr: float = 0.0
+    oos: int = 0
+    oos_rejected: int = 0
+    in_scope_confident: int = 0
+
+    def add(self, question: Question, ranks_hit: int | None, confident: bool) -> None:
+        if question.out_of_scope:
+            self.oos += 1
+            self.oos_rejected += not confident
+            return
+        self.n += 1
+        self.in_scope_confident += confident
+        if ranks_hit is not None:
+            self.hits1 += ranks_hit == 1
+            self.hits5 += ranks_hit <= 5
+            self.rr += 1.0 / ranks_hit
+
+    def row(self, label: str, with_confidence: bool) -> str:
+        def ratio(a: float, b: int) -> str:
+            return f"{a / b:.3f}" if b else "–"
+
+        oos = f"{ratio(self.oos_rejected, self.oos)} ({self.oos})" if with_confidence else "–"
+        confident = ratio(self.in_scope_confident, self.n) if with_confidence else "–"
+        return (
+            f"| {label} | {self.n} | {ratio(self.hits1, self.n)} | {ratio(self.hits5, self.n)} "
+            f"| {ratio(self.rr, self.n)} | {oos} | {confident} |"
+        )
+
+
+def first_hit(searcher: Searcher, question: Question, order: list[int]) -> int | None:
+    records = searcher.index.records
+    for rank, i in enumerate(order[:50], 1):
+        if question.is_hit(records[i].code, records[i].name):
+            return rank
+    return None
+
+
+def evaluate(searcher: Searcher, questions: list[Question]) -> dict[tuple[Mode, str], Scores]:
+    table: dict[tuple[Mode, str], Scores] = {}
+    for question in questions:
+        normalized = searcher.normalizer.normalize(question.q)
+        dense, bm25 = searcher.scores(normalized, "hybrid")
+        split = "with diacritics" if has_diacritics(question.q) else "without diacritics"
+        for mode in MODES:
+            ranking = searcher.fuse(normalized, dense, bm25, mode)
+            confident = searcher.is_confident(ranking) if mode == "hybrid" else False
+            rank = first_hit(searcher, question, ranking.order)
+            for part in ("all", split):
+                table.setdefault((mode, part), Scores()).add(question, rank, confident)
+    return table
+
+
+def latency(searcher: Searcher, queries: list[str], rounds: int = 2) -> tuple[float, float]:
+    for query in queries[:5]:
+        searcher.search(query)
+    timings = []
+    for _ in range(rounds):
+        for query in queries:
+            started = time.perf_counter()
+            searcher.search(query)
+            timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    return statistics.median(timings), timings[min(len(timings) - 1, int(0.95 * len(timings)))]
+
+
+def timed_full_build() -> tuple[float, float] | None:
+    """A full index build in a child process (fresh index dir): seconds and the child's peak RSS (MB)."""
+    if os.environ.get("TTHC_BENCH_BUILD", "1") == "0":
+        return None
+    with tempfile.TemporaryDirectory(prefix="tthc-bench-index-") as tmp:
+        env = dict(os.environ, TTHC_INDEX_DIR=str(Path(tmp) / "index"))
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "knowledge.cli", "index", "build", "--force"],
+            env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return seconds, peak_mb
+
+
+def main() -> None:
+    started = time.perf_counter()
+    searcher = get_searcher()
+    load_seconds = time.perf_counter() - started
+    all_queries: list[str] = []
+    for name, path in question_sets().items():
+        if not path.is_file():
+            print(f"\n(question set {name}: {path} not found, skipped)")
+            continue
+        questions = load_questions(path)
+        all_queries.extend(q.q for q in questions)
+        table = evaluate(searcher, questions)
+        print(f"\n### Search quality: {name} ({path.name}, {len(questions)} questions)\n")
+        print("| ranker / questions | n | recall@1 | recall@5 | MRR | out-of-scope not confident | "
+              "in-scope confident |")
+        print("|---|---|---|---|---|---|---|")
+        for mode in MODES:
+            for part in ("all", "with diacritics", "without diacritics"):
+                scores = table.get((mode, part))
+                if scores:
+                    print(scores.row(f"{mode}, {part}", with_confidence=mode == "hybrid"))
+    p50, p95 = latency(searcher, all_queries)
+    search_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    build = timed_full_build()
+    manifest = searcher.index.manifest
+    print("\n### Search speed and size\n")
+    print("| measure | value |")
+    print("|---|---|")
+    print(f"| procedures indexed | {manifest.records} ({manifest.passages} dense passages) |")
+    print(f"| warm query latency p50 / p95 (hybrid, {len(all_queries) * 2} queries) | "
+          f"{p50:.1f} ms / {p95:.1f} ms |")
+    print(f"| searcher load (model + index) | {load_seconds:.1f} s |")
+    print(f"| peak memory, search process | {search_peak_mb:.0f} MB |")
+    if build:
+        print(f"| full index build (fresh, child process) | {build[0]:.1f} s |")
+        print(f"| peak memory, index build | {build[1]:.0f} MB |")
+    else:
+        print(f"| full index build (last recorded) | {manifest.build_seconds:.1f} s |")
+    print(f"| CPU threads (torch) | {os.environ.get('TTHC_TORCH_THREADS', '1')} of {os.cpu_count()} |")
+
+
+if __name__ == "__main__":
+    main()

