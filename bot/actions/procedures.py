@@ -108,7 +108,7 @@ class SearchOutcome:
 
 
 def search_procedures(text: str) -> SearchOutcome:
-    from knowledge import search
+    from knowledge.search import search
 
     response = search(text)
     candidates = [Candidate(code=r.code, name=r.name, score=float(r.score)) for r in response.results]
