@@ -247,6 +247,7 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = AppSettings.from_env()
     rasa_port = urlsplit(settings.rasa_url).port or 5005
     timeout = float(os.environ.get("TTHC_READY_TIMEOUT", "120"))

@@ -81,7 +81,7 @@
     "button:focus-visible,textarea:focus-visible,a:focus-visible,.log:focus-visible{outline:3px solid #f2a900;outline-offset:2px}",
     ".panel{position:fixed;right:20px;bottom:84px;z-index:2147483001;width:380px;max-width:calc(100vw - 24px);",
     "height:600px;max-height:calc(100vh - 104px);display:flex;flex-direction:column;background:#fff;",
-    "border-radius:14px;box-shadow:0 10px 34px rgba(0,0,0,.3);overflow:hidden}",
+    "border-radius:14px;box-shadow:0 10px 34px rgba(0,0,0,.3);overflow:hidden;overflow:clip}",
     ".panel[hidden]{display:none}",
     ".header{display:flex;align-items:center;gap:8px;padding:12px 14px;background:#0b4f8a;color:#fff}",
     ".header h2{margin:0;font-size:16px;font-weight:700;flex:1}",
@@ -225,7 +225,14 @@
       if (!line) { paragraph = null; return; }
       if (paragraph) paragraph.appendChild(el("br"));
       else { paragraph = el("p"); container.appendChild(paragraph); }
-      appendInline(paragraph, line);
+      // A short line ending with a colon introduces what follows ("Hồ sơ cần chuẩn bị:").
+      if (line.length <= 80 && /:$/.test(line)) {
+        var lead = el("strong");
+        appendInline(lead, line);
+        paragraph.appendChild(lead);
+      } else {
+        appendInline(paragraph, line);
+      }
     });
   }
 
@@ -305,7 +312,7 @@
     var entry = { role: "user", text: shown || message };
     state.history.push(entry);
     saveState();
-    renderEntry(entry);
+    var question = renderEntry(entry);
     setBusy(true);
     var controller = window.AbortController ? new AbortController() : null;
     var timer = setTimeout(function () { if (controller) controller.abort(); }, REQUEST_TIMEOUT_MS);
@@ -324,17 +331,15 @@
       if (!messages.length) {
         messages = [{ text: "Xin lỗi, tôi chưa có câu trả lời cho câu này. Bạn thử hỏi cách khác nhé.", buttons: [] }];
       }
-      var first = null;
       messages.forEach(function (reply) {
         var botEntry = { role: "bot", text: reply.text || "", buttons: reply.buttons || [] };
         state.history.push(botEntry);
-        var bubble = renderEntry(botEntry);
-        first = first || bubble;
+        renderEntry(botEntry);
       });
       saveState();
       setBusy(false);
-      // Show the start of the answer, not its end: answers are often longer than the panel.
-      log.scrollTop += first.getBoundingClientRect().top - log.getBoundingClientRect().top - 8;
+      // Show the question and the start of the answer: answers are often longer than the panel.
+      log.scrollTop += question.getBoundingClientRect().top - log.getBoundingClientRect().top - 8;
     }).catch(function (error) {
       var offline = error && (error.name === "AbortError" || error instanceof TypeError);
       showError(offline

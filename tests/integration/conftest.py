@@ -6,13 +6,18 @@ app (uvicorn subprocess, which also serves the custom actions at ``/webhook``). 
 127.0.0.1:5005, or on a free port when 5005 is taken (``TTHC_TEST_RASA_PORT`` forces one); the app
 listens on a free loopback port. The tracker SQLite file, the connectors state DB and both logs live
 in a session temp dir (``stack.state_dir``; logs in ``stack.logs_dir``). The fixture waits until
-``/healthz`` reports Rasa, the actions and the search index ready (``TTHC_TEST_READY_TIMEOUT``, 180 s
-by default) and fails with the log tails otherwise; without a trained model it skips.
+``/healthz`` reports Rasa, the actions and the search index ready (``TTHC_TEST_READY_TIMEOUT``, 900 s
+by default: on a first start the app may have to build a stale search index) and fails with the log
+tails otherwise; without a trained model it skips.
 
 Use ``stack.app_url`` for HTTP calls (the ``talk`` fixture posts one turn to ``/api/chat``),
 ``stack.rasa_url`` to talk to Rasa directly and ``stack.restart_rasa()`` to restart Rasa alone
 mid-conversation (the tracker file is kept, so the conversation survives). Use a fresh sender id per
 test (``sender_id`` fixture): the stack is shared by every test of the session.
+
+To iterate quickly against a stack that is already running (e.g. `make run`), set
+``TTHC_TEST_APP_URL`` (and ``TTHC_TEST_RASA_URL``); the fixture then neither starts nor stops anything,
+and ``restart_rasa()`` is not available.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -44,6 +50,19 @@ def _rasa_port() -> int:
     return 5005 if not port_in_use(5005) else free_port()
 
 
+def _external_stack(app_url: str, rasa_url: str) -> Stack:
+    app, rasa = urlsplit(app_url), urlsplit(rasa_url)
+    running = Stack(app_port=app.port or 80, rasa_port=rasa.port or 5005, host=app.hostname or "127.0.0.1")
+    running.restart_rasa = _no_restart  # type: ignore[method-assign]
+    if running.health() is None:
+        pytest.fail(f"TTHC_TEST_APP_URL={app_url} does not answer /healthz")
+    return running
+
+
+def _no_restart(timeout: float = 0) -> bool:
+    pytest.skip("restart_rasa() needs the stack started by the fixture (unset TTHC_TEST_APP_URL)")
+
+
 @pytest.fixture(scope="session")
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Stack:
     # One stack per pytest session, even when another conftest (tests/browser) re-exports this
@@ -51,6 +70,9 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     running: Stack | None = getattr(request.config, "_tthc_stack", None)
     if running is not None:
         return running
+    external = os.environ.get("TTHC_TEST_APP_URL")
+    if external:
+        return _external_stack(external, os.environ.get("TTHC_TEST_RASA_URL", "http://127.0.0.1:5005"))
     if not DEFAULT_MODEL.is_file():
         pytest.skip(f"no trained Rasa model at {DEFAULT_MODEL}; run `make train`")
     if not (RASA_VENV / "bin" / "rasa").exists():
@@ -66,7 +88,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     )
     request.config.add_cleanup(running.stop)
     running.start()
-    timeout = float(os.environ.get("TTHC_TEST_READY_TIMEOUT", "180"))
+    timeout = float(os.environ.get("TTHC_TEST_READY_TIMEOUT", "900"))
     if not running.wait_ready(timeout):
         pytest.fail(
             f"the stack did not become ready; /healthz: {running.health()}\n"
