@@ -136,7 +136,8 @@ ASPECTS: dict[str, list[str]] = {
         "tôi muốn làm {p}", "thủ tục {p}", "hỏi về {p}", "cho tôi hỏi về {p}", "mình cần làm {p}",
         "tư vấn giúp tôi {p}", "tôi cần làm {p} cho {who}", "{p}", "muốn hỏi thủ tục {p}",
         "tìm hiểu {p}", "làm {p} cho {who}", "thông tin về {p}", "tôi định làm {p} ở {at}",
-        "em muốn đăng ký {p}", "giúp mình thủ tục {p} với",
+        "em muốn đăng ký {p}", "giúp mình thủ tục {p} với", "còn {p} thì sao", "thế còn {p}",
+        "hỏi thêm về {p}", "chuyển sang {p} nhé", "giờ tôi hỏi {p}", "vậy {p} thì thế nào",
     ],
 }
 # Follow-ups without a procedure: they are about the current topic.
@@ -216,6 +217,10 @@ OTHER: dict[str, list[str]] = {
         "gọi cho ai để hỏi", "chuyển cho nhân viên", "bot không hiểu, cho gặp người",
         "số hotline ở {at}", "liên hệ trung tâm hành chính công {at}", "muốn gặp cán bộ ở {at}",
         "cho xin số điện thoại ủy ban {at}", "tổng đài hỗ trợ dịch vụ công", "nói chuyện với tư vấn viên",
+        "cho tôi số hotline", "hotline ở {at}", "số hotline {at} là bao nhiêu", "sđt cán bộ một cửa",
+        "số điện thoại trung tâm phục vụ hành chính công", "liên lạc với ai để được hỗ trợ",
+        "cho xin địa chỉ liên hệ ở {at}", "tôi muốn hỏi trực tiếp cán bộ", "có số zalo của cán bộ không",
+        "gọi điện hỏi ở đâu", "cần người hướng dẫn trực tiếp", "ai trực điện thoại hỗ trợ",
     ],
     "report_extra_papers": [
         "cán bộ bắt nộp thêm giấy tờ không có trong danh sách",

@@ -86,6 +86,16 @@ def topic_words(text: str) -> list[str]:
     return [word for word in words if word not in _FOLLOW_UP_WORDS and not word.isdigit()]
 
 
+_SAME_QUESTION = re.compile(
+    r"^\s*(còn|thế còn|vậy còn|the con|vay con)\s|(thì sao|thi sao)\W*$", re.IGNORECASE
+)
+
+
+def asks_the_same(text: str) -> bool:
+    """ "Còn X thì sao?": the previous question, about another procedure."""
+    return bool(_SAME_QUESTION.search(text))
+
+
 def latest_entities(tracker: Tracker, name: str) -> list[str]:
     entities = tracker.latest_message.get("entities") or []
     return [str(e.get("value")) for e in entities if e.get("entity") == name and e.get("value")]
@@ -187,7 +197,11 @@ def answer_procedure(
         dispatcher.utter_message(
             text="Bạn có thể hỏi tiếp: lệ phí bao nhiêu, nộp ở đâu, mất bao lâu, làm online được không…"
         )
-    return [SlotSet("current_procedure", procedure.code), SlotSet("pending_aspect", None)]
+    return [
+        SlotSet("current_procedure", procedure.code),
+        SlotSet("pending_aspect", None),
+        SlotSet("last_aspect", aspect),
+    ]
 
 
 def offer_options(
@@ -253,6 +267,9 @@ class ActionAnswerProcedure(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "ask_procedure"
         aspect = ASPECT_BY_INTENT.get(intent, "documents")
         text = tracker.latest_message.get("text") or ""
+        last_aspect = tracker.get_slot("last_aspect")
+        if intent == "ask_procedure" and last_aspect in ASPECT_QUESTIONS and asks_the_same(text):
+            aspect = last_aspect  # "còn hộ chiếu thì sao?" asks the same thing about another procedure
         current_code = tracker.get_slot("current_procedure")
         mentions = latest_entities(tracker, "procedure")
 

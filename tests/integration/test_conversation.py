@@ -64,6 +64,12 @@ def test_topic_kept_then_switched(talk: Talk, sender_id: str) -> None:
     follow_up = joined(talk(sender_id, "làm online được không?"))
     assert LICENCE_RENEWAL in follow_up
     assert BIRTH not in follow_up
+    assert "Nộp trực tuyến" in follow_up
+
+    # "Còn X thì sao?" asks the previous question about another procedure.
+    same_question = joined(talk(sender_id, "còn làm hộ chiếu thì sao?"))
+    assert "1.001456" in same_question
+    assert "Nộp trực tuyến" in same_question
 
 
 def test_unaccented_follow_up_keeps_the_topic(talk: Talk, sender_id: str) -> None:
