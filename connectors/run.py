@@ -245,6 +245,11 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _announce(stack: Stack, seconds: float) -> None:
+    print(f"\nTrợ lý Thủ tục is ready after {seconds:.0f} s: {stack.app_url}/", flush=True)
+    print("Ask in the terminal with `.venv/bin/tthc chat`; press Ctrl-C to stop.", flush=True)
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -256,21 +261,21 @@ def main() -> int:
     started = time.monotonic()
     try:
         stack.start()
-        if stack.wait_ready(timeout):
-            print(
-                f"\nTrợ lý Thủ tục is ready after {time.monotonic() - started:.0f} s: {stack.app_url}/",
-                flush=True,
-            )
-            print("Press Ctrl-C to stop.", flush=True)
+        ready = stack.wait_ready(timeout)
+        if ready:
+            _announce(stack, time.monotonic() - started)
         else:
             problem = stack.dead_process()
             if problem:
                 print(f"Could not start: {problem}", file=sys.stderr)
                 return 1
-            print(f"Not fully ready; /healthz says: {stack.health()}", file=sys.stderr)
-            print(f"Serving anyway at {stack.app_url}/ (Ctrl-C to stop)", flush=True)
+            print(f"Not ready yet after {timeout:.0f} s; /healthz says: {stack.health()}", file=sys.stderr)
+            print(f"Serving at {stack.app_url}/ meanwhile (Ctrl-C to stop)", flush=True)
         while not stack.dead_process():
             time.sleep(1.0)
+            if not ready and (stack.health() or {}).get("status") == "ok":
+                ready = True
+                _announce(stack, time.monotonic() - started)
         print(f"Stopped: {stack.dead_process()}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
