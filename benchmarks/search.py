@@ -183,7 +183,8 @@ def main() -> None:
         print(f"| full index build (fresh, child process) | {build[0]:.1f} s |")
         print(f"| peak memory, index build | {build[1]:.0f} MB |")
     else:
-        print(f"| full index build (last recorded) | {manifest.build_seconds:.1f} s |")
+        print(f"| last index build ({manifest.embedded} of {manifest.passages} passages embedded) | "
+              f"{manifest.build_seconds:.1f} s |")
     print(f"| CPU threads (torch) | {os.environ.get('TTHC_TORCH_THREADS', '1')} of {os.cpu_count()} |")
 
 

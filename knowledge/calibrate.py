@@ -5,8 +5,8 @@ catalogue itself (procedure names shortened, reworded with the slang of abbrevia
 in everyday phrasing, half typed without diacritics; curated aliases likewise). Out of scope:
 knowledge/data/calibration_out_of_scope.txt, each line also typed without diacritics.
 
-1. The fusion parameters (RRF constant, ranker weights, the curated / commune-level prior) are
-   chosen by a small grid search for recall@1 on the in-scope part.
+1. The fusion parameters (RRF constant, BM25 weight, the curated / commune-level / variant prior)
+   are chosen by a small grid search for the mean reciprocal rank on the in-scope part.
 2. A logistic model over the ranking's features (fused score, dense cosine, BM25 score, margins to
    the second result, query-word coverage, ranker agreement) predicts whether the top answer is
    right; label 0 for out-of-scope questions and wrong answers. The threshold is the lowest that
@@ -35,6 +35,7 @@ OUT_OF_SCOPE_FILE = Path(__file__).with_name("data") / "calibration_out_of_scope
 SAMPLE_IMPORTED = 700
 MAX_ALIASES = 3
 OOS_CONFIDENT_RATE = 0.01
+MRR_TOLERANCE = 0.003
 PREFIXES = ["", "", "cho tôi hỏi ", "thủ tục ", "muốn ", "làm sao để ", "hỏi về ", "tôi cần ", "xin "]
 SUFFIXES = ["", "", " cần giấy tờ gì", " ở đâu", " thế nào", " mất bao lâu", " hết bao nhiêu tiền",
             " làm ở đâu", " như thế nào ạ", " online được không"]
@@ -120,22 +121,45 @@ def _score_all(searcher: Searcher, questions: list[CalibrationQuestion]) -> list
 
 
 def tune_fusion(searcher: Searcher, scored: list[_Scored]) -> tuple[FusionParams, float]:
-    in_scope = [s for s in scored if s.question.code is not None]
-    best, best_score = FusionParams(), -1.0
-    grid = itertools.product((5.0, 10.0, 30.0, 60.0), (0.8, 1.0, 1.25), (0.0, 0.005, 0.01, 0.02),
-                             (0.0, 0.002, 0.005))
-    for rrf_k, bm25_weight, curated_prior, commune_prior in grid:
+    """Grid search of the fusion parameters for the best mean reciprocal rank on the in-scope part."""
+    depth = FusionParams().depth
+    curated, commune, variant = searcher._curated, searcher._commune, searcher._variant
+    prepared = []
+    for s in scored:
+        if s.question.code is None:
+            continue
+        tops = []
+        for scores in (s.dense, s.bm25):
+            top = np.argsort(-scores, kind="stable")[:depth]
+            tops.append(top[scores[top] > 0])
+        prepared.append((s.question, tops))
+    records = searcher.index.records
+    targets = [
+        np.array([r.code == q.code or r.name == q.name for r in records], dtype=bool) for q, _ in prepared
+    ]
+    results: list[tuple[float, FusionParams]] = []
+    grid = itertools.product((5.0, 10.0, 20.0, 30.0), (0.8, 1.0, 1.25), (0.0, 0.005, 0.01, 0.02),
+                             (0.0, 0.004), (0.0, 0.005, 0.01, 0.02))
+    for rrf_k, bm25_weight, curated_prior, commune_prior, variant_penalty in grid:
+        prior = curated_prior * curated + commune_prior * commune - variant_penalty * variant
+        total = 0.0
+        for (_, (top_dense, top_bm25)), target in zip(prepared, targets, strict=True):
+            fused = prior.copy()
+            fused[top_dense] += 1.0 / (rrf_k + 1.0 + np.arange(top_dense.size))
+            fused[top_bm25] += bm25_weight / (rrf_k + 1.0 + np.arange(top_bm25.size))
+            best_right = fused[target].max() if target.any() else -np.inf
+            rank = int((fused > best_right).sum()) + 1
+            total += 1.0 / rank if rank <= 50 else 0.0
         params = FusionParams(rrf_k=rrf_k, bm25_weight=bm25_weight, curated_prior=curated_prior,
-                              commune_prior=commune_prior)
-        hits = 0.0
-        for s in in_scope:
-            ranking = searcher.fuse(s.normalized, s.dense, s.bm25, "hybrid", params)
-            if ranking.order and _is_right(searcher, s.question, ranking.order[0]):
-                hits += 1
-        recall = hits / max(1, len(in_scope))
-        if recall > best_score + 1e-9:
-            best, best_score = params, recall
-    return best, best_score
+                              commune_prior=commune_prior, variant_penalty=variant_penalty)
+        results.append((total / max(1, len(prepared)), params))
+    # The generated questions are spread evenly over the catalogue, while citizens mostly ask about
+    # the general, curated procedures; the set cannot show that. So among the parameter sets as good
+    # as the best (within MRR_TOLERANCE), take the one with the strongest prior towards them.
+    best_score = max(score for score, _ in results)
+    near_best = [(score, p) for score, p in results if score >= best_score - MRR_TOLERANCE]
+    score, best = max(near_best, key=lambda sp: (sp[1].variant_penalty + sp[1].curated_prior, sp[0]))
+    return best, score
 
 
 def fit_confidence(searcher: Searcher, scored: list[_Scored], fusion: FusionParams) -> ConfidenceModel:
@@ -194,7 +218,7 @@ def calibrate(output: Path = CONFIDENCE_FILE) -> ConfidenceModel:
     questions = calibration_questions(list(load_catalogue()))
     scored = _score_all(searcher, questions)
     fusion, recall = tune_fusion(searcher, scored)
-    logger.info("fusion %s: calibration recall@1 %.3f", fusion.model_dump(), recall)
+    logger.info("fusion %s: calibration MRR %.3f", fusion.model_dump(), recall)
     confidence = fit_confidence(searcher, scored, fusion)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(confidence.model_dump_json(indent=2) + "\n", encoding="utf-8")

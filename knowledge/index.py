@@ -48,7 +48,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-INDEX_FORMAT = 4  # bump when the passage text, tokens or file layout change
+INDEX_FORMAT = 5  # bump when the tokens, record fields or file layout change
+PASSAGE_FORMAT = 0  # bump when the dense passage text changes (old vectors are then not reused)
 PASSAGE_BATCH = 32
 PASSAGE_MAX_TOKENS = 64
 MAX_PASSAGE_ALIASES = 12
@@ -68,15 +69,18 @@ class RecordInfo(BaseModel):
     name: str
     curated: bool
     commune_level: bool
+    variant: bool = False  # its name extends another procedure's name: a special case of it
 
 
 class Manifest(BaseModel):
     format: int
+    passage_format: int = 0
     content_hash: str
     model: str
     normalisation: str
     records: int
     passages: int
+    embedded: int = 0  # passages embedded by this build (the rest reused from the previous index)
     build_seconds: float
     built_at: float
 
@@ -130,6 +134,31 @@ def catalogue_texts(procedures: Iterable[Procedure]) -> Iterable[tuple[str, floa
         for case in p.documents[:3]:
             for document in case.documents[:10]:
                 yield document.name[:300], 1.0
+
+
+def _core_name(name: str) -> tuple[str, ...]:
+    words = document_words(name)
+    while words[:2] == ["thu", "tuc"]:
+        words = words[2:]
+    return tuple(words)
+
+
+def variant_flags(procedures: list[Procedure], min_words: int = 3) -> list[bool]:
+    """True for a procedure whose name contains another procedure's whole name ("đăng ký khai sinh có
+    yếu tố nước ngoài" contains "đăng ký khai sinh"): a special case, which should not win a tie
+    against the general procedure when the question does not mention what makes it special."""
+    cores = [_core_name(p.name) for p in procedures]
+    known = {core for core in cores if len(core) >= min_words}
+    flags = []
+    for core in cores:
+        spans = (
+            core[i:j]
+            for i in range(len(core))
+            for j in range(i + min_words, len(core) + 1)
+            if j - i < len(core)
+        )
+        flags.append(any(span in known for span in spans))
+    return flags
 
 
 def normalisation_version() -> str:
@@ -222,9 +251,11 @@ def _build(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
 
+    variants = variant_flags(procedures)
     records = [
-        RecordInfo(code=p.code, name=p.name, curated=p.curated, commune_level=is_commune_level(p))
-        for p in procedures
+        RecordInfo(code=p.code, name=p.name, curated=p.curated, commune_level=is_commune_level(p),
+                   variant=variant)
+        for p, variant in zip(procedures, variants, strict=True)
     ]
     (staging / "records.json").write_text(
         json.dumps([r.model_dump() for r in records], ensure_ascii=False), encoding="utf-8"
@@ -234,15 +265,17 @@ def _build(
     _build_restorer(procedures, abbreviations).save(staging / "restore.json")
     _build_bm25(procedures).save(str(staging / "bm25"))
     reuse = _previous_vectors(index_dir, model_name)
-    passages = _build_dense(procedures, model, staging, progress, reuse)
+    passages, embedded = _build_dense(procedures, model, staging, progress, reuse)
 
     manifest = Manifest(
         format=INDEX_FORMAT,
+        passage_format=PASSAGE_FORMAT,
         content_hash=catalogue.content_hash,
         model=model_name,
         normalisation=normalisation_version(),
         records=len(records),
         passages=passages,
+        embedded=embedded,
         build_seconds=round(time.perf_counter() - started, 2),
         built_at=time.time(),
     )
@@ -273,7 +306,7 @@ def _build_bm25(procedures: list[Procedure]) -> bm25s.BM25:
 def _previous_vectors(index_dir: Path, model_name: str) -> dict[str, np.ndarray]:
     """Vectors of the index being replaced, by passage text, when built with the same model."""
     manifest = _read_manifest(index_dir)
-    if manifest is None or manifest.model != model_name or manifest.format != INDEX_FORMAT:
+    if manifest is None or manifest.model != model_name or manifest.passage_format != PASSAGE_FORMAT:
         return {}
     try:
         texts = json.loads((index_dir / "passages.json").read_text(encoding="utf-8"))
@@ -291,7 +324,7 @@ def _build_dense(
     target: Path,
     progress: bool,
     reuse: dict[str, np.ndarray],
-) -> int:
+) -> tuple[int, int]:
     import faiss
     from tqdm import tqdm
 
@@ -330,7 +363,7 @@ def _build_dense(
     np.save(target / "dense_rows.npy", np.asarray(rows, dtype=np.int32))
     np.save(target / "dense_vectors.npy", vectors)
     (target / "passages.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
-    return len(texts)
+    return len(texts), len(missing)
 
 
 # --- loading -----------------------------------------------------------------------------------

