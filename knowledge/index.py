@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 logger = logging.getLogger(__name__)
+logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # it logs every CPU variant it tries
 
 INDEX_FORMAT = 5  # bump when the tokens, record fields or file layout change
 PASSAGE_FORMAT = 0  # bump when the dense passage text changes (old vectors are then not reused)
