@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import zlib
 from functools import lru_cache
 from typing import Any
@@ -37,14 +38,44 @@ def get_executor() -> ActionExecutor:
     return executor
 
 
-def actions_ready() -> bool:
-    """True when the actions package imports and registers at least one action."""
+_catalogue_loaded = threading.Event()
+_warm_up_lock = threading.Lock()
+_warm_up_thread: threading.Thread | None = None
+
+
+def _load_catalogue() -> None:
     try:
-        return bool(get_executor().actions)
+        from knowledge.catalogue import get_catalogue
+
+        get_catalogue()
+        _catalogue_loaded.set()
+    except Exception:
+        logger.exception("The catalogue could not be loaded for the actions")
+
+
+def warm_up() -> None:
+    """Load the catalogue the actions read, once, in a background thread."""
+    global _warm_up_thread
+    with _warm_up_lock:
+        if _catalogue_loaded.is_set() or (_warm_up_thread and _warm_up_thread.is_alive()):
+            return
+        _warm_up_thread = threading.Thread(target=_load_catalogue, name="actions-warm-up", daemon=True)
+        _warm_up_thread.start()
+
+
+def actions_ready() -> bool:
+    """True when the actions are registered and the catalogue they answer from is loaded.
+
+    The first call starts loading the catalogue in the background, so a health probe never blocks.
+    """
+    try:
+        registered = bool(get_executor().actions)
     except Exception:
         logger.exception("The Rasa actions could not be loaded")
         get_executor.cache_clear()
         return False
+    warm_up()
+    return registered and _catalogue_loaded.is_set()
 
 
 def _decode_body(raw: bytes, encoding: str | None) -> Any:

@@ -126,9 +126,9 @@ def search_procedures(text: str) -> SearchOutcome:
 
 
 def get_procedure(code: str) -> Any | None:
-    from knowledge.catalogue import load_catalogue
+    from knowledge.catalogue import get_catalogue
 
-    return load_catalogue().get(code)
+    return get_catalogue().get(code)
 
 
 def _as_text(card: Any) -> str:

@@ -123,6 +123,6 @@ def test_extra_papers_get_the_legal_list_and_feedback_channel(talk: Talk, sender
 
 def test_conversation_survives_a_rasa_restart(stack: Any, talk: Talk, sender_id: str) -> None:
     assert BIRTH in joined(talk(sender_id, "Con tôi mới sinh, làm giấy khai sinh cần gì?"))
-    assert stack.restart_rasa(timeout=180), "Rasa did not come back"
+    assert stack.restart_rasa(timeout=400), "Rasa did not come back"
     after = joined(talk(sender_id, "lệ phí bao nhiêu?"))
     assert BIRTH in after
