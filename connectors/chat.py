@@ -72,7 +72,7 @@ def messages_from_rasa(raw_messages: Any) -> list[BotMessage]:
 class RasaChat:
     """The chat core over Rasa's REST channel (``POST /webhooks/rest/webhook``)."""
 
-    def __init__(self, rasa_url: str, timeout_seconds: float = 20.0) -> None:
+    def __init__(self, rasa_url: str, timeout_seconds: float = 30.0) -> None:
         self.rasa_url = rasa_url.rstrip("/")
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_seconds, connect=3.0),

@@ -47,7 +47,7 @@ class AppSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
     rasa_url: str = "http://127.0.0.1:5005"
-    rasa_timeout_seconds: float = Field(default=20.0, gt=0)
+    rasa_timeout_seconds: float = Field(default=30.0, gt=0)
     allowed_origins: list[str] = Field(default_factory=list)
     rate_limit_messages: int = Field(default=20, ge=1)
     rate_limit_window_seconds: float = Field(default=60.0, gt=0)
@@ -70,7 +70,7 @@ class AppSettings(BaseModel):
             host=_env("TTHC_HOST", "127.0.0.1"),
             port=_env_int("TTHC_PORT", 8000),
             rasa_url=_env("TTHC_RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
-            rasa_timeout_seconds=_env_float("TTHC_RASA_TIMEOUT", 20.0),
+            rasa_timeout_seconds=_env_float("TTHC_RASA_TIMEOUT", 30.0),
             allowed_origins=[origin for origin in origins if origin],
             rate_limit_messages=_env_int("TTHC_RATE_LIMIT_MESSAGES", 20),
             rate_limit_window_seconds=_env_float("TTHC_RATE_LIMIT_WINDOW", 60.0),

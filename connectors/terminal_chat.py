@@ -27,7 +27,7 @@ def new_sender_id() -> str:
 class TerminalChat:
     url: str
     sender_id: str = field(default_factory=new_sender_id)
-    client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30.0))
+    client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=60.0))
     buttons: list[Button] = field(default_factory=list)
 
     def resolve(self, typed: str) -> tuple[str, str]:

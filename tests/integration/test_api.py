@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from connectors.run import Stack, free_port
+from connectors.terminal_chat import run_chat
 
 pytestmark = pytest.mark.integration
 
@@ -191,3 +193,36 @@ def test_real_stack_answers_a_question(stack: Stack, sender_id: str) -> None:
     messages = response.json()["messages"]
     assert messages and all(set(message) == {"text", "buttons"} for message in messages)
     assert "tạm trú" in " ".join(message["text"] for message in messages).lower()
+
+
+def scripted(lines: list[str]) -> Callable[[str], str]:
+    answers = iter(lines)
+
+    def read(prompt: str) -> str:
+        try:
+            return next(answers)
+        except StopIteration:
+            raise EOFError from None
+
+    return read
+
+
+def test_terminal_chat_explains_when_the_assistant_is_down(app_alone: Stack) -> None:
+    output: list[str] = []
+    assert run_chat(app_alone.app_url, read=scripted(["xin chào", "/thoat"]), write=output.append) == 0
+    assert any(line.startswith("Lỗi: Xin lỗi, trợ lý đang tạm thời gián đoạn") for line in output), output
+    output.clear()
+    run_chat(f"http://127.0.0.1:{free_port()}", read=scripted(["xin chào"]), write=output.append)
+    assert any("Không kết nối được" in line for line in output), output
+
+
+def test_terminal_chat_numbers_pick_buttons_on_the_real_stack(stack: Stack) -> None:
+    output: list[str] = []
+    run_chat(stack.app_url, read=scripted(["Đăng ký tạm trú cần giấy tờ gì?", "1"]), write=output.append)
+    transcript = "\n".join(output)
+    numbered = re.findall(r"^  \[(\d)\] (.+)$", transcript, flags=re.MULTILINE)
+    assert numbered and numbered[0][0] == "1", transcript
+    first_title = numbered[0][1]
+    assert f"  → {first_title}" in transcript, transcript
+    after_choice = transcript.split(f"  → {first_title}", 1)[1]
+    assert "Trợ lý:" in after_choice and "/choose" not in after_choice

@@ -468,3 +468,29 @@ def test_a_question_through_the_real_rasa_stack_reaches_zalo(fake_zalo, start_ap
     delivered = wait_for(lambda: fake.delivered, timeout=60)
     assert delivered, "no reply reached the fake Zalo API"
     assert "tạm trú" in " ".join(item["message"]["text"] for item in delivered).lower()
+
+
+def test_rate_limit_sends_one_polite_notice_then_stays_quiet(fake_zalo, start_app) -> None:
+    fake, api_base = fake_zalo
+    app = start_app(api_base, rate_limit_messages=2)
+    for index in range(4):
+        assert app.post_event(text_event(f"câu hỏi {index}", user_id="444")).status_code == 200
+        time.sleep(0.3)  # keep the order of arrival
+    assert wait_for(lambda: len(fake.delivered) >= 3)
+    time.sleep(0.5)
+    texts = [item["message"]["text"] for item in fake.delivered]
+    assert texts[:2] == ["Bạn vừa hỏi: câu hỏi 0", "Bạn vừa hỏi: câu hỏi 1"]
+    assert len(texts) == 3 and "chờ một chút" in texts[2]
+    assert len(app.chat.received) == 2
+    # Another citizen is not affected.
+    app.post_event(text_event("xin chào", user_id="555"))
+    assert wait_for(lambda: len(fake.delivered) == 4)
+
+
+def test_oversized_webhook_body_is_refused(fake_zalo, start_app) -> None:
+    fake, api_base = fake_zalo
+    app = start_app(api_base)
+    response = app.post_event(text_event("x" * 70_000))
+    assert response.status_code == 413
+    time.sleep(0.3)
+    assert fake.requests == [] and app.chat.received == []
