@@ -167,7 +167,9 @@ def main() -> None:
                 scores = table.get((mode, part))
                 if scores:
                     print(scores.row(f"{mode}, {part}", with_confidence=mode == "hybrid"))
+    load_before = os.getloadavg()[0]
     p50, p95 = latency(searcher, all_queries)
+    load_after = os.getloadavg()[0]
     search_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     build = timed_full_build()
     manifest = searcher.index.manifest
@@ -177,6 +179,8 @@ def main() -> None:
     print(f"| procedures indexed | {manifest.records} ({manifest.passages} dense passages) |")
     print(f"| warm query latency p50 / p95 (hybrid, {len(all_queries) * 2} queries) | "
           f"{p50:.1f} ms / {p95:.1f} ms |")
+    print(f"| machine load average (1 min) before / after the latency run | "
+          f"{load_before:.1f} / {load_after:.1f} |")
     print(f"| searcher load (model + index) | {load_seconds:.1f} s |")
     print(f"| peak memory, search process | {search_peak_mb:.0f} MB |")
     if build:
