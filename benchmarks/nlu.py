@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -199,11 +200,12 @@ def held_out_texts(test_file: Path) -> list[str]:
         for line in str(block.get("examples", "")).splitlines():
             line = line.strip()
             if line.startswith("- "):
-                texts.append(line[2:])
+                texts.append(re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", line[2:]))  # drop entity markup
     return texts
 
 
 def main() -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     results: dict[str, Any] = {"seed": SEED, "train_fraction": TRAIN_FRACTION}
     with tempfile.TemporaryDirectory(prefix="tthc-nlu-bench-") as tmp:
         workdir = Path(tmp)

@@ -201,6 +201,9 @@ OTHER: dict[str, list[str]] = {
     "goodbye": [
         "tạm biệt", "bye", "chào nhé", "hẹn gặp lại", "thôi mình đi đây", "bye bye", "tam biet",
         "thế thôi nhé", "hết rồi", "tôi không hỏi nữa", "chào tạm biệt", "goodbye",
+        "hẹn lần sau", "mình đi nhé", "thôi chào bạn", "tạm biệt em", "bye nhé", "chào nha, tôi phải đi",
+        "vậy thôi, tạm biệt", "xong rồi, chào", "không còn gì nữa, cảm ơn và tạm biệt", "see you",
+        "off đây", "tôi out đây", "hen gap lai", "chao tam biet", "thôi nghỉ nhé", "chúc ngủ ngon",
     ],
     "affirm": [
         "có", "vâng", "đúng rồi", "ừ", "ok", "được", "chính xác", "phải", "đồng ý", "yes", "dạ vâng",
@@ -252,6 +255,14 @@ OTHER: dict[str, list[str]] = {
         "đội tuyển việt nam đá mấy giờ", "giá vàng nhẫn", "ty gia usd", "ket qua xo so",
         "làm thơ về mùa thu", "nhạc trẻ hay nhất", "bạn là ai", "mấy giờ rồi", "cách trồng rau sạch",
         "giá lúa hôm nay", "bảng xếp hạng ngoại hạng anh",
+        "giá cà phê hôm nay", "mua vé xem phim ở đâu", "công thức làm bánh flan", "tử vi tuổi dần",
+        "đặt xe grab giúp tôi", "số điện thoại nhà hàng gần đây", "bạn thích màu gì",
+        "giải phương trình bậc hai",
+        "cách sửa máy giặt", "trận arsenal tối nay", "giá thịt lợn", "cách chữa ho cho trẻ",
+        "kể cho tôi nghe về lịch sử la mã", "cách học tiếng anh nhanh", "giá iphone mới nhất",
+        "mai có mưa không", "gia dien thoai samsung", "hom nay an gi", "thoi tiet da nang",
+        "ca si nao hat hay nhat", "nên mua xe máy hãng nào", "lãi suất tiết kiệm ngân hàng nào cao",
+        "cách nấu canh chua", "dự báo bão", "review khách sạn vũng tàu", "tính giúp 15 nhân 23",
     ],
 }
 
