@@ -226,3 +226,34 @@ def test_terminal_chat_numbers_pick_buttons_on_the_real_stack(stack: Stack) -> N
     assert f"  → {first_title}" in transcript, transcript
     after_choice = transcript.split(f"  → {first_title}", 1)[1]
     assert "Trợ lý:" in after_choice and "/choose" not in after_choice
+
+
+class BrokenChat:
+    """A chat core with a bug: the app must still answer with a clean error, never a 500."""
+
+    async def send(self, sender_id: str, text: str) -> list:
+        raise RuntimeError("a bug in the chat core")
+
+    async def status(self) -> dict:
+        raise RuntimeError("a bug in the status probe")
+
+    async def aclose(self) -> None:
+        pass
+
+
+def test_unexpected_errors_never_give_a_500() -> None:
+    from fastapi.testclient import TestClient
+
+    from connectors.app import create_app
+    from connectors.settings import AppSettings
+
+    app = create_app(AppSettings(warm_up=False), chat=BrokenChat(), mount_actions=False)
+    with TestClient(app, raise_server_exceptions=False) as http:
+        response = http.post("/api/chat", json={"sender_id": "bug-1", "text": "xin chào"})
+        assert response.status_code == 503
+        assert response.json() == {
+            "detail": "Đã có lỗi ngoài ý muốn. Bạn vui lòng thử lại sau ít phút.",
+            "code": "unexpected_error",
+        }
+        assert "a bug" not in response.text
+        assert http.get("/healthz").status_code == 503
