@@ -132,9 +132,9 @@ def _actions_probe() -> Any:
 
 
 def _search_probe() -> Any:
-    from knowledge import search
+    from knowledge.search import ready
 
-    return search.ready()
+    return ready()
 
 
 def warm_up() -> None:
