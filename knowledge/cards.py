@@ -172,15 +172,16 @@ def _channels(proc: Procedure, today: date, show_time: bool, show_fee: bool) -> 
         (True, False): "Thời hạn giải quyết:",
         (False, True): f"Lệ phí (áp dụng ngày {_date(today)}):",
     }[(show_time, show_fee)]
-    lines = [title]
+    # Channels with the same time and fee share one line: "• Trực tiếp, Trực tuyến: …".
+    by_text: dict[str, list[str]] = {}
     for channel in proc.channels:
         parts = []
         if show_time:
             parts.append(time_text(channel))
         if show_fee:
             parts.append(channel_fees(channel, today))
-        lines.append(f"• {channel.kind.label}: " + "; ".join(parts))
-    return lines
+        by_text.setdefault("; ".join(parts), []).append(channel.kind.label)
+    return [title, *(f"• {', '.join(kinds)}: {text}" for text, kinds in by_text.items())]
 
 
 def _numbered(title: str, items: Iterable[str], limit: int, chars: int, proc: Procedure) -> list[str]:
@@ -253,6 +254,32 @@ def _section(proc: Procedure, aspect: str, today: date) -> list[str]:
     raise ValueError(f"unknown aspect {aspect!r}; expected one of {', '.join(ASPECTS)}")
 
 
+# Words by which a record's caveat (note) is about one aspect of the answer; an aspect card shows
+# only the caveats about what was asked, the full card shows them all.
+NOTE_TOPICS: dict[str, tuple[str, ...]] = {
+    "documents": ("giấy", "hồ sơ", "bản sao", "bản chính", "mẫu", "tờ khai", "xuất trình"),
+    "forms": ("mẫu", "tờ khai"),
+    "fee": ("phí", "đồng", "miễn", "hđnd", "hội đồng nhân dân"),
+    "time": ("thời hạn", "ngày", "giờ"),
+    "place": ("nộp tại", "nơi", "cơ quan", "cấp huyện", "cấp xã", "cấp tỉnh", "trung tâm"),
+    "online": ("trực tuyến", "vneid", "dịch vụ công", "online"),
+    "steps": ("bước", "trình tự"),
+    "conditions": ("điều kiện", "đối tượng"),
+    "result": ("kết quả",),
+    "legal": ("luật", "nghị định", "thông tư", "căn cứ"),
+    "linked": ("liên thông", "liên quan"),
+}
+
+
+# Caveats about who the procedure is for go on every card.
+NOTE_ALWAYS = ("dành cho", "không phải thủ tục")
+
+
+def relevant_notes(proc: Procedure, aspects: Iterable[str]) -> list[str]:
+    words = {word for aspect in aspects for word in NOTE_TOPICS.get(aspect, ())} | set(NOTE_ALWAYS)
+    return [note for note in proc.notes if any(word in note.lower() for word in words)]
+
+
 def render_card(proc: Procedure, aspects: list[str] | None = None, today: date | None = None) -> str:
     """The answer card. `aspects` picks sections (None = the full card); the source line is always there."""
     today = today or get_settings().today()
@@ -267,10 +294,11 @@ def render_card(proc: Procedure, aspects: list[str] | None = None, today: date |
         wanted.insert(position, "time+fee")
 
     blocks: list[list[str]] = [[f"{proc.name} (mã {proc.code})"]]
-    if proc.summary:
+    if proc.summary and aspects is None:
         blocks[0].append(proc.summary)
-    if proc.notes:
-        blocks.append(["Lưu ý:", *(f"• {_short(note, 300)}" for note in proc.notes)])
+    notes = proc.notes if aspects is None else relevant_notes(proc, wanted)
+    if notes:
+        blocks.append(["Lưu ý:", *(f"• {_short(note, 300)}" for note in notes)])
     for aspect in wanted:
         if aspect == "time+fee":
             lines = _channels(proc, today, show_time=True, show_fee=True)

@@ -50,7 +50,7 @@ def test_fee_shown_is_the_one_in_force_on_the_day():
 
 def test_expired_discount_is_not_shown_and_free_column_is_not_believed():
     card = render_card(imported("3.000347"), aspects=["fee"], today=TODAY)
-    assert "• Trực tuyến: 135.000 đ/lần" in card
+    assert "• Trực tiếp, Trực tuyến: 135.000 đ/lần" in card
     assert "115.000" not in card and "Miễn phí" not in card
 
 
@@ -84,6 +84,16 @@ def test_notes_are_shown():
     card = render_card(imported("1.003116"), aspects=["result"], today=TODAY)
     assert NOTE_POLICE_BHYT in card
     assert "Công an nhân dân" in card.splitlines()[0]
+
+
+def test_aspect_cards_keep_only_the_caveats_about_the_aspect():
+    proc = imported("1.003116").model_copy(
+        update={"notes": ["Lệ phí do Hội đồng nhân dân tỉnh quy định.", "Mẫu tờ khai TK1-TS."]}
+    )
+    fee_card = render_card(proc, aspects=["fee"], today=TODAY)
+    assert "Hội đồng nhân dân tỉnh" in fee_card and "TK1-TS" not in fee_card
+    assert "TK1-TS" in render_card(proc, aspects=["documents"], today=TODAY)
+    assert all(note in render_card(proc, today=TODAY) for note in proc.notes)
 
 
 def test_aspects_select_parts_and_unknown_aspects_are_refused():
