@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
-from knowledge.importers.common import ImportedRecord, finish_record, levels_from
+from knowledge.importers.common import ImportedRecord, finish_record, levels_from, load_record_file
 from knowledge.importers.fees import FeeCell, build_fees
 from knowledge.importers.tables import CHANNEL_NAMES, document_numbers, split_conditions, time_limit
 from knowledge.importers.text import clean, form_code, one_line, parse_number
@@ -152,16 +151,7 @@ def parse_record(raw: dict[str, Any]) -> ImportedRecord:
 
 
 def load_file(path: Path) -> ImportedRecord:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a JSON object")
-    try:
-        return parse_record(raw)
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from error
+    return load_record_file(path, parse_record)
 
 
 def iter_files(data_dir: Path) -> list[Path]:

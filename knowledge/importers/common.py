@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from knowledge.importers.steps import repair_moved_phrases
 from knowledge.importers.tables import split_steps
@@ -89,3 +93,17 @@ def finish_record(
         notes.append(NOTE_FEE_UNCLEAR)
     updates["notes"] = list(dict.fromkeys(notes))
     return ImportedRecord(procedure.model_copy(update=updates), problems, repairs)
+
+
+def load_record_file(path: Path, parse: Callable[[dict[str, Any]], ImportedRecord]) -> ImportedRecord:
+    """Read one crawled record and parse it; every failure names the file."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from error
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    try:
+        return parse(raw)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
 from typing import Any
 
-from knowledge.importers.common import ImportedRecord, finish_record, levels_from, split_list
+from knowledge.importers.common import (
+    ImportedRecord,
+    finish_record,
+    levels_from,
+    load_record_file,
+    split_list,
+)
 from knowledge.importers.tables import (
     parse_channels,
     parse_documents,
@@ -88,16 +93,7 @@ def parse_record(raw: dict[str, Any], ministry: str | None = None) -> ImportedRe
 
 
 def load_file(path: Path) -> ImportedRecord:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a JSON object")
-    try:
-        return parse_record(raw, ministry=path.parent.name)
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from error
+    return load_record_file(path, lambda raw: parse_record(raw, ministry=path.parent.name))
 
 
 def iter_files(data_dir: Path) -> list[Path]:
