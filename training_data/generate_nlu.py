@@ -196,22 +196,38 @@ OTHER: dict[str, list[str]] = {
     "thank": [
         "cảm ơn", "cảm ơn bạn", "cám ơn nhiều", "thanks", "thank you", "ok cảm ơn nhé", "cảm ơn em",
         "cảm ơn đã giúp", "tks", "cảm ơn rất nhiều", "cam on", "hay quá cảm ơn", "được rồi cảm ơn",
-        "cảm ơn nhiều nha", "thank",
+        "cảm ơn nhiều nha", "thank", "cảm ơn ạ", "em cảm ơn", "cảm ơn ad", "cám ơn bạn nhiều", "thanks nhé",
+        "tks bạn", "thank u", "hiểu rồi, cảm ơn", "cảm ơn trợ lý", "xin cảm ơn", "cảm ơn nhiều lắm", "camon",
+        "cam on ban", "thanks ad", "cảm ơn vì thông tin", "thông tin hữu ích quá, cảm ơn",
+        "cảm ơn bạn đã hướng dẫn", "tuyệt, cảm ơn", "ok tks", "mình cảm ơn", "cám ơn", "rõ rồi, cảm ơn em",
+        "cảm ơn đã trả lời", "thank you nhé", "c.ơn bạn", "cảm ơn, mình hiểu rồi",
     ],
     "goodbye": [
         "tạm biệt", "bye", "chào nhé", "hẹn gặp lại", "thôi mình đi đây", "bye bye", "tam biet",
-        "thế thôi nhé", "hết rồi", "tôi không hỏi nữa", "chào tạm biệt", "goodbye",
-        "hẹn lần sau", "mình đi nhé", "thôi chào bạn", "tạm biệt em", "bye nhé", "chào nha, tôi phải đi",
-        "vậy thôi, tạm biệt", "xong rồi, chào", "không còn gì nữa, cảm ơn và tạm biệt", "see you",
-        "off đây", "tôi out đây", "hen gap lai", "chao tam biet", "thôi nghỉ nhé", "chúc ngủ ngon",
+        "thế thôi nhé", "chào tạm biệt", "goodbye", "hẹn lần sau", "mình đi nhé", "thôi chào bạn",
+        "tạm biệt em", "bye nhé", "chào nha, tôi phải đi", "vậy thôi, tạm biệt", "xong rồi, chào", "see you",
+        "off đây", "tôi out đây", "hen gap lai", "chao tam biet", "thôi nghỉ nhé", "chúc ngủ ngon", "bai",
+        "bai bai", "pp", "mình đi đây", "tôi xin phép đi trước", "hẹn gặp lại sau", "thôi mình out",
+        "tạm biệt nhé", "ok bye", "thoi chao nhe", "để hôm khác hỏi tiếp", "lần sau mình hỏi tiếp",
+        "tôi đi làm đây, chào", "tạm biệt, chúc một ngày tốt lành", "chúc bạn một ngày vui vẻ", "bye ad",
+        "tạm biệt trợ lý", "hẹn gặp lại nhé", "thôi chào em", "mình tắt máy đây",
     ],
     "affirm": [
         "có", "vâng", "đúng rồi", "ừ", "ok", "được", "chính xác", "phải", "đồng ý", "yes", "dạ vâng",
-        "đúng vậy", "oke", "có ạ", "uh", "chuẩn", "dung roi", "vang",
+        "đúng vậy", "oke", "có ạ", "uh", "chuẩn", "dung roi", "vang", "dạ", "dạ đúng ạ", "vâng ạ", "ừ đúng",
+        "ừm", "uk", "ukm", "đúng r", "chuẩn rồi", "ok luôn", "oki", "okela", "đc", "dc", "được đấy",
+        "có chứ", "phải rồi", "chính nó", "đúng cái đó", "đúng thủ tục đó", "yes ạ", "ừ được",
+        "vâng đúng rồi ạ", "có, đúng rồi", "chuẩn luôn", "ờ", "uhm đúng", "đồng ý nhé", "ok em", "được đó",
+        "đúng là cái đó", "phải đó", "co a", "dạ phải",
     ],
     "deny": [
-        "không", "không phải", "sai rồi", "không đúng", "no", "không cần", "thôi", "chưa", "không ạ",
-        "khong", "không phải cái đó", "nhầm rồi", "không muốn", "không cần đâu",
+        "không", "không phải", "sai rồi", "không đúng", "no", "không cần", "chưa", "không ạ",
+        "khong", "không phải cái đó", "nhầm rồi", "không muốn", "không cần đâu", "ko", "k", "hông", "hok",
+        "khum", "ko phải", "k phải", "ko đúng", "sai r", "nhầm r", "dạ không", "dạ không phải",
+        "không phải thủ tục đó", "không phải ý tôi", "ý tôi không phải vậy", "chưa đúng", "không chính xác",
+        "nope", "không, sai rồi", "ko cần", "k cần đâu", "thôi không cần", "chưa ạ", "không phải đâu",
+        "không đồng ý", "không phải cái này", "sai", "nhầm", "chưa phải", "ko ạ", "khong phai", "sai roi",
+        "không, cái khác cơ", "không hề", "ko muốn", "không cần nữa", "chưa cần", "không phải vậy",
     ],
     "request_human": [
         "cho tôi nói chuyện với người thật", "gặp cán bộ", "số hotline là gì", "tôi muốn gặp nhân viên",
@@ -224,6 +240,12 @@ OTHER: dict[str, list[str]] = {
         "số điện thoại trung tâm phục vụ hành chính công", "liên lạc với ai để được hỗ trợ",
         "cho xin địa chỉ liên hệ ở {at}", "tôi muốn hỏi trực tiếp cán bộ", "có số zalo của cán bộ không",
         "gọi điện hỏi ở đâu", "cần người hướng dẫn trực tiếp", "ai trực điện thoại hỗ trợ",
+        "cho mình xin sđt hỗ trợ", "có tổng đài viên không", "muốn nói chuyện với người", "cho gặp admin",
+        "gặp người thật được không", "cho xin số điện thoại bộ phận một cửa ở {at}", "cho xin hotline",
+        "kết nối với nhân viên tư vấn", "sdt ubnd xa", "hotline dịch vụ công là số mấy", "gap nguoi that",
+        "chat với người thật", "tôi không muốn nói chuyện với bot", "cho số zalo hỗ trợ",
+        "muốn gọi điện hỏi trực tiếp", "sdt trung tâm hành chính công {at}", "cho xin so hotline",
+        "bot trả lời không đúng, cho gặp cán bộ", "có cán bộ nào trực online không", "gọi tổng đài nào",
     ],
     "report_extra_papers": [
         "cán bộ bắt nộp thêm giấy tờ không có trong danh sách",
@@ -242,6 +264,17 @@ OTHER: dict[str, list[str]] = {
         "cán bộ không nhận hồ sơ bắt về làm thêm giấy",
         "có được đòi thêm giấy tờ không có trong thủ tục không",
         "tôi bị đòi giấy chứng nhận độc thân dù không cần",
+        "cán bộ bắt bổ sung giấy không cần thiết", "bị đòi sổ hộ khẩu dù đã có căn cước gắn chip",
+        "xã đòi thêm xác nhận cư trú khi làm {p}", "một cửa trả hồ sơ bắt làm thêm giấy",
+        "họ bắt tôi công chứng cả căn cước", "bị yêu cầu nộp bản sao chứng thực dù đã nộp online",
+        "cán bộ bảo phải xin thêm giấy ở xã cũ", "bị hạch sách giấy tờ khi làm {p}",
+        "bị bắt đi xin xác nhận khắp nơi", "nộp {p} bị trả về đòi thêm giấy",
+        "sao lại bắt nộp thêm giấy khi luật không yêu cầu", "bắt nộp thêm giấy có sai quy định không",
+        "muốn phản ánh cán bộ đòi thêm giấy", "bi doi them giay to", "can bo bat nop them giay",
+        "ho bat bo sung giay xac nhan", "làm {p} bị đòi thêm bản photo công chứng",
+        "cán bộ một cửa đòi giấy khám sức khỏe cho {p}", "yêu cầu giấy tờ vượt quá quy định",
+        "đòi thêm giấy ủy quyền dù tôi tự đi nộp", "phường bắt xin xác nhận độc thân ở nơi cũ",
+        "ubnd xã đòi thêm giấy tờ ko có trong quy định", "nộp {p} mà họ cứ đòi thêm giấy này giấy kia",
     ],
     "out_of_scope": [
         "giá vàng sjc bao nhiêu", "thời tiết ngày mai thế nào", "kết quả bóng đá tối qua",
@@ -263,6 +296,13 @@ OTHER: dict[str, list[str]] = {
         "mai có mưa không", "gia dien thoai samsung", "hom nay an gi", "thoi tiet da nang",
         "ca si nao hat hay nhat", "nên mua xe máy hãng nào", "lãi suất tiết kiệm ngân hàng nào cao",
         "cách nấu canh chua", "dự báo bão", "review khách sạn vũng tàu", "tính giúp 15 nhân 23",
+        "giá nhà chung cư hà nội", "xem bói tình yêu", "cách làm giàu nhanh", "nhà thuốc nào mở cửa đêm",
+        "tra điểm thi đại học", "lịch chiếu phim cgv", "app nào chỉnh ảnh đẹp", "cách tải tiktok",
+        "game nào hay", "wifi nhà bị chậm", "chó nhà tôi bị ốm", "tôi buồn quá", "đặt pizza giúp tôi",
+        "công thức nấu bún bò", "giải bài tập toán lớp 5", "viết giúp bài văn tả mẹ", "hôm nay thứ mấy",
+        "nhạc bolero hay", "ai vô địch world cup 2022", "gia vang 9999", "ty gia yen nhat", "kq xs mb",
+        "tỉ số mu", "bitcoin hom nay", "thoi tiet sai gon", "cách giảm mỡ bụng", "đi đà lạt chơi gì",
+        "tour phú quốc giá bao nhiêu", "kể chuyện ma đi", "bạn có biết nấu ăn không", "cách chăm sóc da mặt",
     ],
 }
 
@@ -302,6 +342,19 @@ def decorate(text: str, rng: random.Random, polite: bool = True) -> str:
     return text
 
 
+CHILDREN = ["con", "con tôi", "bé", "cháu", "em bé", "bé nhà tôi"]
+DECEASED = ["người đã mất", "bố tôi đã mất", "mẹ tôi mới mất", "bà nội", "ông ngoại", "bố", "mẹ"]
+
+
+def sensible_people(pattern: str) -> list[str]:
+    """Who a context sentence can be about: a newborn is a child, the deceased is a relative."""
+    if "sinh" in pattern:
+        return CHILDREN
+    if any(word in pattern for word in ("mất", "qua đời", "tử")):
+        return [x for x in DECEASED if "mất" not in x]
+    return [x for x in PERSONS if x not in DECEASED and "mất" not in x]
+
+
 def with_person_context(rng: random.Random) -> list[str]:
     """Sentences where who it is for comes first, as in "con tôi mới sinh, làm giấy khai sinh cần gì"."""
     contexts = [
@@ -328,7 +381,7 @@ def with_person_context(rng: random.Random) -> list[str]:
     for pattern, intent, person in contexts:
         text = pattern.replace("{c}", who(person))
         out.append(f"{intent}\t{text}")
-        alt = rng.choice([x for x in PERSONS if x not in ("người đã mất",)])
+        alt = rng.choice(sensible_people(pattern))
         out.append(f"{intent}\t{pattern.replace('{c}', who(alt))}")
     return out
 
