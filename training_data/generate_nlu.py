@@ -38,7 +38,7 @@ PROCEDURES = [
     "đăng ký xe", "biển số xe", "sang tên xe", "cà vẹt xe", "đăng ký xe máy mới mua",
     "chứng thực bản sao", "công chứng bản sao", "chứng thực chữ ký",
     "thẻ bhyt", "bhyt", "bảo hiểm y tế", "thẻ bảo hiểm y tế cho con",
-    "bhxh một lần", "rút bảo hiểm xã hội một lần", "chế độ thai sản", "tiền thai sản",
+    "bhxh một lần", "rút bảo hiểm xã hội một lần", "chế độ thai sản", "hưởng tiền thai sản",
     "trích lục khai sinh", "bản sao giấy khai sinh",
     "cải chính hộ tịch", "đổi tên trong giấy khai sinh", "sửa năm sinh",
     "nhận cha con", "đăng ký giám hộ", "hộ nghèo", "đăng ký nghĩa vụ quân sự",
@@ -105,11 +105,15 @@ ASPECTS: dict[str, list[str]] = {
         "làm {p} ở đâu", "nộp hồ sơ {p} ở đâu", "{p} thì lên đâu làm", "đi đâu để làm {p}",
         "cơ quan nào giải quyết {p}", "{p} làm ở xã hay ở tỉnh", "{p} nộp tại đâu",
         "muốn làm {p} thì đến chỗ nào", "{p} có làm ở phường được không", "chỗ nào nhận hồ sơ {p}",
+        "{p} nộp ở cơ quan nào", "{p} làm ở ủy ban hay công an", "lên đâu nộp {p}",
+        "{p} có phải về quê làm không", "làm {p} ở nơi tạm trú được không",
+        "{p} nộp ở trung tâm hành chính công nào",
     ],
     "ask_steps": [
         "các bước làm {p}", "trình tự thủ tục {p}", "{p} làm như thế nào", "quy trình làm {p}",
         "hướng dẫn làm {p} từng bước", "cách làm {p}", "{p} thì làm sao", "{p} làm thế nào ạ",
-        "thủ tục {p} tiến hành ra sao", "các bước thực hiện {p}",
+        "thủ tục {p} tiến hành ra sao", "các bước thực hiện {p}", "{p} bắt đầu từ đâu",
+        "trình tự giải quyết {p} gồm mấy bước", "chỉ giúp cách làm {p}",
     ],
     "ask_online": [
         "{p} làm online được không", "có thể nộp {p} trực tuyến không", "làm {p} trên vneid được không",
@@ -125,7 +129,8 @@ ASPECTS: dict[str, list[str]] = {
     "ask_result": [
         "làm {p} xong thì nhận được gì", "kết quả {p} là gì", "{p} xong được cấp giấy gì",
         "nộp {p} thì nhận lại cái gì", "{p} thì được cấp những gì", "làm xong {p} có giấy gì không",
-        "kết quả giải quyết {p}", "{p} nhận kết quả dạng gì",
+        "kết quả giải quyết {p}", "{p} nhận kết quả dạng gì", "{p} xong có bản điện tử không",
+        "nhận kết quả {p} bằng cách nào", "{p} được trả kết quả là giấy gì",
     ],
     "ask_conditions": [
         "điều kiện làm {p} là gì", "ai được làm {p}", "{p} cần điều kiện gì", "có đủ điều kiện {p} không",
@@ -306,6 +311,41 @@ OTHER: dict[str, list[str]] = {
     ],
 }
 
+# Out-of-scope topics: a few phrasings each, filled with several subjects.
+OUT_OF_SCOPE_TOPICS: list[tuple[list[str], list[str]]] = [
+    (["giá {x} hôm nay", "{x} hôm nay giá bao nhiêu", "{x} tăng hay giảm", "gia {x} hom nay"],
+     ["vàng sjc", "vàng nhẫn", "xăng ron 95", "đô la mỹ", "bitcoin", "cà phê", "hồ tiêu", "lúa gạo",
+      "thịt lợn", "cổ phiếu vinamilk", "euro", "yên nhật"]),
+    (["cách nấu {x}", "công thức làm {x}", "{x} nấu thế nào cho ngon", "dạy tôi làm {x}"],
+     ["phở bò", "bún chả", "canh chua cá", "thịt kho tàu", "bánh flan", "chè đậu đen", "gà rang gừng",
+      "cơm chiên dương châu", "bánh xèo"]),
+    (["{x} uống thuốc gì", "bị {x} thì chữa thế nào", "{x} có nguy hiểm không", "mẹo chữa {x}"],
+     ["đau đầu", "ho khan", "sốt cao", "đau bụng", "mất ngủ", "dị ứng da", "đau lưng", "viêm họng"]),
+    (["kết quả trận {x}", "trận {x} đá mấy giờ", "tỉ số {x} tối qua", "xem trực tiếp {x} kênh nào"],
+     ["việt nam gặp thái lan", "mu gặp liverpool", "arsenal", "real madrid", "barca", "chelsea",
+      "hà nội fc"]),
+    (["thời tiết {x} thế nào", "{x} có mưa không", "dự báo thời tiết {x}", "{x} trời nóng không"],
+     ["hôm nay", "ngày mai", "cuối tuần", "tuần sau", "tối nay", "sáng mai"]),
+    (["mua {x} loại nào tốt", "{x} hãng nào bền", "nên mua {x} nào", "{x} giá rẻ mua ở đâu"],
+     ["điện thoại", "tivi", "máy giặt", "xe đạp điện", "laptop", "tủ lạnh", "điều hòa", "nồi chiên"]),
+    (["viết {x} giúp tôi", "soạn giúp mình {x}", "làm hộ tôi {x}"],
+     ["code python", "bài văn tả mẹ", "email xin nghỉ phép", "bài thơ tình", "bài luận tiếng anh",
+      "slide thuyết trình"]),
+    (["ai là {x}", "cho hỏi ai là {x}"],
+     ["người giàu nhất thế giới", "tổng thống mỹ", "ca sĩ hát hay nhất", "cầu thủ giỏi nhất",
+      "người phát minh ra bóng đèn"]),
+    (["số điện thoại {x}", "cho xin số {x}"],
+     ["nhà hàng gần đây", "taxi mai linh", "tiệm sửa xe gần nhất", "cửa hàng điện máy", "quán lẩu ngon"]),
+    (["phim {x} hay không", "xem phim {x} ở đâu", "review phim {x}"],
+     ["bố già", "mai", "hành động mỹ", "hàn quốc mới", "kinh dị"]),
+]
+SMALL_TALK = [
+    "bạn bao nhiêu tuổi", "bạn tên gì", "bạn là ai", "bạn có người yêu chưa", "bạn thích ăn gì",
+    "bạn sống ở đâu", "bạn có buồn không", "bạn là trai hay gái", "bạn có thông minh không",
+    "bạn biết hát không", "ban ten gi", "ban la ai vay", "bạn ăn cơm chưa", "bạn có mệt không",
+    "tôi chán quá", "kể chuyện vui đi", "nói gì vui vui đi", "bạn có thích tôi không",
+]
+
 
 def strip_accents(text: str) -> str:
     text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
@@ -407,6 +447,14 @@ def examples(rng: random.Random) -> dict[str, list[str]]:
             add(intent, decorate(fill(phrase, rng), rng, polite=intent not in SOCIAL))
             if intent in SOCIAL:
                 add(intent, phrase)
+    for patterns, subjects in OUT_OF_SCOPE_TOPICS:
+        for subject in rng.sample(subjects, min(4, len(subjects))):
+            add("out_of_scope", decorate(rng.choice(patterns).replace("{x}", subject), rng))
+    for phrase in SMALL_TALK:
+        add("out_of_scope", decorate(phrase, rng))
+    # People often type only the procedure's name.
+    for procedure in rng.sample(PROCEDURES, 30):
+        add("ask_procedure", decorate(p(procedure), rng, polite=False))
     for line in with_person_context(rng):
         intent, text = line.split("\t")
         add(intent, text)
