@@ -350,6 +350,77 @@ def encode_queries(model: SentenceTransformer, texts: list[str]) -> np.ndarray:
     ).astype(np.float32)
 
 
+class QueryEncoder:
+    """One query at a time, the fast way: the same vector as `encode_queries`, in about 2/3 of the time.
+
+    The model's transformer is traced once with TorchScript, frozen and optimised for inference
+    (oneDNN-prepacked weights, fused ops); mean pooling and L2 normalisation are done here. A single
+    text has no padding, so the attention mask is all ones and the pooling is a plain mean. Models
+    that are not transformer + mean pooling + normalisation, a failed trace, or
+    `TTHC_TRACED_QUERY_ENCODER=0` fall back to `encode_queries`.
+    """
+
+    def __init__(self, model: SentenceTransformer) -> None:
+        self.model = model
+        self.prompt = _prompt(model, "query", QUERY_PROMPT)
+        self._traced = None
+        if os.environ.get("TTHC_TRACED_QUERY_ENCODER", "1") != "0" and _is_mean_pooled(model):
+            try:
+                self._traced = self._trace()
+            except Exception:  # an unusual architecture: the ordinary path still gives the same vectors
+                logger.warning("query encoder: tracing failed, using encode_queries", exc_info=True)
+
+    @property
+    def traced(self) -> bool:
+        return self._traced is not None
+
+    def _input_ids(self, text: str):
+        tokenizer = self.model[0].tokenizer
+        return tokenizer(
+            [self.prompt + text], truncation=True, max_length=self.model.max_seq_length, return_tensors="pt",
+        )["input_ids"]
+
+    def _trace(self):
+        import warnings
+
+        import torch
+
+        transformer = self.model[0].auto_model
+        example = self._input_ids("thủ tục đăng ký khai sinh cho con")
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TorchScript's notes on the traced Python branches
+            traced = torch.jit.trace(transformer, (example,), strict=False, check_trace=False)
+            traced = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+        for text in ("khai sinh", "thủ tục cấp lại giấy chứng nhận quyền sử dụng đất bị mất " * 3):
+            self._forward(traced, self._input_ids(text))  # the first runs of a shape are slow
+        return traced
+
+    @staticmethod
+    def _forward(traced, input_ids) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            output = traced(input_ids)
+            hidden = output[0] if isinstance(output, (tuple, list)) else output["last_hidden_state"]
+            vector = torch.nn.functional.normalize(hidden.mean(dim=1), dim=1)
+        return vector.numpy().astype(np.float32, copy=False)
+
+    def encode(self, text: str) -> np.ndarray:
+        """The L2-normalised vector of one query, float32, shape (1, dim)."""
+        if self._traced is None:
+            return encode_queries(self.model, [text])
+        return self._forward(self._traced, self._input_ids(text))
+
+
+def _is_mean_pooled(model: SentenceTransformer) -> bool:
+    modules = [type(module).__name__ for module in model]
+    if modules != ["Transformer", "Pooling", "Normalize"]:
+        return False
+    pooling = model[1].get_config_dict()
+    is_mean = pooling.get("pooling_mode") == "mean" or bool(pooling.get("pooling_mode_mean_tokens"))
+    return is_mean and pooling.get("include_prompt", True)
+
+
 def encode_passages(model: SentenceTransformer, texts: list[str], batch_size: int = 32,
                     progress: bool = False) -> np.ndarray:
     """L2-normalised passage vectors, float32, shape (n, dim)."""

@@ -103,8 +103,11 @@ def _top_two(values: np.ndarray) -> tuple[float, float]:
 class Searcher:
     def __init__(self, index: LoadedIndex, model: SentenceTransformer,
                  confidence: ConfidenceModel | None = None) -> None:
+        from knowledge.embeddings import QueryEncoder
+
         self.index = index
         self.model = model
+        self.query_encoder = QueryEncoder(model)
         self.normalizer = Normalizer(default_abbreviations(), index.restorer)
         self.confidence = confidence
         self.fusion = confidence.fusion if confidence else FusionParams()
@@ -118,10 +121,8 @@ class Searcher:
     # --- the two rankers ---
     def dense_scores(self, text: str) -> np.ndarray:
         """Per procedure: the best cosine over its passages (0 for those outside the top rows)."""
-        from knowledge.embeddings import encode_queries
-
         with self._encode_lock:
-            vector = encode_queries(self.model, [text or " "])
+            vector = self.query_encoder.encode(text or " ")
         rows = min(self.index.dense.ntotal, self.fusion.depth * 4)
         sims, ids = self.index.dense.search(vector, rows)
         scores = np.zeros(len(self.index.records), dtype=np.float32)

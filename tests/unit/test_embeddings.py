@@ -9,6 +9,7 @@ import pytest
 
 from knowledge.embeddings import (
     ModelConversionError,
+    QueryEncoder,
     dequantize_q4,
     encode_passages,
     encode_queries,
@@ -103,3 +104,22 @@ def test_embeddings_separate_related_from_unrelated(converted) -> None:
     similarities = passages @ query
     assert int(np.argmax(similarities)) == 0
     assert similarities[0] > max(similarities[1:]) + 0.02
+
+
+@pytest.mark.slow
+def test_query_encoder_gives_the_same_vectors_as_encode_queries(converted) -> None:
+    encoder = QueryEncoder(converted)
+    assert encoder.traced
+    too_long = "thủ tục cấp đổi giấy chứng nhận " * 200  # cut at the model's 512 tokens
+    for text in [*SENTENCES, "x", " ", too_long, "😀\u200b khai sinh"]:
+        vector = encoder.encode(text)
+        assert vector.shape == (1, 384) and vector.dtype == np.float32
+        np.testing.assert_allclose(vector, encode_queries(converted, [text]), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_query_encoder_can_be_turned_off(converted, monkeypatch) -> None:
+    monkeypatch.setenv("TTHC_TRACED_QUERY_ENCODER", "0")
+    encoder = QueryEncoder(converted)
+    assert not encoder.traced
+    np.testing.assert_array_equal(encoder.encode(SENTENCES[0]), encode_queries(converted, SENTENCES[:1]))
