@@ -4,14 +4,25 @@ The phrasings are written by hand. The script combines question patterns with th
 for procedures (with the abbreviations: cccd, gplx, sổ đỏ, bhyt, hộ khẩu…), adds a copy without
 diacritics for part of them (many people type without), and samples a fixed number per intent with a
 fixed seed so the file is stable. Entity annotations use Rasa's [text](entity) syntax.
-Usage: `.venv/bin/python training_data/generate_nlu.py`.
+Examples whose entities would not fall on the project tokenizer's word boundaries are left out; that
+check needs Rasa, so run it in .venv-rasa from the repo root:
+`PYTHONPATH=. .venv-rasa/bin/python training_data/generate_nlu.py`.
 """
 
 from __future__ import annotations
 
+import logging
 import random
+import re
 import unicodedata
 from pathlib import Path
+
+try:
+    from bot.components.underthesea_tokenizer import default_fixed_words, segment, word_spans
+except ImportError:  # no Rasa in this environment: alignment is left to tests/rasa
+    segment = None
+
+log = logging.getLogger(__name__)
 
 OUT = Path(__file__).resolve().parent / "nlu.yml"
 SEED = 20260701
@@ -142,7 +153,7 @@ ASPECTS: dict[str, list[str]] = {
         "tư vấn giúp tôi {p}", "tôi cần làm {p} cho {who}", "{p}", "muốn hỏi thủ tục {p}",
         "tìm hiểu {p}", "làm {p} cho {who}", "thông tin về {p}", "tôi định làm {p} ở {at}",
         "em muốn đăng ký {p}", "giúp mình thủ tục {p} với", "còn {p} thì sao", "thế còn {p}",
-        "hỏi thêm về {p}", "chuyển sang {p} nhé", "giờ tôi hỏi {p}", "vậy {p} thì thế nào",
+        "hỏi thêm về {p}", "chuyển sang {p} nhé", "giờ tôi hỏi {p}", "chuyển qua hỏi {p}",
     ],
 }
 # Follow-ups without a procedure: they are about the current topic.
@@ -191,12 +202,18 @@ OTHER: dict[str, list[str]] = {
     "choose_option": [
         "cái đầu tiên", "chọn số 1", "số 2", "cái thứ hai", "thủ tục thứ 3", "lựa chọn thứ nhất",
         "tôi chọn cái số 2", "mục 1", "cái cuối", "số một", "cái thứ ba", "chọn thủ tục đầu",
-        "phương án 2", "cái số 4", "thứ năm", "lấy cái đầu",
+        "phương án 2", "cái số 4", "lấy cái đầu", "cái thứ 2", "số 3", "chọn 1", "lấy số 2",
+        "cái thứ nhất", "chon so 2", "so 1", "cai dau tien", "mục thứ hai", "cái số 3 nhé", "lựa chọn 2",
+        "phương án đầu", "cái thứ tư", "thủ tục số 2", "chọn cái thứ ba", "lấy thủ tục cuối",
+        "thu tuc thu 2", "dòng đầu tiên", "dòng thứ 2", "chọn cái cuối cùng",
     ],
     "greet": [
         "xin chào", "chào bạn", "hello", "hi", "chào em", "alo", "chào ad", "chào buổi sáng",
         "xin chào trợ lý", "chào anh", "chào chị", "hey", "ê bot", "bạn ơi", "chao ban",
-        "có ai không", "chào, cho mình hỏi chút", "kính chào",
+        "có ai không", "chào, cho mình hỏi chút", "kính chào", "xin chào ạ", "chào ad ạ", "hello bot",
+        "hi ad", "chào buổi tối", "chào buổi chiều", "alo alo", "hế lô", "helo", "xin chao", "chao em",
+        "chao ad", "em chào anh chị", "chào trợ lý ảo", "có ai ở đó không", "bot ơi", "ad ơi",
+        "chào ad, em cần hỏi chút", "hi bạn", "chào cả nhà",
     ],
     "thank": [
         "cảm ơn", "cảm ơn bạn", "cám ơn nhiều", "thanks", "thank you", "ok cảm ơn nhé", "cảm ơn em",
@@ -338,12 +355,15 @@ OUT_OF_SCOPE_TOPICS: list[tuple[list[str], list[str]]] = [
      ["nhà hàng gần đây", "taxi mai linh", "tiệm sửa xe gần nhất", "cửa hàng điện máy", "quán lẩu ngon"]),
     (["phim {x} hay không", "xem phim {x} ở đâu", "review phim {x}"],
      ["bố già", "mai", "hành động mỹ", "hàn quốc mới", "kinh dị"]),
+    (["kết quả xổ số {x}", "xổ số {x} hôm nay", "dò vé số {x}", "xs {x} hôm qua"],
+     ["miền bắc", "miền nam", "vietlott", "power 655", "miền trung", "đồng nai"]),
 ]
 SMALL_TALK = [
     "bạn bao nhiêu tuổi", "bạn tên gì", "bạn là ai", "bạn có người yêu chưa", "bạn thích ăn gì",
     "bạn sống ở đâu", "bạn có buồn không", "bạn là trai hay gái", "bạn có thông minh không",
     "bạn biết hát không", "ban ten gi", "ban la ai vay", "bạn ăn cơm chưa", "bạn có mệt không",
     "tôi chán quá", "kể chuyện vui đi", "nói gì vui vui đi", "bạn có thích tôi không",
+    "bây giờ là mấy giờ", "hôm nay ngày mấy", "hôm nay là ngày bao nhiêu âm lịch",
 ]
 
 
@@ -426,13 +446,34 @@ def with_person_context(rng: random.Random) -> list[str]:
     return out
 
 
+ENTITY_MARKUP = re.compile(r"\[([^\]]+)\]\(([^)]+)\)")
+
+
+def entities_align(text: str) -> bool:
+    """Whether every annotated entity starts and ends on a word boundary of the project tokenizer."""
+    if segment is None or "](" not in text:
+        return True
+    plain, entity_spans, last = "", [], 0
+    for match in ENTITY_MARKUP.finditer(text):
+        plain += text[last : match.start()]
+        entity_spans.append((len(plain), len(plain) + len(match.group(1))))
+        plain += match.group(1)
+        last = match.end()
+    plain += text[last:]
+    spans = word_spans(plain, segment(plain, default_fixed_words()))
+    starts, ends = {start for start, _ in spans}, {end for _, end in spans}
+    return all(start in starts and end in ends for start, end in entity_spans)
+
+
 def examples(rng: random.Random) -> dict[str, list[str]]:
     data: dict[str, set[str]] = {}
 
     def add(intent: str, text: str) -> None:
-        data.setdefault(intent, set()).add(text)
-        if rng.random() < 0.35:
-            data[intent].add(strip_accents(text))
+        for variant in (text, strip_accents(text)) if rng.random() < 0.5 else (text,):
+            if entities_align(variant):
+                data.setdefault(intent, set()).add(variant)
+            else:
+                log.info("left out (entity not on word boundaries): %s", variant)
 
     for intent, patterns in ASPECTS.items():
         for pattern in patterns:
@@ -488,4 +529,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     main()
