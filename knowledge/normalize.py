@@ -85,6 +85,7 @@ def _clean_word(word: str) -> str:
 
 @lru_cache(maxsize=200_000)
 def _stripped_word(word: str) -> str:
+    """`strip_accents` of one word, cached: catalogue and questions repeat the same few thousand."""
     return strip_accents(word)
 
 
@@ -100,7 +101,7 @@ def unaccented_words(text: str) -> list[str]:
 
 def _consistent(typed: str, candidate: str) -> bool:
     """A typed word fits a candidate if equal, or if it was typed without accents and matches them."""
-    return typed == candidate or (typed.isascii() and strip_accents(candidate) == typed)
+    return typed == candidate or (typed.isascii() and _stripped_word(candidate) == typed)
 
 
 # --- abbreviations, slang, outdated terms ----------------------------------------------------------
@@ -160,7 +161,7 @@ class Abbreviations:
         while i < len(tokens):
             for length in range(min(self._longest, len(tokens) - i), 0, -1):
                 span = tokens[i : i + length]
-                candidates = self._by_key.get(tuple(strip_accents(w) for w in span), ())
+                candidates = self._by_key.get(tuple(_stripped_word(w) for w in span), ())
                 term = next(
                     (t for t in candidates if all(map(_consistent, span, t.words))), None
                 )
@@ -238,7 +239,7 @@ class DiacriticRestorer:
                 best[i + 1] = keep
             for length in range(1, min(MAX_NGRAM, n - i) + 1):
                 span = tokens[i : i + length]
-                forms = self.table.get(" ".join(strip_accents(w) for w in span))
+                forms = self.table.get(" ".join(_stripped_word(w) for w in span))
                 if not forms:
                     continue
                 for form, weight in forms:
@@ -281,7 +282,7 @@ class Normalizer:
         return NormalizedText(
             original=str(text),
             text=restored,
-            unaccented=[strip_accents(w) for w in tokens],
+            unaccented=[_stripped_word(w) for w in tokens],
             typed_with_diacritics=has_diacritics(cleaned),
         )
 
