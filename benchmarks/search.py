@@ -118,6 +118,8 @@ def evaluate(searcher: Searcher, questions: list[Question]) -> dict[tuple[Mode, 
 
 
 def latency(searcher: Searcher, queries: list[str], rounds: int = 2) -> tuple[float, float]:
+    """p50 and p95 of `search` over every question, each round in order (the searcher caches no
+    query, so a repeated question costs what it cost the first time)."""
     for query in queries[:5]:
         searcher.search(query)
     timings = []
@@ -189,6 +191,8 @@ def main() -> None:
     else:
         print(f"| last index build ({manifest.embedded} of {manifest.passages} passages embedded) | "
               f"{manifest.build_seconds:.1f} s |")
+    encoder = "TorchScript, frozen" if searcher.query_encoder.traced else "SentenceTransformer.encode"
+    print(f"| query encoder | {encoder} |")
     print(f"| CPU threads (torch) | {os.environ.get('TTHC_TORCH_THREADS', '1')} of {os.cpu_count()} |")
 
 
