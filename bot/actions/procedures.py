@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 MAX_OPTIONS = 5
 PORTAL_URL = "https://dichvucong.gov.vn"
-FEEDBACK_URL = "https://dichvucong.gov.vn/p/phananhkiennghi/pakn-gui-phan-anh-kien-nghi.html"
+FEEDBACK_URL = "https://dichvucong.gov.vn/p/phananhkiennghi/pakn-gui-pakn.html"
 
 ASPECT_BY_INTENT: dict[str, str] = {
     "ask_documents": "documents",
