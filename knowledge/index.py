@@ -337,7 +337,7 @@ def _build_dense(
         for text in (passage_text(procedure), *alias_passages(procedure)):
             texts.append(text)
             rows.append(i)
-    vectors = np.zeros((len(texts), model.get_sentence_embedding_dimension() or 384), dtype=np.float32)
+    vectors = np.zeros((len(texts), model.get_embedding_dimension() or 384), dtype=np.float32)
     missing = []
     for j, text in enumerate(texts):
         if text in reuse:
