@@ -171,6 +171,8 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.warm_up:
             threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+        if zalo_channel is not None:
+            zalo_channel.resume_unanswered()
         logger.info(
             "App ready; Rasa at %s; Zalo channel %s", settings.rasa_url, "on" if zalo_channel else "off"
         )

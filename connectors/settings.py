@@ -37,6 +37,10 @@ class ZaloSettings(BaseModel):
     send_attempts: int = Field(default=3, ge=1)
     backoff_seconds: float = Field(default=1.0, ge=0)
     timeout_seconds: float = Field(default=10.0, gt=0)
+    # After a crash, messages younger than this are still answered at the next start.
+    resume_window_seconds: float = Field(default=3600.0, ge=0)
+    # How long message ids are kept against Zalo's retries.
+    keep_message_ids_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
 
     @property
     def enabled(self) -> bool:
@@ -89,5 +93,6 @@ class AppSettings(BaseModel):
                 send_attempts=_env_int("ZALO_SEND_ATTEMPTS", 3),
                 backoff_seconds=_env_float("ZALO_BACKOFF_SECONDS", 1.0),
                 timeout_seconds=_env_float("ZALO_TIMEOUT_SECONDS", 10.0),
+                resume_window_seconds=_env_float("ZALO_RESUME_WINDOW_SECONDS", 3600.0),
             ),
         )

@@ -1,16 +1,25 @@
-"""Durable state of the Zalo channel in SQLite: handled message ids and the OAuth tokens."""
+"""Durable state of the Zalo channel in SQLite: received messages and the OAuth tokens.
+
+A message is recorded when its webhook arrives and marked answered once the reply went out (or was
+given up). Its text is kept only until then, so a crash in between loses nothing: the next start
+answers what is still unanswered.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS zalo_handled_messages (
+CREATE TABLE IF NOT EXISTS zalo_messages (
     msg_id TEXT PRIMARY KEY,
-    handled_at REAL NOT NULL
+    user_id TEXT NOT NULL,
+    text TEXT,
+    received_at REAL NOT NULL,
+    answered_at REAL
 );
 CREATE TABLE IF NOT EXISTS zalo_tokens (
     name TEXT PRIMARY KEY,
@@ -19,6 +28,13 @@ CREATE TABLE IF NOT EXISTS zalo_tokens (
     updated_at REAL NOT NULL
 );
 """
+
+
+@dataclass(frozen=True)
+class UnansweredMessage:
+    msg_id: str
+    user_id: str
+    text: str
 
 
 class ZaloStore:
@@ -34,19 +50,39 @@ class ZaloStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
 
-    def claim_message(self, msg_id: str) -> bool:
+    def claim_message(self, msg_id: str, user_id: str, text: str) -> bool:
         """True the first time a message id is seen, False for every later delivery of it."""
         with self._lock:
             cursor = self._db.execute(
-                "INSERT OR IGNORE INTO zalo_handled_messages (msg_id, handled_at) VALUES (?, ?)",
-                (msg_id, time.time()),
+                "INSERT OR IGNORE INTO zalo_messages (msg_id, user_id, text, received_at) "
+                "VALUES (?, ?, ?, ?)",
+                (msg_id, user_id, text, time.time()),
             )
             return cursor.rowcount == 1
 
+    def mark_answered(self, msg_id: str) -> None:
+        """The reply went out (or was given up): the citizen's text is no longer kept."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE zalo_messages SET answered_at = ?, text = NULL WHERE msg_id = ?",
+                (time.time(), msg_id),
+            )
+
+    def unanswered_messages(self, max_age_seconds: float) -> list[UnansweredMessage]:
+        """Messages received within ``max_age_seconds`` whose reply never went out, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT msg_id, user_id, text FROM zalo_messages "
+                "WHERE answered_at IS NULL AND received_at >= ? ORDER BY received_at",
+                (time.time() - max_age_seconds,),
+            ).fetchall()
+        return [UnansweredMessage(msg_id, user_id, text or "") for msg_id, user_id, text in rows]
+
     def forget_messages_older_than(self, seconds: float) -> int:
+        """Drop old message records (answered or not); Zalo stops retrying long before."""
         with self._lock:
             cursor = self._db.execute(
-                "DELETE FROM zalo_handled_messages WHERE handled_at < ?", (time.time() - seconds,)
+                "DELETE FROM zalo_messages WHERE received_at < ?", (time.time() - seconds,)
             )
             return cursor.rowcount
 

@@ -1,7 +1,9 @@
 """``POST /zalo/webhook``: verify, acknowledge at once, answer in the background.
 
 Zalo retries slow webhooks and eventually disables them, so the request handler only checks the
-signature, records the message id and schedules the work; the reply goes out through the OA API.
+signature, records the message and schedules the work; the reply goes out through the OA API.
+A message is marked answered only after its reply went out, so one interrupted by a crash is
+answered at the next start (``resume_unanswered``).
 """
 
 from __future__ import annotations
@@ -48,10 +50,25 @@ class ZaloChannel:
         self._tasks: set[asyncio.Task[None]] = set()
         self._limited_notice_sent: set[str] = set()
 
-    def schedule(self, user_id: str, text: str) -> None:
-        task = asyncio.create_task(self.answer(user_id, text))
+    def schedule(self, msg_id: str, user_id: str, text: str) -> None:
+        task = asyncio.create_task(self._answer_and_mark(msg_id, user_id, text))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def resume_unanswered(self) -> int:
+        """Prune old message ids and answer what a previous process received but never answered."""
+        self.store.forget_messages_older_than(self.settings.keep_message_ids_seconds)
+        pending = self.store.unanswered_messages(self.settings.resume_window_seconds)
+        for message in pending:
+            self.schedule(message.msg_id, message.user_id, message.text)
+        if pending:
+            logger.info("Answering %d Zalo message(s) left unanswered by the previous run", len(pending))
+        return len(pending)
+
+    async def _answer_and_mark(self, msg_id: str, user_id: str, text: str) -> None:
+        await self.answer(user_id, text)
+        # Not reached when the task is cancelled at shutdown: the message stays for the next start.
+        self.store.mark_answered(msg_id)
 
     async def answer(self, user_id: str, text: str) -> None:
         try:
@@ -81,8 +98,16 @@ class ZaloChannel:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
 
+    async def _cancel_unfinished(self) -> None:
+        """Replies still hanging at shutdown stay unanswered in the store for the next start."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=1.0)
+
     async def aclose(self) -> None:
         await self.drain()
+        await self._cancel_unfinished()
         await self.client.aclose()
         self.store.close()
 
@@ -119,9 +144,10 @@ def build_router(channel: ZaloChannel) -> APIRouter:
         msg_id, user_id, text = message.get("msg_id"), sender.get("id"), message.get("text")
         if not isinstance(msg_id, str) or not msg_id or not isinstance(user_id, str) or not user_id:
             return JSONResponse({"ok": True, "handled": False})
-        if not channel.store.claim_message(msg_id):
+        text = text if isinstance(text, str) else ""
+        if not channel.store.claim_message(msg_id, user_id, text):
             return JSONResponse({"ok": True, "handled": False, "duplicate": True})
-        channel.schedule(user_id, text if isinstance(text, str) else "")
+        channel.schedule(msg_id, user_id, text)
         return JSONResponse({"ok": True, "handled": True})
 
     return router

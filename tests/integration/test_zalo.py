@@ -346,6 +346,63 @@ def test_duplicate_msg_id_is_answered_once_even_after_a_restart(fake_zalo, start
     assert restarted.chat.received == []
 
 
+class HangingChat(RecordingChat):
+    """A chat core that never answers: the process 'dies' between the webhook and the reply."""
+
+    async def send(self, sender_id: str, text: str) -> list[BotMessage]:
+        self.received.append((sender_id, text))
+        await asyncio.Event().wait()
+        return []
+
+
+def stored_messages(db: Path) -> dict[str, tuple[str | None, float | None]]:
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("SELECT msg_id, text, answered_at FROM zalo_messages").fetchall()
+    return {msg_id: (text, answered_at) for msg_id, text, answered_at in rows}
+
+
+def test_a_message_left_unanswered_by_a_crash_is_answered_at_the_next_start(
+    fake_zalo, start_app, tmp_path
+) -> None:
+    fake, api_base = fake_zalo
+    db = tmp_path / "state.db"
+    crashed = start_app(api_base, chat=HangingChat(), state_db=db)
+    assert crashed.post_event(text_event("lệ phí bao nhiêu", msg_id="msg-crash-1")).status_code == 200
+    assert wait_for(lambda: crashed.chat.received)
+    text, answered_at = stored_messages(db)["msg-crash-1"]
+    assert text == "lệ phí bao nhiêu" and answered_at is None
+
+    restarted = start_app(api_base, state_db=db)
+    assert wait_for(lambda: fake.delivered)
+    assert fake.delivered[0]["message"]["text"] == "Bạn vừa hỏi: lệ phí bao nhiêu"
+    # Once answered, the citizen's text is no longer stored, and Zalo's retry is still a duplicate.
+    assert wait_for(lambda: stored_messages(db)["msg-crash-1"][1] is not None)
+    assert stored_messages(db)["msg-crash-1"][0] is None
+    retry = restarted.post_event(text_event("lệ phí bao nhiêu", msg_id="msg-crash-1"))
+    assert retry.json()["duplicate"] is True
+
+    start_app(api_base, state_db=db)
+    time.sleep(0.5)
+    assert len(fake.delivered) == 1
+
+
+def test_unanswered_messages_older_than_the_resume_window_are_not_answered(
+    fake_zalo, start_app, tmp_path
+) -> None:
+    fake, api_base = fake_zalo
+    db = tmp_path / "state.db"
+    crashed = start_app(api_base, chat=HangingChat(), state_db=db)
+    assert crashed.post_event(text_event("nộp ở đâu", msg_id="msg-stale-1")).status_code == 200
+    assert wait_for(lambda: crashed.chat.received)
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE zalo_messages SET received_at = received_at - 7200")
+
+    restarted = start_app(api_base, state_db=db)
+    time.sleep(0.5)
+    assert fake.delivered == []
+    assert restarted.chat.received == []
+
+
 def test_long_text_is_split_in_order_at_line_boundaries(fake_zalo, start_app) -> None:
     fake, api_base = fake_zalo
     app = start_app(api_base)
