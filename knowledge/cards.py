@@ -143,15 +143,27 @@ def _forms(proc: Procedure) -> list[str]:
     return lines
 
 
+def _filing(proc: Procedure, channel: Channel) -> str:
+    """Where or how one channel takes the dossier, as far as the record says."""
+    if channel.kind.value == "truc_tuyen":
+        level = f" ({proc.online.level})" if proc.online.level else ""
+        return f"Cổng Dịch vụ công quốc gia {proc.online.url or PORTAL}{level}"
+    if channel.description:
+        return _short(channel.description, 220)
+    if channel.kind.value == "buu_chinh":
+        return "gửi hồ sơ qua dịch vụ bưu chính công ích"
+    return "tại cơ quan giải quyết nêu trên"
+
+
 def _place(proc: Procedure) -> list[str]:
     lines = []
     if proc.agency:
         lines.append(f"Cơ quan giải quyết: {_short(proc.agency, 200)}")
     if proc.levels:
         lines.append(f"Cấp thực hiện: {', '.join(proc.levels)}")
-    for channel in proc.channels:
-        if channel.kind.value != "truc_tuyen" and channel.description:
-            lines.append(f"{channel.kind.label}: {_short(channel.description, 220)}")
+    if proc.channels:
+        lines.append("Cách nộp:")
+        lines.extend(f"• {channel.kind.label}: {_filing(proc, channel)}" for channel in proc.channels)
     return lines or ["Nơi nộp: nguồn không ghi."]
 
 

@@ -96,6 +96,18 @@ def test_aspect_cards_keep_only_the_caveats_about_the_aspect():
     assert all(note in render_card(proc, today=TODAY) for note in proc.notes)
 
 
+def test_place_card_names_every_way_of_filing():
+    proc = imported("1.004222")
+    card = render_card(proc, aspects=["place"], today=TODAY)
+    assert "Cơ quan giải quyết:" in card and "Cách nộp:" in card
+    kinds = [channel.kind.label for channel in proc.channels]
+    assert len(kinds) >= 2
+    for kind in kinds:
+        assert f"• {kind}: " in card
+    assert "• Trực tuyến: Cổng Dịch vụ công quốc gia https://" in card
+    assert "Hồ sơ cần chuẩn bị" not in card
+
+
 def test_aspects_select_parts_and_unknown_aspects_are_refused():
     proc = imported("1.004222")
     card = render_card(proc, aspects=["time"], today=TODAY)
