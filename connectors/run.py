@@ -143,7 +143,7 @@ class Stack:
             TTHC_HOST=self.host,
             TTHC_PORT=str(self.app_port),
             TTHC_RASA_URL=self.rasa_url,
-            TTHC_CONNECTORS_DB=str(self.state_dir / "connectors.db"),
+            TTHC_CONNECTORS_DB=os.environ.get("TTHC_CONNECTORS_DB") or str(self.state_dir / "connectors.db"),
         )
         env.update(self.app_env)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
@@ -256,8 +256,15 @@ def main() -> int:
     settings = AppSettings.from_env()
     rasa_port = urlsplit(settings.rasa_url).port or 5005
     timeout = float(os.environ.get("TTHC_READY_TIMEOUT", "120"))
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    stack = Stack(app_port=settings.port, rasa_port=rasa_port, host=settings.host)
+    # Ctrl-C and SIGTERM both stop the stack, also when started in the background with SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _raise_keyboard_interrupt)
+    stack = Stack(
+        app_port=settings.port,
+        rasa_port=rasa_port,
+        host=settings.host,
+        state_dir=os.environ.get("TTHC_STATE_DIR") or None,
+    )
     started = time.monotonic()
     try:
         stack.start()

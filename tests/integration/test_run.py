@@ -1,0 +1,78 @@
+"""`make run`'s entry point, `python -m connectors.run`, as a process: starts both servers, answers,
+and stops both cleanly on Ctrl-C (SIGINT) — even when started in the background, where a shell
+ignores SIGINT for its children."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.rasa_server import DEFAULT_MODEL, RASA_VENV
+from connectors.run import free_port, port_in_use
+from connectors.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.integration
+
+READY_TIMEOUT = float(os.environ.get("TTHC_TEST_READY_TIMEOUT", "900"))
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="needs a trained Rasa model (`make train`)")
+@pytest.mark.skipif(not (RASA_VENV / "bin" / "rasa").exists(), reason="needs .venv-rasa")
+def test_make_run_serves_then_stops_both_servers_on_ctrl_c(tmp_path: Path) -> None:
+    app_port, rasa_port = free_port(), free_port()
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(PROJECT_ROOT),
+        TTHC_PORT=str(app_port),
+        TTHC_RASA_URL=f"http://127.0.0.1:{rasa_port}",
+        TTHC_STATE_DIR=str(tmp_path),
+        TTHC_READY_TIMEOUT=str(READY_TIMEOUT),
+    )
+    env.pop("TTHC_CONNECTORS_DB", None)
+    output = (tmp_path / "run.out").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "connectors.run"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_ignore_sigint,
+    )
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while b"is ready after" not in (tmp_path / "run.out").read_bytes():
+            assert process.poll() is None, (tmp_path / "run.out").read_text(errors="replace")
+            assert time.monotonic() < deadline, "`python -m connectors.run` did not become ready"
+            time.sleep(0.5)
+        assert f"http://127.0.0.1:{app_port}/".encode() in (tmp_path / "run.out").read_bytes()
+
+        reply = httpx.post(
+            f"http://127.0.0.1:{app_port}/api/chat",
+            json={"sender_id": "run-test", "text": "làm giấy khai sinh cần gì"},
+            timeout=60,
+        )
+        assert reply.status_code == 200
+        assert "1.001193" in " ".join(message["text"] for message in reply.json()["messages"])
+        assert (tmp_path / "rasa-tracker.db").is_file()
+        assert (tmp_path / "logs" / "rasa.log").is_file()
+
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        output.close()
+    assert "Stopping" in (tmp_path / "run.out").read_text(errors="replace")
+    assert not port_in_use(app_port) and not port_in_use(rasa_port)
