@@ -57,6 +57,13 @@ DECREE_63_LINKS: dict[str, list[str]] = {
 BIRTH_PROCEDURES = {"1.001193", "2.000986", "2.001023"}
 DEATH_PROCEDURES = {"1.000656", "1.003197"}
 
+_HOUSEHOLD_BOOK = re.compile(r"\b(so )?(ho khau|tam tru giay|so tam tru|kt3)\b")
+HOUSEHOLD_BOOK_ABOLISHED = (
+    "Sổ hộ khẩu, sổ tạm trú giấy không còn giá trị: Nghị định 104/2022/NĐ-CP đã bỏ yêu cầu nộp, xuất "
+    "trình các sổ này khi làm thủ tục hành chính. Nơi cư trú được tra trong Cơ sở dữ liệu quốc gia về "
+    "dân cư (thẻ căn cước gắn chip, ứng dụng VNeID)."
+)
+
 EXAMPLES = (
     "Tôi có thể giúp về thủ tục hành chính, ví dụ:\n"
     "• “Làm giấy khai sinh cho con cần gì?”\n"
@@ -99,6 +106,41 @@ def asks_the_same(text: str) -> bool:
 def latest_entities(tracker: Tracker, name: str) -> list[str]:
     entities = tracker.latest_message.get("entities") or []
     return [str(e.get("value")) for e in entities if e.get("entity") == name and e.get("value")]
+
+
+def _names_a_place(entity: dict[str, Any], text: str) -> bool:
+    """A place entity, or a procedure mention that is really a place name ("ở Hoàn Kiếm")."""
+    if entity.get("entity") == "place":
+        return True
+    if entity.get("entity") != "procedure":
+        return False
+    start, end = entity.get("start"), entity.get("end")
+    mention = text[start:end] if isinstance(start, int) and isinstance(end, int) else ""
+    return bool(mention) and resolve_place(mention) is not None
+
+
+def procedure_mentions(tracker: Tracker) -> list[str]:
+    """Procedure mentions of the latest message, without place names tagged as procedures."""
+    text = tracker.latest_message.get("text") or ""
+    entities = tracker.latest_message.get("entities") or []
+    return [
+        str(e.get("value"))
+        for e in entities
+        if e.get("entity") == "procedure" and e.get("value") and not _names_a_place(e, text)
+    ]
+
+
+def search_text(tracker: Tracker) -> str:
+    """The message without the places it names: a place says where, not which procedure."""
+    text = tracker.latest_message.get("text") or ""
+    spans = [
+        (e["start"], e["end"])
+        for e in tracker.latest_message.get("entities") or []
+        if isinstance(e.get("start"), int) and isinstance(e.get("end"), int) and _names_a_place(e, text)
+    ]
+    for start, end in sorted(spans, reverse=True):
+        text = text[:start] + " " + text[end:]
+    return " ".join(text.split())
 
 
 # ---- the knowledge layer -------------------------------------------------------------------------
@@ -184,9 +226,9 @@ def answer_procedure(
         if procedure.code in DEATH_PROCEDURES:
             dispatcher.utter_message(
                 text=(
-                    "Theo Nghị định 63/2024/NĐ-CP, đăng ký khai tử, xóa đăng ký thường trú và hưởng trợ cấp "
-                    "mai táng phí/tử tuất được giải quyết liên thông. Thủ tục mai táng phí chưa có trong dữ "
-                    "liệu của tôi; hãy hỏi cán bộ tại nơi nộp hồ sơ khai tử."
+                    "Theo Nghị định 63/2024/NĐ-CP, đăng ký khai tử, xóa đăng ký thường trú và hưởng "
+                    "mai táng phí/tử tuất được giải quyết liên thông: nộp một bộ hồ sơ tại một nơi (hoặc "
+                    "trên Cổng Dịch vụ công/VNeID)."
                 )
             )
         if linked:
@@ -271,14 +313,15 @@ class ActionAnswerProcedure(Action):
         if intent == "ask_procedure" and last_aspect in ASPECT_QUESTIONS and asks_the_same(text):
             aspect = last_aspect  # "còn hộ chiếu thì sao?" asks the same thing about another procedure
         current_code = tracker.get_slot("current_procedure")
-        mentions = latest_entities(tracker, "procedure")
+        mentions = procedure_mentions(tracker)
+        query = search_text(tracker)
 
         wants_search = bool(mentions) or not current_code or intent == "ask_procedure"
-        if not wants_search and len(topic_words(text)) >= 2:
+        if not wants_search and len(topic_words(query)) >= 2:
             wants_search = True  # maybe a new topic the entity extractor missed
         outcome: SearchOutcome | None = None
-        if wants_search and text.strip():
-            outcome = await asyncio.to_thread(search_procedures, text)
+        if wants_search and topic_words(query):
+            outcome = await asyncio.to_thread(search_procedures, query)
 
         if outcome and outcome.confident and outcome.candidates:
             top = outcome.candidates[0]
@@ -320,6 +363,9 @@ class ActionChooseOption(Action):
         if aspect not in ASPECT_QUESTIONS:
             aspect = "documents"
         procedure = await asyncio.to_thread(get_procedure, codes[0]) if codes else None
+        if procedure is None and not codes and len(topic_words(search_text(tracker))) >= 2:
+            # "làm cccd cho con 14 tuổi" is not a choice among buttons but a question.
+            return await ActionAnswerProcedure().run(dispatcher, tracker, domain)
         if procedure is None:
             dispatcher.utter_message(
                 text="Tôi không tìm thấy thủ tục bạn chọn. Bạn hãy gõ lại tên thủ tục cần hỏi nhé."
@@ -373,8 +419,10 @@ class ActionExtraPapers(Action):
     ) -> list[EventType]:
         code = tracker.get_slot("current_procedure")
         text = tracker.latest_message.get("text") or ""
-        if latest_entities(tracker, "procedure") or not code:
-            outcome = await asyncio.to_thread(search_procedures, text)
+        mentions = procedure_mentions(tracker)
+        if mentions:
+            # Search the procedure named, not the whole message, which is mostly about the extra paper.
+            outcome = await asyncio.to_thread(search_procedures, " ".join(mentions))
             if outcome.confident and outcome.candidates:
                 code = outcome.candidates[0].code
         procedure = await asyncio.to_thread(get_procedure, code) if code else None
@@ -385,13 +433,16 @@ class ActionExtraPapers(Action):
                 + render_aspect(procedure, "documents")
             )
             events.append(SlotSet("current_procedure", procedure.code))
-        dispatcher.utter_message(
-            text=(
-                "Cơ quan chỉ được yêu cầu những giấy tờ có trong thủ tục đã công bố. Nếu bị yêu cầu thêm, "
-                "bạn có thể hỏi cán bộ căn cứ pháp lý của yêu cầu đó, và gửi phản ánh, kiến nghị trên Cổng "
-                f"Dịch vụ công quốc gia (mục Phản ánh kiến nghị): {FEEDBACK_URL}"
-            )
+        rule = (
+            "Cơ quan chỉ được yêu cầu những giấy tờ có trong thủ tục đã công bố. Nếu bị yêu cầu thêm, "
+            "bạn có thể hỏi cán bộ căn cứ pháp lý của yêu cầu đó, và gửi phản ánh, kiến nghị trên Cổng "
+            f"Dịch vụ công quốc gia (mục Phản ánh kiến nghị): {FEEDBACK_URL}"
         )
+        if _HOUSEHOLD_BOOK.search(strip_accents(text).lower()):
+            rule = HOUSEHOLD_BOOK_ABOLISHED + "\n\n" + rule
+        if procedure is None:
+            rule += "\n\nBạn đang làm thủ tục nào? Gõ tên thủ tục để xem danh sách giấy tờ theo quy định."
+        dispatcher.utter_message(text=rule)
         return events
 
 
@@ -411,6 +462,41 @@ class ActionOutOfScope(Action):
         return []
 
 
+async def answer_if_confident(
+    dispatcher: CollectingDispatcher, tracker: Tracker, text: str
+) -> list[EventType] | None:
+    """Answer the documents of the procedure the search is confident about, or None."""
+    if not text or text.startswith("/"):
+        return None
+    outcome = await asyncio.to_thread(search_procedures, text)
+    if not (outcome.confident and outcome.candidates):
+        return None
+    procedure = await asyncio.to_thread(get_procedure, outcome.candidates[0].code)
+    if procedure is None:
+        return None
+    current_code = tracker.get_slot("current_procedure")
+    return answer_procedure(dispatcher, procedure, "documents", new_topic=procedure.code != current_code)
+
+
+class ActionShortReply(Action):
+    """Yes or no. A message naming a procedure is a question NLU took for yes/no ("xác nhận …")."""
+
+    def name(self) -> str:
+        return "action_short_reply"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        query = search_text(tracker)
+        if len(topic_words(query)) >= 2:
+            events = await answer_if_confident(dispatcher, tracker, query)
+            if events is not None:
+                return events
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        dispatcher.utter_message(response="utter_deny" if intent == "deny" else "utter_affirm")
+        return []
+
+
 class ActionFallback(Action):
     """NLU was unsure: try the search on the whole message before giving up politely."""
 
@@ -420,16 +506,9 @@ class ActionFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        text = (tracker.latest_message.get("text") or "").strip()
-        if text and not text.startswith("/"):
-            outcome = await asyncio.to_thread(search_procedures, text)
-            if outcome.confident and outcome.candidates:
-                procedure = await asyncio.to_thread(get_procedure, outcome.candidates[0].code)
-                if procedure is not None:
-                    current_code = tracker.get_slot("current_procedure")
-                    return answer_procedure(
-                        dispatcher, procedure, "documents", new_topic=procedure.code != current_code
-                    )
+        events = await answer_if_confident(dispatcher, tracker, search_text(tracker))
+        if events is not None:
+            return events
         dispatcher.utter_message(
             text="Xin lỗi, tôi chưa hiểu rõ câu hỏi. Bạn có thể nói tên thủ tục và điều bạn cần biết.\n\n"
             + EXAMPLES
