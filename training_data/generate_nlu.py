@@ -54,6 +54,10 @@ PROCEDURES = [
     "cải chính hộ tịch", "đổi tên trong giấy khai sinh", "sửa năm sinh",
     "nhận cha con", "đăng ký giám hộ", "hộ nghèo", "đăng ký nghĩa vụ quân sự",
     "trợ cấp thất nghiệp", "mai táng phí",
+    "xác nhận khuyết tật", "xác định mức độ khuyết tật", "giấy xác nhận khuyết tật",
+    "trợ cấp xã hội hằng tháng", "trợ cấp người cao tuổi", "xác nhận thông tin cư trú",
+    "giấy xác nhận cư trú", "hỗ trợ mai táng phí", "chế độ tử tuất", "đăng ký nhận con nuôi",
+    "chứng thực hợp đồng", "tài khoản định danh điện tử mức 2", "vneid mức 2",
 ]
 SYNONYMS = {
     "căn cước": ["cccd", "căn cước công dân", "can cuoc", "cmnd", "chứng minh nhân dân", "thẻ căn cước"],
@@ -71,11 +75,15 @@ SYNONYMS = {
 PERSONS = [
     "con", "con tôi", "bé", "cháu", "vợ", "chồng", "bố", "mẹ", "bản thân", "em bé", "con nuôi",
     "bà nội", "ông ngoại", "người đã mất", "bố tôi đã mất", "mẹ tôi mới mất",
+    "con 14 tuổi", "con dưới 6 tuổi", "bé 3 tuổi", "cháu 15 tuổi", "bố tôi 80 tuổi", "con 2 tháng tuổi",
 ]
 PLACES = [
     "Hà Nội", "TP HCM", "Sài Gòn", "Đà Nẵng", "Hà Giang", "Bình Dương", "Nam Định", "Quảng Nam",
     "Cần Thơ", "Huế", "Thái Bình", "Vĩnh Phúc", "phường Ba Đình", "xã Tân Lập", "Bắc Giang", "Kiên Giang",
     "Nghệ An", "Hải Dương", "Bà Rịa Vũng Tàu", "Lâm Đồng", "Đắk Nông", "Long An",
+    # Old districts, abolished in 2025 but still named by citizens.
+    "quận Hoàn Kiếm", "quận 1", "quận Bình Thạnh", "huyện Gia Lâm", "huyện Củ Chi", "thị xã Sơn Tây",
+    "quận Cầu Giấy", "huyện Đông Anh", "quận Hải Châu", "thành phố Thủ Đức",
 ]
 
 
@@ -94,6 +102,7 @@ def at(value: str) -> str:
 # Question patterns per aspect; {p} is a procedure mention.
 ASPECTS: dict[str, list[str]] = {
     "ask_documents": [
+        "làm {p} cho {who} cần giấy tờ gì", "{who} làm {p} cần gì",
         "làm {p} cần giấy tờ gì", "{p} cần những giấy tờ gì vậy", "hồ sơ {p} gồm những gì",
         "muốn làm {p} thì phải chuẩn bị gì", "cho hỏi thủ tục {p} cần mang theo gì",
         "đi làm {p} mang theo giấy gì", "{p} cần hồ sơ gì ạ", "thành phần hồ sơ {p}",
@@ -102,12 +111,14 @@ ASPECTS: dict[str, list[str]] = {
         "chuẩn bị hồ sơ {p} như nào", "xin danh sách giấy tờ {p}",
     ],
     "ask_fee": [
+        "làm {p} cho {who} hết bao nhiêu tiền",
         "{p} lệ phí bao nhiêu", "làm {p} mất bao nhiêu tiền", "{p} có mất phí không",
         "phí làm {p} là bao nhiêu", "{p} tốn bao nhiêu tiền vậy", "lệ phí {p} hết bao nhiêu",
         "làm {p} có được miễn phí không", "{p} phải đóng tiền gì không", "chi phí làm {p}",
         "{p} giá bao nhiêu", "đóng phí {p} bao nhiêu ạ",
     ],
     "ask_time": [
+        "làm {p} cho {who} mất bao lâu",
         "làm {p} mất bao lâu", "{p} bao lâu thì có", "{p} mấy ngày thì xong", "thời gian làm {p}",
         "nộp hồ sơ {p} bao lâu có kết quả", "{p} giải quyết trong bao nhiêu ngày", "{p} chờ bao lâu",
         "bao lâu thì nhận được {p}", "{p} có làm nhanh được không", "thời hạn giải quyết {p}",
@@ -144,6 +155,7 @@ ASPECTS: dict[str, list[str]] = {
         "nhận kết quả {p} bằng cách nào", "{p} được trả kết quả là giấy gì",
     ],
     "ask_conditions": [
+        "{who} có được làm {p} không",
         "điều kiện làm {p} là gì", "ai được làm {p}", "{p} cần điều kiện gì", "có đủ điều kiện {p} không",
         "bao nhiêu tuổi thì được làm {p}", "{p} yêu cầu điều kiện gì", "trường hợp nào được {p}",
         "điều kiện để được {p}", "{p} có giới hạn độ tuổi không",
@@ -198,6 +210,11 @@ FOLLOW_UPS: dict[str, list[str]] = {
         "bao nhiêu tuổi thì được làm", "có giới hạn tuổi không",
     ],
 }
+# Follow-ups that name only a place: where to file the current procedure.
+PLACE_FOLLOW_UPS = [
+    "ở {at} nộp ở đâu", "{at} thì nộp chỗ nào", "tôi ở {at}, làm ở đâu", "nộp ở {at} được không",
+    "ở {at} thì đến đâu", "nhà tôi ở {at} nộp chỗ nào", "làm ở {at} được không",
+]
 OTHER: dict[str, list[str]] = {
     "choose_option": [
         "cái đầu tiên", "chọn số 1", "số 2", "cái thứ hai", "thủ tục thứ 3", "lựa chọn thứ nhất",
@@ -483,6 +500,9 @@ def examples(rng: random.Random) -> dict[str, list[str]]:
         for phrase in phrases:
             add(intent, decorate(phrase, rng))
             add(intent, decorate(rng.choice(["còn ", "thế ", "vậy ", "thế còn ", ""]) + phrase, rng))
+    for phrase in PLACE_FOLLOW_UPS:
+        for _ in range(3):
+            add("ask_place", decorate(fill(phrase, rng), rng))
     for intent, phrases in OTHER.items():
         for phrase in phrases:
             add(intent, decorate(fill(phrase, rng), rng, polite=intent not in SOCIAL))
