@@ -122,6 +122,8 @@ ASPECTS: dict[str, list[str]] = {
         "làm {p} mất bao lâu", "{p} bao lâu thì có", "{p} mấy ngày thì xong", "thời gian làm {p}",
         "nộp hồ sơ {p} bao lâu có kết quả", "{p} giải quyết trong bao nhiêu ngày", "{p} chờ bao lâu",
         "bao lâu thì nhận được {p}", "{p} có làm nhanh được không", "thời hạn giải quyết {p}",
+        "hạn giải quyết {p} là bao lâu", "{p} bao nhiêu ngày làm việc", "thời hạn trả kết quả {p}",
+        "{p} mấy hôm thì xong", "{p} trong bao lâu thì giải quyết xong", "nộp {p} hôm nay bao giờ có",
     ],
     "ask_place": [
         "làm {p} ở đâu", "nộp hồ sơ {p} ở đâu", "{p} thì lên đâu làm", "đi đâu để làm {p}",
@@ -347,6 +349,12 @@ OTHER: dict[str, list[str]] = {
 
 # Out-of-scope topics: a few phrasings each, filled with several subjects.
 OUT_OF_SCOPE_TOPICS: list[tuple[list[str], list[str]]] = [
+    (["cách {x}", "làm sao để {x}", "mẹo {x}", "hướng dẫn {x} với"],
+     ["giảm cân", "tải tiktok", "học tiếng anh nhanh", "chụp ảnh đẹp", "ngủ ngon", "tiết kiệm tiền",
+      "nuôi cá cảnh", "sửa quạt điện"]),
+    (["tư vấn {x}", "tư vấn giúp tôi {x}", "nên {x} không"],
+     ["đầu tư chứng khoán", "mua nhà chung cư", "chọn trường đại học", "mua bảo hiểm nhân thọ", "du học úc",
+      "mua vàng tích trữ"]),
     (["giá {x} hôm nay", "{x} hôm nay giá bao nhiêu", "{x} tăng hay giảm", "gia {x} hom nay"],
      ["vàng sjc", "vàng nhẫn", "xăng ron 95", "đô la mỹ", "bitcoin", "cà phê", "hồ tiêu", "lúa gạo",
       "thịt lợn", "cổ phiếu vinamilk", "euro", "yên nhật"]),

@@ -108,6 +108,13 @@ def latest_entities(tracker: Tracker, name: str) -> list[str]:
     return [str(e.get("value")) for e in entities if e.get("entity") == name and e.get("value")]
 
 
+_UNIT_BEFORE_PLACE = re.compile(
+    r"(?:quận|quan|huyện|huyen|thị xã|thi xa|xã|xa|phường|phuong|thị trấn|thi tran|tỉnh|tinh"
+    r"|thành phố|thanh pho|tp\.?)\s*$",
+    re.IGNORECASE,
+)
+
+
 def _names_a_place(entity: dict[str, Any], text: str) -> bool:
     """A place entity, or a procedure mention that is really a place name ("ở Hoàn Kiếm")."""
     if entity.get("entity") == "place":
@@ -139,7 +146,8 @@ def search_text(tracker: Tracker) -> str:
         if isinstance(e.get("start"), int) and isinstance(e.get("end"), int) and _names_a_place(e, text)
     ]
     for start, end in sorted(spans, reverse=True):
-        text = text[:start] + " " + text[end:]
+        unit = _UNIT_BEFORE_PLACE.search(text[:start])  # "quận" of "quận Hoàn Kiếm"
+        text = text[: unit.start() if unit else start] + " " + text[end:]
     return " ".join(text.split())
 
 
