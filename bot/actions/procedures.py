@@ -78,7 +78,14 @@ _FOLLOW_UP_TEXT = """
     may ngay nop o dau cho nao tai noi online truc tuyen qua mang duoc khong co the cac buoc buoc thuc hien
     trinh tu nhu the nao sao the mau don to khai ket qua nhan dieu kien ai toi minh em anh chi vay a a
     roi con va thi la cua voi cho di nhe a ha u uh vang da ok oke het gom nhan duoc ve ra sao phai gui
+    tren qua mang dien thoai app ung dung vneid dvc cong dich vu buu
 """
+# Words a yes or a no is made of; a message with none of them is not one (NLU calls gibberish "yes").
+_YES_NO_TEXT = """
+    co vang dung u uh um uhm ukm uk o ok oke oki okela duoc dc chinh xac phai dong y yes da chuan ro
+    roi luon khong ko k hong hok khum sai nham chua no nope thoi can khac dau muon vay nhe a
+"""
+_YES_NO_WORDS = frozenset(_YES_NO_TEXT.split())
 _FOLLOW_UP_WORDS = frozenset(_FOLLOW_UP_TEXT.split())
 
 
@@ -221,6 +228,7 @@ def answer_procedure(
     dispatcher: CollectingDispatcher, procedure: Any, aspect: str, *, new_topic: bool
 ) -> list[EventType]:
     dispatcher.utter_message(text=render_aspect(procedure, aspect))
+    offered: list[str] = []
     if new_topic:
         linked = linked_procedures(procedure)
         if procedure.code in BIRTH_PROCEDURES:
@@ -240,10 +248,12 @@ def answer_procedure(
                 )
             )
         if linked:
+            linked = linked[:MAX_OPTIONS]
             dispatcher.utter_message(
                 text="Thủ tục liên thông hoặc liên quan, bấm để xem:",
-                buttons=[option_button(p.code, p.name) for p in linked[:MAX_OPTIONS]],
+                buttons=[option_button(p.code, p.name) for p in linked],
             )
+            offered = [p.code for p in linked]  # "cái đầu tiên" picks the first of these
         dispatcher.utter_message(
             text="Bạn có thể hỏi tiếp: lệ phí bao nhiêu, nộp ở đâu, mất bao lâu, làm online được không…"
         )
@@ -251,6 +261,7 @@ def answer_procedure(
         SlotSet("current_procedure", procedure.code),
         SlotSet("pending_aspect", None),
         SlotSet("last_aspect", aspect),
+        SlotSet("offered_options", offered or None),
     ]
 
 
@@ -380,8 +391,7 @@ class ActionChooseOption(Action):
             )
             return [SlotSet("pending_aspect", None)]
         current_code = tracker.get_slot("current_procedure")
-        events = answer_procedure(dispatcher, procedure, aspect, new_topic=procedure.code != current_code)
-        return [*events, SlotSet("offered_options", None)]
+        return answer_procedure(dispatcher, procedure, aspect, new_topic=procedure.code != current_code)
 
 
 class ActionRequestHuman(Action):
@@ -470,6 +480,14 @@ class ActionOutOfScope(Action):
         return []
 
 
+def say_not_understood(dispatcher: CollectingDispatcher) -> list[EventType]:
+    dispatcher.utter_message(
+        text="Xin lỗi, tôi chưa hiểu rõ câu hỏi. Bạn có thể nói tên thủ tục và điều bạn cần biết.\n\n"
+        + EXAMPLES
+    )
+    return []
+
+
 async def answer_if_confident(
     dispatcher: CollectingDispatcher, tracker: Tracker, text: str
 ) -> list[EventType] | None:
@@ -500,6 +518,9 @@ class ActionShortReply(Action):
             events = await answer_if_confident(dispatcher, tracker, query)
             if events is not None:
                 return events
+        words = re.findall(r"\w+", strip_accents(query).lower())
+        if not _YES_NO_WORDS.intersection(words):
+            return say_not_understood(dispatcher)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         dispatcher.utter_message(response="utter_deny" if intent == "deny" else "utter_affirm")
         return []
@@ -517,8 +538,4 @@ class ActionFallback(Action):
         events = await answer_if_confident(dispatcher, tracker, search_text(tracker))
         if events is not None:
             return events
-        dispatcher.utter_message(
-            text="Xin lỗi, tôi chưa hiểu rõ câu hỏi. Bạn có thể nói tên thủ tục và điều bạn cần biết.\n\n"
-            + EXAMPLES
-        )
-        return []
+        return say_not_understood(dispatcher)

@@ -89,9 +89,7 @@ def test_a_question_taken_for_a_button_choice_is_answered() -> None:
 
 def test_a_typed_choice_still_picks_the_offered_option() -> None:
     offered = ["1.004222", "1.003197"]
-    _, slots = run(
-        ActionChooseOption(), "cái thứ hai", "choose_option", slots={"offered_options": offered}
-    )
+    _, slots = run(ActionChooseOption(), "cái thứ hai", "choose_option", slots={"offered_options": offered})
     assert slots.get("current_procedure") == "1.003197"
 
 
@@ -133,3 +131,31 @@ def test_extra_papers_without_a_procedure_asks_which_and_explains_the_abolished_
     assert slots == {}
     assert "104/2022/NĐ-CP" in text
     assert "thủ tục nào" in text
+
+
+@pytest.mark.parametrize("text", ["asdkjh qwe", "hjhj", "....."])
+def test_gibberish_taken_for_yes_is_not_acknowledged(text: str) -> None:
+    messages, slots = run(ActionShortReply(), text, "affirm", slots={"current_procedure": BIRTH})
+    assert "chưa hiểu" in joined(messages)
+    assert slots == {}
+
+
+def test_linked_procedures_shown_as_buttons_can_be_chosen_by_typing() -> None:
+    messages, slots = run(ActionAnswerProcedure(), "làm giấy khai sinh cho con", "ask_documents")
+    buttons = [button for message in messages for button in message.get("buttons") or []]
+    assert slots["current_procedure"] == BIRTH
+    assert len(buttons) == len(slots["offered_options"]) >= 2
+    _, chosen = run(
+        ActionChooseOption(), "cái đầu tiên", "choose_option",
+        slots={"current_procedure": BIRTH, "offered_options": slots["offered_options"]},
+    )  # fmt: skip
+    assert chosen["current_procedure"] == slots["offered_options"][0]
+
+
+def test_an_online_follow_up_naming_vneid_keeps_the_topic() -> None:
+    messages, slots = run(
+        ActionAnswerProcedure(), "có làm trên vneid được không", "ask_online",
+        slots={"current_procedure": BIRTH},
+    )  # fmt: skip
+    assert slots.get("current_procedure") == BIRTH
+    assert "Nộp trực tuyến" in joined(messages)
