@@ -7,6 +7,7 @@ name tagged as a procedure, an extra paper searched instead of the procedure.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -49,7 +50,9 @@ def run(
     message = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or []}
     tracker = Tracker("unit-test", dict(slots or {}), message, [], False, None, {}, "action_listen")
     dispatcher = CollectingDispatcher()
-    events = asyncio.run(action.run(dispatcher, tracker, {}))
+    # In a thread of its own: other tests (Playwright) may leave an event loop running in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        events = pool.submit(asyncio.run, action.run(dispatcher, tracker, {})).result()
     set_slots = {event["name"]: event["value"] for event in events if event.get("event") == "slot"}
     return dispatcher.messages, set_slots
 
