@@ -198,10 +198,12 @@ def _as_text(card: Any) -> str:
     return str(card)
 
 
-def render_aspect(procedure: Any, aspect: str) -> str:
+def render_aspect(procedure: Any, aspect: str, *, first_answer: bool = False) -> str:
+    """The card for one aspect. A first answer about documents also gives time and fee per channel."""
     from knowledge.cards import render_card
 
-    text = _as_text(render_card(procedure, aspects=[aspect]))
+    aspects = ["documents", "time", "fee"] if first_answer and aspect == "documents" else [aspect]
+    text = _as_text(render_card(procedure, aspects=aspects))
     if aspect == "conditions" and not getattr(procedure, "conditions", None):
         text += "\n\nNguồn không nêu điều kiện riêng cho thủ tục này."
     return text
@@ -227,7 +229,7 @@ def option_button(code: str, title: str) -> dict[str, str]:
 def answer_procedure(
     dispatcher: CollectingDispatcher, procedure: Any, aspect: str, *, new_topic: bool
 ) -> list[EventType]:
-    dispatcher.utter_message(text=render_aspect(procedure, aspect))
+    dispatcher.utter_message(text=render_aspect(procedure, aspect, first_answer=new_topic))
     offered: list[str] = []
     if new_topic:
         linked = linked_procedures(procedure)

@@ -73,6 +73,7 @@ def test_conversation_survives_a_reload(page: Any, stack: Stack, artifacts: Path
     answer = "\n".join(bot_texts(page)[welcome:])
     assert "tạm trú" in answer.lower()
     assert "CT01" in answer or "tờ khai" in answer.lower(), answer
+    assert "Trực tiếp" in answer and "Trực tuyến" in answer and " đ" in answer, "fees per channel"
     assert page.evaluate(f"{SHADOW}.querySelectorAll('.msg.bot li').length") >= 2, "the checklist is a list"
     page.screenshot(path=str(artifacts / "widget-answer.png"))
     checklist = page.locator("#tthc-chat-widget .msg.bot").filter(has_text="CT01").first

@@ -162,3 +162,15 @@ def test_an_online_follow_up_naming_vneid_keeps_the_topic() -> None:
     )  # fmt: skip
     assert slots.get("current_procedure") == BIRTH
     assert "Nộp trực tuyến" in joined(messages)
+
+
+def test_a_first_answer_gives_the_checklist_with_time_and_fee_per_channel() -> None:
+    messages, slots = run(ActionAnswerProcedure(), "đăng ký tạm trú cần giấy tờ gì", "ask_documents")
+    card = messages[0]["text"]
+    assert slots["current_procedure"] == "1.004194"
+    assert "Hồ sơ cần chuẩn bị" in card and "Cách nộp – thời hạn – lệ phí" in card
+    assert "• Trực tiếp" in card and "• Trực tuyến" in card and " đ" in card
+    again, _ = run(
+        ActionAnswerProcedure(), "cần giấy tờ gì", "ask_documents", slots={"current_procedure": "1.004194"}
+    )
+    assert "Cách nộp – thời hạn – lệ phí" not in again[0]["text"]  # a follow-up answers what was asked
