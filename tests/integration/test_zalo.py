@@ -361,14 +361,21 @@ def stored_messages(db: Path) -> dict[str, tuple[str | None, float | None]]:
     return {msg_id: (text, answered_at) for msg_id, text, answered_at in rows}
 
 
+def crash_after_receiving(
+    start_app: Callable[..., RunningApp], api_base: str, db: Path, text: str, msg_id: str
+) -> None:
+    """An app that acknowledges a message and then never answers it, as if it crashed."""
+    crashed = start_app(api_base, chat=HangingChat(), state_db=db)
+    assert crashed.post_event(text_event(text, msg_id=msg_id)).status_code == 200
+    assert wait_for(lambda: crashed.chat.received)
+
+
 def test_a_message_left_unanswered_by_a_crash_is_answered_at_the_next_start(
     fake_zalo, start_app, tmp_path
 ) -> None:
     fake, api_base = fake_zalo
     db = tmp_path / "state.db"
-    crashed = start_app(api_base, chat=HangingChat(), state_db=db)
-    assert crashed.post_event(text_event("lệ phí bao nhiêu", msg_id="msg-crash-1")).status_code == 200
-    assert wait_for(lambda: crashed.chat.received)
+    crash_after_receiving(start_app, api_base, db, "lệ phí bao nhiêu", "msg-crash-1")
     text, answered_at = stored_messages(db)["msg-crash-1"]
     assert text == "lệ phí bao nhiêu" and answered_at is None
 
@@ -391,9 +398,7 @@ def test_unanswered_messages_older_than_the_resume_window_are_not_answered(
 ) -> None:
     fake, api_base = fake_zalo
     db = tmp_path / "state.db"
-    crashed = start_app(api_base, chat=HangingChat(), state_db=db)
-    assert crashed.post_event(text_event("nộp ở đâu", msg_id="msg-stale-1")).status_code == 200
-    assert wait_for(lambda: crashed.chat.received)
+    crash_after_receiving(start_app, api_base, db, "nộp ở đâu", "msg-stale-1")
     with sqlite3.connect(db) as connection:
         connection.execute("UPDATE zalo_messages SET received_at = received_at - 7200")
 
