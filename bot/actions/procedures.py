@@ -57,7 +57,7 @@ DECREE_63_LINKS: dict[str, list[str]] = {
 BIRTH_PROCEDURES = {"1.001193", "2.000986", "2.001023"}
 DEATH_PROCEDURES = {"1.000656", "1.003197"}
 
-_HOUSEHOLD_BOOK = re.compile(r"\b(so )?(ho khau|tam tru giay|so tam tru|kt3)\b")
+_HOUSEHOLD_BOOK = re.compile(r"\b(ho khau|tam tru giay|so tam tru|kt3)\b")
 HOUSEHOLD_BOOK_ABOLISHED = (
     "Sổ hộ khẩu, sổ tạm trú giấy không còn giá trị: Nghị định 104/2022/NĐ-CP đã bỏ yêu cầu nộp, xuất "
     "trình các sổ này khi làm thủ tục hành chính. Nơi cư trú được tra trong Cơ sở dữ liệu quốc gia về "
@@ -94,10 +94,14 @@ def strip_accents(text: str) -> str:
     return "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
 
 
+def plain_words(text: str) -> list[str]:
+    """Lower-case unaccented words of a message."""
+    return re.findall(r"\w+", strip_accents(text).lower())
+
+
 def topic_words(text: str) -> list[str]:
     """Words of a message beyond those every follow-up question uses."""
-    words = re.findall(r"\w+", strip_accents(text).lower())
-    return [word for word in words if word not in _FOLLOW_UP_WORDS and not word.isdigit()]
+    return [word for word in plain_words(text) if word not in _FOLLOW_UP_WORDS and not word.isdigit()]
 
 
 _SAME_QUESTION = re.compile(
@@ -298,7 +302,7 @@ _ORDINALS = {
 
 def chosen_index(text: str, count: int) -> int | None:
     """Which offered option a typed answer means ("cái thứ hai", "số 3", "cái cuối")."""
-    words = re.findall(r"\w+", strip_accents(text).lower())
+    words = plain_words(text)
     if "cuoi" in words:
         return count - 1 if count else None
     for word in words:
@@ -336,12 +340,13 @@ class ActionAnswerProcedure(Action):
         current_code = tracker.get_slot("current_procedure")
         mentions = procedure_mentions(tracker)
         query = search_text(tracker)
+        topics = topic_words(query)
 
         wants_search = bool(mentions) or not current_code or intent == "ask_procedure"
-        if not wants_search and len(topic_words(query)) >= 2:
+        if not wants_search and len(topics) >= 2:
             wants_search = True  # maybe a new topic the entity extractor missed
         outcome: SearchOutcome | None = None
-        if wants_search and topic_words(query):
+        if wants_search and topics:
             outcome = await asyncio.to_thread(search_procedures, query)
 
         if outcome and outcome.confident and outcome.candidates:
@@ -520,8 +525,7 @@ class ActionShortReply(Action):
             events = await answer_if_confident(dispatcher, tracker, query)
             if events is not None:
                 return events
-        words = re.findall(r"\w+", strip_accents(query).lower())
-        if not _YES_NO_WORDS.intersection(words):
+        if not _YES_NO_WORDS.intersection(plain_words(query)):
             return say_not_understood(dispatcher)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         dispatcher.utter_message(response="utter_deny" if intent == "deny" else "utter_affirm")
