@@ -17,6 +17,8 @@ APP_STAMP := $(VENV)/.installed
 RASA_STAMP := $(RASA_VENV)/.installed
 MODEL_STAMP := $(VAR)/models/multilingual-e5-small/.converted
 RASA_MODEL_STAMP := $(VAR)/rasa-models/.trained
+# Every training file but the end-to-end test stories (training_data/tests); new files are picked up.
+TRAINING_DATA := $(filter-out training_data/tests/%,$(wildcard training_data/*.yml)) training_data/lookups
 RASA_SOURCES := $(shell find bot training_data -type f \( -name '*.yml' -o -name '*.yaml' -o -path 'bot/components/*' -o -path 'bot/data/*' \) 2>/dev/null)
 
 .PHONY: help setup setup-app setup-rasa model index train browser-deps test test-unit test-integration \
@@ -61,8 +63,8 @@ train: $(RASA_MODEL_STAMP)
 $(RASA_MODEL_STAMP): $(RASA_STAMP) $(RASA_SOURCES)
 	mkdir -p $(VAR)/rasa-models
 	# Test stories (training_data/tests) stay out of training.
-	nice $(RASA_VENV)/bin/rasa train --config bot/config.yml --domain bot/domain.yml \
-		--data training_data/nlu.yml training_data/lookups training_data/stories.yml training_data/rules.yml \
+	nice $(RASA_VENV)/bin/rasa train --config bot/config.yml --domain bot/domain \
+		--data $(TRAINING_DATA) \
 		--out $(VAR)/rasa-models --fixed-model-name tthc
 	touch $@
 
@@ -78,7 +80,7 @@ format: $(APP_STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 test: setup train browser-deps lint
-	$(RASA_VENV)/bin/rasa data validate --config bot/config.yml --domain bot/domain.yml --data training_data
+	$(RASA_VENV)/bin/rasa data validate --config bot/config.yml --domain bot/domain --data training_data
 	$(RASA_VENV)/bin/python -m pytest tests/rasa
 	$(VENV)/bin/pytest
 
