@@ -9,10 +9,11 @@ the load with its file name.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import pickle
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -182,6 +183,17 @@ def load_catalogue(settings: Settings | None = None, use_cache: bool = True) -> 
         imported=report,
         curated_codes=frozenset(curated),
     )
+
+
+def export_line(procedure: Procedure) -> str:
+    """One record as one line of JSON, in the `tthc show --json` shape."""
+    return json.dumps(procedure.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
+
+
+def export_lines(procedures: Iterable[Procedure]) -> Iterator[str]:
+    """Every record as a JSON line, sorted by code: the catalogue as open data."""
+    for procedure in sorted(procedures, key=lambda p: p.code):
+        yield export_line(procedure)
 
 
 @lru_cache(maxsize=1)

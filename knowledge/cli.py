@@ -43,6 +43,69 @@ def catalogue_report(
     typer.echo(build_report(catalogue).render(limit=limit or None))
 
 
+@catalogue_app.command("export")
+def catalogue_export(
+    output: str = typer.Option("-", "--output", "-o", help="File to write (default: stdout)."),
+) -> None:
+    """Every record as JSON, one per line, sorted by code, in the `tthc show --json` shape."""
+    import sys
+
+    from knowledge.catalogue import export_lines
+
+    catalogue = _catalogue_or_exit()
+    handle = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        for line in export_lines(catalogue):
+            handle.write(line + "\n")
+    finally:
+        if handle is not sys.stdout:
+            handle.close()
+
+
+@catalogue_app.command("audit")
+def catalogue_audit(
+    examples: int = typer.Option(3, "--examples", "-n", min=0, help="Examples shown per check."),
+    check: str = typer.Option(None, "--check", help="Only list every finding of this check."),
+    write_baseline: bool = typer.Option(False, "--write-baseline", help="Lower the committed baseline."),
+) -> None:
+    """Invariant checks over every record and rendered card: a count per check, with examples.
+
+    Exits 1 when a count is above the committed baseline (knowledge/data/audit_baseline.json)."""
+    from knowledge import audit
+    from knowledge.config import get_settings
+
+    catalogue = _catalogue_or_exit()
+    settings = get_settings()
+    raw = audit.load_raw(settings) if settings.data_dir.is_dir() else {}
+    result = audit.audit(catalogue, raw, settings.today())
+    if check:
+        if check not in audit.CHECK_NAMES:
+            typer.echo(f"Unknown check {check!r}. Choose from: {', '.join(audit.CHECK_NAMES)}.", err=True)
+            raise typer.Exit(2)
+        for code, detail in sorted(result.findings[check].items()):
+            typer.echo(f"{code}\t{detail}")
+        return
+    typer.echo(result.render(examples=examples))
+    if write_baseline:
+        audit.write_baseline(result.counts())
+        typer.echo(f"baseline written: {audit.BASELINE_PATH}")
+    risen = audit.rises(result.counts(), audit.read_baseline(), result.with_raw)
+    if risen:
+        for name, (count, allowed) in risen.items():
+            typer.echo(f"{name}: {count} is above the baseline {allowed}", err=True)
+        raise typer.Exit(1)
+
+
+def _catalogue_or_exit():
+    from knowledge.catalogue import CatalogueError, get_catalogue
+
+    try:
+        return get_catalogue()
+    except CatalogueError as error:
+        typer.echo(f"The catalogue cannot be loaded: {error}", err=True)
+        raise typer.Exit(3) from None
+
+
 @app.command("show")
 def show(
     code: str = typer.Argument(..., help="National procedure code, e.g. 1.001193."),

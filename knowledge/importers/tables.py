@@ -87,7 +87,7 @@ CHANNEL_NAMES = {
 _CHANNEL_NAME = re.compile(r"Trực tiếp|Trực tuyến|Dịch vụ bưu chính")
 
 
-def _split_rows(text: str) -> list[str]:
+def split_channel_rows(text: str) -> list[str]:
     """[text before the first row, name, body, name, body, …] like re.split with a group."""
     parts: list[str] = []
     position = 0
@@ -170,7 +170,7 @@ def parse_channels(raw: str | None, province_set: bool) -> Parsed[list[Channel]]
     text = (raw or "").replace(CHANNEL_HEADER, "", 1)
     if not text.strip():
         return Parsed([], ["no channel table"])
-    parts = _split_rows(text)
+    parts = split_channel_rows(text)
     if parts[0].strip():
         problems.append(f"text before the first channel: {parts[0][:40]!r}")
     channels: dict[ChannelKind, Channel] = {}
