@@ -200,8 +200,10 @@ def _texts(proc: Procedure) -> Iterator[tuple[str, str]]:
 
 
 def _legal(proc: Procedure, card: str, raw: RawRecord | None) -> Iterator[tuple[str, str]]:
+    # The importer writes 'NĐ- CP' as 'NĐ-CP'.
+    raw_text = re.sub(r"-\s+(?=[A-ZĐ])", "-", raw.text) if raw else ""
     for ref in proc.legal_basis:
-        if raw and ref.code and not number_in_text(ref.code, raw.text):
+        if raw and ref.code and not number_in_text(ref.code, raw_text):
             yield "legal_number_not_in_raw", ref.code
         if BARE_TITLE.match(ref.title) or (ref.code and ref.title.strip(" –-") == ref.code):
             yield "legal_title_bare", f"{ref.code}: {ref.title!r}"

@@ -8,7 +8,13 @@ from typing import Any
 
 from knowledge.importers.common import ImportedRecord, finish_record, levels_from, load_record_file
 from knowledge.importers.fees import FeeCell, build_fees
-from knowledge.importers.tables import CHANNEL_NAMES, document_numbers, split_conditions, time_limit
+from knowledge.importers.tables import (
+    CHANNEL_NAMES,
+    document_numbers,
+    legal_title,
+    split_conditions,
+    time_limit,
+)
 from knowledge.importers.text import clean, form_code, one_line, parse_number
 from knowledge.schema import Channel, Document, DocumentCase, Fee, LegalRef, OnlineService, Procedure, Source
 
@@ -109,7 +115,7 @@ def parse_record(raw: dict[str, Any]) -> ImportedRecord:
 
     legal = []
     for row in tables.get("can_cu_phap_ly") or []:
-        number = one_line(row.get("so_ky_hieu"))
+        number = re.sub(r"-\s+", "-", one_line(row.get("so_ky_hieu")) or "") or None
         title = one_line(row.get("trich_yeu")) or number
         if not title:
             continue
@@ -117,7 +123,7 @@ def parse_record(raw: dict[str, Any]) -> ImportedRecord:
             # The number column sometimes holds only '104'; the title usually names the full number.
             in_title = document_numbers(title)
             number = title[in_title[0][0] : in_title[0][1]] if in_title else None
-        legal.append(LegalRef(code=number, title=title))
+        legal.append(LegalRef(code=number, title=legal_title(title, number) if number else title))
         if not number:
             problems["legal_basis"].append(f"no document number for {title[:50]!r}")
     if not legal:

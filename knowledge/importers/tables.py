@@ -334,6 +334,7 @@ KNOWN_ISSUERS = frozenset(
         "KBNN", "TCT", "TCHQ", "BHXH", "BNNPTNT",
     }
 )
+_NUMBER_CELL_START = re.compile(r"[a-zà-ỹ)](?:Luật|Nghị định|Thông tư|Quyết định|Nghị quyết) số\s*$")
 _NUMBER_HEAD = re.compile(r"\d{1,4}(?:\.\d+)?/(?:\d{4}/)?(?=[A-ZĐ])")
 
 
@@ -371,7 +372,8 @@ def document_numbers(text: str) -> list[tuple[int, int, bool]]:
         end = _read_issuer(text, match.end())
         start = match.start()
         run_start = start
-        while run_start > 0 and text[run_start - 1].isdigit():
+        # Digits before the match belong to it unless they end the previous number ('QH13' + '54/…').
+        while run_start > position and text[run_start - 1].isdigit():
             run_start -= 1
         digits = text[run_start : text.index("/", start)]
         if len(digits) > 4 and re.match(r"(?:19|20)\d\d", digits):
@@ -380,9 +382,39 @@ def document_numbers(text: str) -> list[tuple[int, int, bool]]:
             start = run_start
         following = text[end : end + 1]
         ends_row = following == "" or following.isdigit() or following.isupper() or following in "“\"("
+        # A number cell that repeats the kind ('…tín dụngLuật số 32/2024/QH15') ends its row even
+        # when the next title starts in lower case.
+        ends_row = ends_row or bool(_NUMBER_CELL_START.search(text, 0, start))
         found.append((start, end, ends_row))
         position = max(end, match.start() + 1)
     return found
+
+
+LAW_KINDS = ("Thông tư liên tịch", "Nghị định", "Nghị quyết", "Thông tư", "Quyết định", "Pháp lệnh", "Luật",
+             "Chỉ thị", "Lệnh", "Văn bản hợp nhất")
+_KIND = "|".join(LAW_KINDS)
+# The number column repeats the kind ('Luật số', 'số'), glued to the end of the title cell.
+_TRAILING_KIND = re.compile(rf"(?:\s*[-–:]?\s*(?:(?:{_KIND})(?:\s+số)?|số))+\s*$")
+_DOUBLED_KIND = re.compile(rf"^({_KIND})\s*\1(?=\s|$)")
+_KIND_BY_ISSUER = (("TTLT-", "Thông tư liên tịch"), ("NĐ-", "Nghị định"), ("TT-", "Thông tư"),
+                   ("QĐ-", "Quyết định"), ("NQ-", "Nghị quyết"), ("CT-", "Chỉ thị"))
+
+
+def legal_title(title: str | None, code: str) -> str:
+    """A legal reference's title without the number cell's words glued to it; a title that is only
+    a kind ('Luật', 'Luật số') or only the number becomes '<kind> số <number>'."""
+    text = _DOUBLED_KIND.sub(r"\1", (title or "").strip(" -–:"))
+    kind_only = re.fullmatch(rf"({_KIND})(?:\s+số)?", text)
+    if kind_only:
+        return f"{kind_only.group(1)} số {code}"
+    text = _TRAILING_KIND.sub("", text).strip(" -–:") if len(text) > 12 else text
+    if text.endswith(code) and text[: -len(code)].strip(" -–:số") == "":
+        text = ""
+    if not text:
+        issuer = code.split("/")[-1]
+        kind = next((name for prefix, name in _KIND_BY_ISSUER if issuer.startswith(prefix)), "Văn bản")
+        return f"{kind} số {code}"
+    return text
 
 
 def parse_legal_basis(raw: str | None) -> Parsed[list[LegalRef]]:
@@ -401,7 +433,8 @@ def parse_legal_basis(raw: str | None) -> Parsed[list[LegalRef]]:
         if following and following[0] == end and text[following[0] : following[1]] == number:
             continue  # 'Luật 60/2014/QH13' + '60/2014/QH13': the first copy belongs to the title
         position = end
-        refs.append(LegalRef(code=re.sub(r"-\s+", "-", number), title=title or number))
+        code = re.sub(r"-\s+", "-", number)
+        refs.append(LegalRef(code=code, title=legal_title(title, code)))
     tail = one_line(text[position:])
     if tail:
         refs.append(LegalRef(code=None, title=tail))

@@ -300,3 +300,37 @@ def test_bad_input_gives_a_clear_error(tmp_path: Path):
     with pytest.raises(ValueError, match="JSON object"):
         bqp.load_file(listing)
     assert parse_channels("", False).value == []
+
+
+# --- Repairs of the catalogue audit (issue 12) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "number", "invented"),
+    [
+        ("3.000522", "73/2021/QH14", "1473/2021/QH14"),
+        ("1.012902", "29/2023/QH15", "1529/2023/QH15"),
+        ("1.006468", "54/2014/QH13", "1354/2014/QH13"),
+    ],
+)
+def test_a_number_ending_the_title_is_not_glued_into_a_new_number(code: str, number: str, invented: str):
+    assert f"{number}{number}" in raw_portal(code)["can_cu_phap_ly"]
+    numbers = [ref.code for ref in portal(code).procedure.legal_basis]
+    assert number in numbers
+    assert invented not in numbers
+    assert len(numbers) == len(set(numbers))
+
+
+def test_bare_and_glued_legal_titles_are_made_whole():
+    refs = {ref.code: ref.title for ref in portal("1.003586").procedure.legal_basis}
+    assert refs["18/2017/QH14"] == "Luật số 18/2017/QH14"  # the cells were 'Luật' + 'Luật 18/2017/QH14'
+    assert refs["146/2025/QH15"].endswith("nông nghiệp và môi trường")  # no trailing 'Luật số'
+    assert refs["02/2026/TT-BNNMT"] == "Thông tư số 02/2026/TT-BNNMT"
+    refs = {ref.code: ref.title for ref in portal("1.001567").procedure.legal_basis}
+    assert refs == {
+        "32/2024/QH15": "Luật Các tổ chức tín dụng",
+        "50/2025/TT-NHNN": "Thông tư số 50/2025/TT-NHNN",
+    }
+    refs = {ref.code: ref.title for ref in portal("1.000188").procedure.legal_basis}
+    assert refs["32/2024/QH15"] == "Luật Các tổ chức tín dụng"
+    assert refs["47/2025/TT-NHNN"].startswith("hướng dẫn thủ tục chấp thuận")
