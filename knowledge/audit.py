@@ -36,7 +36,7 @@ TIME_IN_TEXT = re.compile(
     re.IGNORECASE,
 )
 LONG_ASCII = re.compile(r"(?<![A-Za-zà-ỹÀ-Ỹ])[a-z]{12,}(?![A-Za-zà-ỹ])")
-REMARK_CASE = re.compile(r"^(?:Trường hợp\s+)?(?:Lưu ý|Ghi chú|Chú ý)\b", re.IGNORECASE)
+REMARK_CASE = re.compile(r"^(?:Lưu ý|Ghi chú|Chú ý)\b", re.IGNORECASE)
 ELLIPSIS_MARKERS = ("… còn", "… xem", "• … và")
 
 
@@ -274,7 +274,7 @@ def _place_and_steps(proc: Procedure, card: str, raw: RawRecord | None) -> Itera
 def _documents(proc: Procedure, card: str, raw: RawRecord | None) -> Iterator[tuple[str, str]]:
     raw_flat = " ".join(raw.text.split()) if raw else ""
     for case in proc.documents:
-        if case.case and REMARK_CASE.match(case.case):
+        if case.case and REMARK_CASE.match(case.case) and f"Trường hợp {case.case}" in card:
             yield "case_is_remark", case.case[:90]
         for document in case.documents:
             if LONG_ASCII.search(document.name):

@@ -125,7 +125,8 @@ def _documents(proc: Procedure) -> list[str]:
             continue
         if case.case:
             label = _short(case.case, 170).rstrip(":")
-            lines.append(label + ":" if label.lower().startswith("trường hợp") else f"Trường hợp {label}:")
+            plain = label.lower().startswith(("trường hợp", "lưu ý", "ghi chú", "chú ý"))
+            lines.append(label + ":" if plain else f"Trường hợp {label}:")
         lines.extend(document_line(document) for document in visible)
     if len(shown) < len(everything):
         lines.append(f"… còn {len(everything) - len(shown)} mục, xem đầy đủ tại {source_link(proc)}")

@@ -227,9 +227,14 @@ _COUNT = re.compile(r"(\d) bản chính(?:,\s?(\d+) bản sao)?(?=$|[^\s),.;:])"
 _FILE_EXT = re.compile(r"\.(?:docx?|pdf|xlsx?|rar|zip|rtf|odt)(?![a-zA-Z])", re.IGNORECASE)
 _FILE_START = re.compile(
     r"(?<=[^\s(\[])(?=(?:Mẫu|Mau|MẪU|MAU|Mus|Ms|Phụ lục|PHỤ LỤC|Phu luc|Tờ khai|To khai|TỜ KHAI|Đơn|Don|"
-    r"Biểu|Bieu|BIỂU|Form|Phiếu|Phieu|Giấy|Giay|\d{1,2}\.\s?[A-ZĐ]))"
+    r"Biểu|Bieu|BIỂU|Form|Phiếu|Phieu|Giấy|Giay|\d{1,2}\.\s?[A-ZĐ]|\d{1,2}\.[a-z]))"
 )
-_GLUE = re.compile(r"(?<=[^\s(])(?=[A-ZĐÀ-Ỹ])")
+# Capitals only: the range À-Ỹ also holds the lower-case letters ('trắng' is not 'tr' + 'Ắng').
+UPPER = "A-Z" + "".join(sorted({c for c in map(chr, range(0xC0, 0x1EFA)) if c.isupper()}))
+LOWER = "a-z" + "".join(sorted({c for c in map(chr, range(0xC0, 0x1EFA)) if c.islower()}))
+# Where a file name starts glued to the title: a capital after a letter, or a word right after the
+# title's final '.'/';' ('…nền màu trắng.mau so 12.doc', '…quy định;văn bản đề nghị.docx').
+_GLUE = re.compile(rf"(?<=[^\s(])(?=[{UPPER}])|(?<=[{LOWER}][.;])(?=[{LOWER}])")
 
 
 def split_form_files(chunk: str) -> tuple[str, list[str]]:
@@ -256,7 +261,7 @@ def split_form_files(chunk: str) -> tuple[str, list[str]]:
 
 def _document_name(text: str) -> str:
     """Title without the list bullet the portal kept ('- ', '+ ', '• ')."""
-    return (one_line(text) or "").lstrip("-+•* \t").strip()
+    return re.sub(r"^[-+•*]+\)?\s*", "", (one_line(text) or "").lstrip(" \t")).strip()
 
 
 def _case_name(text: str) -> str | None:
@@ -445,7 +450,9 @@ def parse_legal_basis(raw: str | None) -> Parsed[list[LegalRef]]:
 # --- Result (ket_qua_xu_ly) --------------------------------------------------------------------
 
 _UI_TEXT = re.compile(r"Từ khóa(?:Không có thông tin|.*?)Mô tả.*$|Chọn cơ quan thực hiện.*$|Nộp hồ sơ$", re.S)
-_RESULT_CODE = re.compile(r"Mã:\s*KQ[.A-Z0-9]*\d")
+# The result table's code cell: 'Mã: KQ.G01.000251', 'Mã: G19-KQ0060', 'Mã: 1.05.01.G05-KQ01'.
+# (and placeholders such as 'Mã: rj'), up to the next row's first word.
+_RESULT_CODE = re.compile(r"Mã:\s*[\w.\-]*?(?=[A-ZĐÀ-Ỹ][a-zà-ỹ]|[-+]?\s|$)")
 
 
 def parse_result(raw: str | None) -> Parsed[list[str]]:
@@ -465,6 +472,10 @@ _BULLET = re.compile(r"(?:^|\n)\s*-\s+(?=\S)")
 _NUMBERED = re.compile(r"(?:^|\n)\s*(?=\d{1,2}[.)]\s)")
 
 
+# The bullet of the next step left at the end of a piece ('…hồ sơ.\n-'), or a piece's own bullet.
+_STRAY_MARKS = re.compile(r"^\s*[-+•*]+(?:\s+|$)|(?:^|\s+)[-+•*]+\s*$")
+
+
 def split_steps(raw: str | None) -> list[str]:
     text = clean(raw)
     if not text:
@@ -477,7 +488,8 @@ def split_steps(raw: str | None) -> list[str]:
         pieces = _BULLET.split(text)
     else:
         pieces = [text]
-    return [piece.strip(" \n") for piece in pieces if clean(piece)]
+    steps = [_STRAY_MARKS.sub("", piece).strip(" \n") for piece in pieces]
+    return [step for step in steps if re.search(r"\w", step)]
 
 
 # --- Conditions (yeu_cau_dieu_kien) ------------------------------------------------------------

@@ -139,3 +139,9 @@ def test_summary_is_one_short_line():
     line = render_summary(imported("1.004222"), today=TODAY)
     assert line == "Đăng ký thường trú (1.004222) · 7 ngày làm việc · 20.000 đ"
     assert "\n" not in render_summary(imported("1.001193"), today=TODAY)
+
+
+def test_a_remark_header_in_the_document_table_is_not_a_case():
+    card = render_card(imported("2.001263"), aspects=["documents"])
+    assert "Trường hợp Lưu ý" not in card
+    assert "Lưu ý:" in card

@@ -334,3 +334,25 @@ def test_bare_and_glued_legal_titles_are_made_whole():
     refs = {ref.code: ref.title for ref in portal("1.000188").procedure.legal_basis}
     assert refs["32/2024/QH15"] == "Luật Các tổ chức tín dụng"
     assert refs["47/2025/TT-NHNN"].startswith("hướng dẫn thủ tục chấp thuận")
+
+
+@pytest.mark.parametrize("code", ["3.000172", "1.014418", "1.000055"])
+def test_steps_have_no_empty_step_and_no_stray_bullets(code: str):
+    assert raw_portal(code)["trinh_tu_thuc_hien"].lstrip().startswith("-")
+    steps = portal(code).procedure.steps
+    assert steps and steps[0].startswith("Bước 1")
+    for step in steps:
+        assert step.strip(" -+.") and not step.endswith(("-", "+")) and not step.startswith(("-", "+"))
+
+
+@pytest.mark.parametrize("code", ["1.004089", "1.000025", "1.013807"])
+def test_results_keep_no_table_code(code: str):
+    assert "Mã:" in raw_portal(code)["ket_qua_xu_ly"]
+    assert not any("Mã:" in result for result in portal(code).procedure.result)
+
+
+def test_document_names_are_not_cut_where_the_form_file_name_starts():
+    first = portal("2.001263").procedure.documents[0].documents[0]
+    assert (first.name, first.form_file) == ("Đơn xin nhận con nuôi;", "1.nxinnhnconnui.doc")
+    names = [d.name for case in portal("1.000049").procedure.documents for d in case.documents]
+    assert any(name.endswith("nền màu trắng.") for name in names), names
