@@ -159,7 +159,7 @@ def number_in_text(number: str, text: str) -> bool:
 
 # --- Checks ---------------------------------------------------------------------------------------
 
-Finder = Callable[[Procedure, str, RawRecord | None], Iterator[tuple[str, str]]]
+Finder = Callable[[Procedure, str, "RawRecord | None", date], Iterator[tuple[str, str]]]
 
 
 def _lines(card: str, prefix: str) -> list[str]:
@@ -199,7 +199,7 @@ def _texts(proc: Procedure) -> Iterator[tuple[str, str]]:
         yield "legal", ref.title
 
 
-def _legal(proc: Procedure, card: str, raw: RawRecord | None) -> Iterator[tuple[str, str]]:
+def _legal(proc: Procedure, card: str, raw: RawRecord | None, today: date) -> Iterator[tuple[str, str]]:
     # The importer writes 'NĐ- CP' as 'NĐ-CP'.
     raw_text = re.sub(r"-\s+(?=[A-ZĐ])", "-", raw.text) if raw else ""
     for ref in proc.legal_basis:
@@ -211,7 +211,7 @@ def _legal(proc: Procedure, card: str, raw: RawRecord | None) -> Iterator[tuple[
             yield "legal_title_glued", ref.title[:90]
 
 
-def _channels(proc: Procedure, card: str, raw: RawRecord | None) -> Iterator[tuple[str, str]]:
+def _channels(proc: Procedure, card: str, raw: RawRecord | None, today: date) -> Iterator[tuple[str, str]]:
     for channel in proc.channels:
         for fee in channel.fees:
             if fee.currency == "VND" and fee.amount and 0 < fee.amount < 1000:
@@ -223,8 +223,11 @@ def _channels(proc: Procedure, card: str, raw: RawRecord | None) -> Iterator[tup
             yield "filing_line_not_place", description[:90]
         if not re.search(r"\d|không", time_text(channel), re.IGNORECASE):
             yield "time_not_honest", f"{channel.kind.value}: {time_text(channel)[:80]}"
-        for fee in channel.fees:
-            exemption = re.search(r"[Mm]iễn[^.;]*?(?:cho|đối với|đối tượng)[^.;]{3,}", fee.note or "")
+        for fee in channel.fees_in_force(today):
+            exemption = re.search(r"[Mm]iễn[^.;]*?(?:cho|đối với|đối tượng|theo)[^.;]{3,}", fee.note or "")
+            # 'Thông tư … quy định mức thu, miễn một số khoản phí, lệ phí nhằm hỗ trợ …' is a title.
+            if exemption and "nhằm hỗ trợ" in exemption.group(0):
+                continue
             if exemption and exemption.group(0)[:40].lower() not in card.lower():
                 yield "exemption_hidden", exemption.group(0)[:90]
                 break
@@ -244,8 +247,9 @@ def _channels(proc: Procedure, card: str, raw: RawRecord | None) -> Iterator[tup
         times = {t for k, t in raw.times if k == kind and t}
         channel = proc.channel(kind)
         if len(times) > 1 and channel:
-            shown = f"{time_text(channel)} {channel.time_limit.note if channel.time_limit else ''}"
-            if any(t.split()[0] not in shown for t in times):
+            shown = time_text(channel)
+            numbers = {float(n.replace(",", ".")) for n in re.findall(r"\d+(?:[.,]\d+)?", shown)}
+            if any(float(t.split()[0].replace(",", ".")) not in numbers for t in times):
                 yield "channel_rows_time_lost", f"{kind.value}: {sorted(times)} shown {time_text(channel)!r}"
     if proc.channels and all(c.time_limit is None or c.time_limit.value is None for c in proc.channels):
         stated = TIME_IN_TEXT.search(raw.text)
@@ -253,7 +257,9 @@ def _channels(proc: Procedure, card: str, raw: RawRecord | None) -> Iterator[tup
             yield "time_in_text_missing", stated.group(0)
 
 
-def _place_and_steps(proc: Procedure, card: str, raw: RawRecord | None) -> Iterator[tuple[str, str]]:
+def _place_and_steps(
+    proc: Procedure, card: str, raw: RawRecord | None, today: date
+) -> Iterator[tuple[str, str]]:
     if not proc.agency:
         yield "no_agency", "-"
     for place in filter(None, [proc.agency, *(c.description for c in proc.channels)]):
@@ -271,7 +277,7 @@ def _place_and_steps(proc: Procedure, card: str, raw: RawRecord | None) -> Itera
         yield "no_source", "-"
 
 
-def _documents(proc: Procedure, card: str, raw: RawRecord | None) -> Iterator[tuple[str, str]]:
+def _documents(proc: Procedure, card: str, raw: RawRecord | None, today: date) -> Iterator[tuple[str, str]]:
     raw_flat = " ".join(raw.text.split()) if raw else ""
     for case in proc.documents:
         if case.case and REMARK_CASE.match(case.case) and f"Trường hợp {case.case}" in card:
@@ -290,7 +296,7 @@ def _documents(proc: Procedure, card: str, raw: RawRecord | None) -> Iterator[tu
                 yield "document_name_cut", f"{name[-40:]!r} + {raw_flat[at + len(name):][:12]!r}"
 
 
-def _cut_text(proc: Procedure, card: str, raw: RawRecord | None) -> Iterator[tuple[str, str]]:
+def _cut_text(proc: Procedure, card: str, raw: RawRecord | None, today: date) -> Iterator[tuple[str, str]]:
     for kind, text in _texts(proc):
         if text.rstrip().endswith("…"):
             yield "record_text_shortened", f"{kind}: …{text[-50:]}"
@@ -312,7 +318,7 @@ def audit(procedures: Iterable[Procedure], raw: dict[str, RawRecord], today: dat
         # Raw-text checks compare imported records only: curated ones cite newer law on purpose.
         source = None if proc.curated else raw.get(proc.code)
         for finder in FINDERS:
-            for name, detail in finder(proc, card, source):
+            for name, detail in finder(proc, card, source, today):
                 result.findings[name].setdefault(proc.code, detail)
     return result
 

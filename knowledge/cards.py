@@ -6,6 +6,7 @@ Every card ends with the source line (national code, decision, link, verificatio
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date
 
@@ -50,13 +51,15 @@ def money(amount: int, currency: str = "VND") -> str:
     return f"{amount:,} {currency}".replace(",", ".")
 
 
-def fee_text(fee: Fee, with_note: bool = False) -> str:
+def fee_text(fee: Fee, with_note: bool = False, exemptions: bool = True) -> str:
     if fee.amount == 0:
         text = "Miễn phí"
     elif fee.amount is not None:
         text = money(fee.amount, fee.currency) + (f"/{fee.per}" if fee.per else "")
     elif fee.set_by_province:
         text = "do HĐND tỉnh quy định"
+    elif fee.note and re.search(r"\d\s*(?:đ|đồng|USD)\b", fee.note):
+        text, with_note = _short(fee.note, 200), False  # the amount is in the source's own words
     else:
         text = "chưa rõ mức phí"
         with_note = True
@@ -68,7 +71,23 @@ def fee_text(fee: Fee, with_note: bool = False) -> str:
         text += f" (áp dụng từ {_date(fee.valid_from)})"
     if with_note and fee.note:
         text += f" – {_short(fee.note, 140)}"
+    elif exemptions and fee.note and (exemption := exemption_clause(fee.note)):
+        text += f" – {_short(exemption, 480)}"
     return text
+
+
+# A sentence that exempts someone: 'Miễn lệ phí … đối với trường hợp …; cô, cậu, dì …', 'Người thuộc
+# diện miễn lệ phí theo Điều 4 …'. A bare 'Miễn phí' is the fee itself, not an exemption.
+_EXEMPTION = re.compile(r"[^.]*?\b(?:[Mm]iễn (?:nộp )?(?:lệ )?phí|được miễn|diện miễn|[Mm]iễn)\b[^.]{12,}")
+
+
+def exemption_clause(note: str) -> str | None:
+    """The sentence of a fee note that exempts someone ('Miễn lệ phí cho người …'), if any."""
+    for match in _EXEMPTION.finditer(note):
+        clause = match.group(0).strip(" -+,:")
+        if "nhằm hỗ trợ" not in clause:  # the title of Thông tư 64/2025/TT-BTC, not an exemption
+            return clause
+    return None
 
 
 def channel_fees(channel: Channel, today: date) -> str:
@@ -83,6 +102,8 @@ def time_text(channel: Channel) -> str:
     limit = channel.time_limit
     if limit is None or (limit.value is None and not limit.note):
         return "nguồn không ghi thời hạn"
+    if limit.by_case:
+        return "tùy trường hợp: " + "; ".join(_short(case, 140) for case in limit.by_case)
     if limit.value is None:
         return _short(limit.note or "", 160)
     return limit.text()
@@ -335,5 +356,5 @@ def render_summary(proc: Procedure, today: date | None = None) -> str:
             parts.append(time_text(channel))
         fees = channel.fees_in_force(today)
         if len(fees) == 1:
-            parts.append(fee_text(fees[0]))
+            parts.append(fee_text(fees[0], exemptions=False))
     return " · ".join(parts)

@@ -48,6 +48,10 @@ class TimeLimit(_Model):
     unit_inferred: bool = Field(
         False, description="True when the source gave a bare number and the importer added the unit"
     )
+    by_case: list[str] = Field(
+        default_factory=list,
+        description="When the time depends on the case: each case's time limit as the source states it",
+    )
 
     def text(self) -> str:
         if self.value is None:

@@ -12,15 +12,27 @@ from knowledge.importers.tables import (
     CHANNEL_NAMES,
     document_numbers,
     legal_title,
+    merge_row,
     split_conditions,
     time_limit,
 )
 from knowledge.importers.text import clean, form_code, one_line, parse_number
-from knowledge.schema import Channel, Document, DocumentCase, Fee, LegalRef, OnlineService, Procedure, Source
+from knowledge.schema import (
+    Channel,
+    Document,
+    DocumentCase,
+    Fee,
+    LegalRef,
+    OnlineService,
+    Procedure,
+    Source,
+    TimeLimit,
+)
 
 PORTAL = "https://dichvucong.gov.vn"
 _FEE_LINE = re.compile(
-    r"(?:Lệ phí|Phí)\s*:\s*(?P<amount>[\d.,]+|[Kk]hông|o)?\s*(?P<currency>Đồng|USD)?\s*(?P<rest>.*)",
+    r"(?:Lệ phí|Phí)\s*:\s*(?P<amount>(?:\d[\d.,]*\d|\d)(?=\s*(?:Đồng|USD|\(|$))|[Kk]hông|o)?\s*"
+    r"(?P<currency>Đồng|USD)?\s*(?P<rest>.*)",
     re.S,
 )
 _COUNTS = re.compile(r"Bản chính:\s*(\d+)\s*Bản sao:\s*(\d+)")
@@ -73,6 +85,7 @@ def parse_record(raw: dict[str, Any]) -> ImportedRecord:
     problems: dict[str, list[str]] = {"channels": [], "documents": [], "legal_basis": [], "result": []}
 
     channels: dict[str, Channel] = {}
+    cases: dict[str, list[tuple[TimeLimit, str]]] = {}
     for row in tables.get("hinh_thuc_nop") or []:
         kind = CHANNEL_NAMES.get((row.get("hinh_thuc") or "").strip())
         if kind is None:
@@ -83,11 +96,12 @@ def parse_record(raw: dict[str, Any]) -> ImportedRecord:
             problems["channels"].append(f"{kind.label}: no time limit in the source")
         fees, fee_problems = _fees(row.get("phi_le_phi"), kind, province_set=False)
         problems["channels"].extend(f"{kind.label}: {p}" for p in fee_problems if p != "no fee")
+        description = one_line(row.get("mo_ta"))
         if kind.value in channels:
-            channels[kind.value].fees.extend(fees)
+            merge_row(channels[kind.value], cases[kind.value], limit, description or "", fees)
         else:
-            channels[kind.value] = Channel(kind=kind, time_limit=limit, fees=fees,
-                                           description=one_line(row.get("mo_ta")))
+            cases[kind.value] = [(limit, description or "")]
+            channels[kind.value] = Channel(kind=kind, time_limit=limit, fees=fees, description=description)
     if not channels:
         problems["channels"].append("no channel table")
 

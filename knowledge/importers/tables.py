@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from knowledge.importers.fees import FeeCell, build_fees, resolve_cell_figure
-from knowledge.importers.text import clean, form_code, one_line, shorten
-from knowledge.schema import Channel, ChannelKind, Document, DocumentCase, LegalRef, TimeLimit, TimeUnit
+from knowledge.importers.text import amounts_in, clean, form_code, one_line, shorten
+from knowledge.schema import Channel, ChannelKind, Document, DocumentCase, Fee, LegalRef, TimeLimit, TimeUnit
 
 T = TypeVar("T")
 
@@ -78,6 +78,7 @@ def time_from_text(text: str, fallback: TimeLimit) -> TimeLimit:
 # --- Channels (cach_thuc_thuc_hien) ------------------------------------------------------------
 
 CHANNEL_HEADER = "Hình thức nộpThời gianPhí, lệ phíMô tả"
+_ONLINE_RULE = re.compile(r"trực tuy|điện tử|dịch vụ công", re.IGNORECASE)
 CHANNEL_NAMES = {
     "Trực tiếp": ChannelKind.truc_tiep,
     "Trực tuyến": ChannelKind.truc_tuyen,
@@ -174,6 +175,7 @@ def parse_channels(raw: str | None, province_set: bool) -> Parsed[list[Channel]]
     if parts[0].strip():
         problems.append(f"text before the first channel: {parts[0][:40]!r}")
     channels: dict[ChannelKind, Channel] = {}
+    cases: dict[ChannelKind, list[tuple[TimeLimit, str]]] = {}
     for label, body in zip(parts[1::2], parts[2::2], strict=True):
         kind = CHANNEL_NAMES[label]
         time_text, fee_match, rest, row_problems = _split_time_and_fee(body)
@@ -201,22 +203,98 @@ def parse_channels(raw: str | None, province_set: bool) -> Parsed[list[Channel]]
                 cell = resolve_cell_figure(fee_match["number"], fee_match["unit"], description)
         else:
             cell = FeeCell(None)
+        place, time_sentences, fee_sentences = _sort_sentences(one_line(channel_text) or "")
+        if fee_sentences:
+            # The description column held the fee breakdown ('Bao gồm: - 1.000.000 đồng …').
+            description = " ".join(filter(None, [description, *fee_sentences]))
         limit = time_limit(time_text)
         if limit.value is None:
-            described = " ".join(filter(None, [one_line(channel_text), one_line(description)]))
+            described = " ".join(filter(None, [*time_sentences, place, one_line(description)]))
             limit = time_from_text(described, limit)
+        elif time_sentences and not limit.note:
+            limit = limit.model_copy(update={"note": " ".join(time_sentences)})
         if limit.value is None:
             problems.append(f"{label}: no time limit in the source")
         fees, fee_problems = build_fees(cell, description, kind, province_set)
         problems.extend(f"{label}: {problem}" for problem in fee_problems)
-        channel_description = one_line(channel_text)
+        row_case = " ".join(time_sentences) or place
         if kind in channels:
-            # Several rows for one channel (e.g. fees by card duration): one channel, all rules.
-            channels[kind].fees.extend(fees)
+            # Several rows for one channel (cases with their own time limit, fees by card duration):
+            # one channel with every distinct fee rule and every case's time limit.
+            merge_row(channels[kind], cases[kind], limit, row_case, fees)
             continue
-        channels[kind] = Channel(kind=kind, time_limit=limit, fees=fees, description=channel_description)
+        cases[kind] = [(limit, row_case)]
+        channels[kind] = Channel(kind=kind, time_limit=limit, fees=fees, description=place or None)
     order = [ChannelKind.truc_tiep, ChannelKind.truc_tuyen, ChannelKind.buu_chinh]
-    return Parsed([channels[kind] for kind in order if kind in channels], problems)
+    found = [channels[kind] for kind in order if kind in channels]
+    if _share_bounded_rules(found):
+        problems.append("repaired: a time-bounded fee rule given for one channel applies to all")
+    return Parsed(found, problems)
+
+
+def _sort_sentences(text: str) -> tuple[str, list[str], list[str]]:
+    """The description column's sentences: (place, time limit sentences, fee sentences)."""
+    sorted_sentences: list[tuple[str, str]] = []
+    for sentence in re.split(r"(?<=[.;])\s+(?=[-+A-ZĐ" + UPPER[3:] + r"])|\s+(?=[-+]\s)", text):
+        if not sentence.strip(" -+"):
+            continue
+        if any(currency == "VND" for _, currency, _ in amounts_in(sentence)):
+            kind = "fee"
+        elif TIME_WITH_UNIT.search(sentence):
+            kind = "time"
+        else:
+            kind = "place"
+        sorted_sentences.append((kind, sentence))
+    # 'Bao gồm:' before a fee list belongs to the list.
+    for index in range(len(sorted_sentences) - 1):
+        kind, sentence = sorted_sentences[index]
+        if kind == "place" and sentence.endswith(":") and sorted_sentences[index + 1][0] == "fee":
+            sorted_sentences[index] = ("fee", sentence)
+    place = " ".join(sentence for kind, sentence in sorted_sentences if kind == "place")
+    times = [sentence for kind, sentence in sorted_sentences if kind == "time"]
+    return place, times, [sentence for kind, sentence in sorted_sentences if kind == "fee"]
+
+
+def _same_fee(a: Fee, b: Fee) -> bool:
+    return (a.amount, a.currency, a.per, a.valid_from, a.valid_to, a.set_by_province) == (
+        b.amount, b.currency, b.per, b.valid_from, b.valid_to, b.set_by_province)
+
+
+def merge_row(channel: Channel, cases: list[tuple[TimeLimit, str]], limit: TimeLimit, case: str,
+               fees: list[Fee]) -> None:
+    channel.fees.extend(fee for fee in fees if not any(_same_fee(fee, old) for old in channel.fees))
+    cases.append((limit, case))
+    shown = {(c.value, c.unit) for c, _ in cases if c.value is not None}
+    if len(shown) > 1 and channel.time_limit is not None:
+        by_case = [_case_time(c, text) for c, text in cases if c.value is not None]
+        channel.time_limit = channel.time_limit.model_copy(update={"by_case": list(dict.fromkeys(by_case))})
+
+
+def _case_time(limit: TimeLimit, text: str) -> str:
+    """One case's time limit: the source's sentence when it names the time, else 'N đơn vị: case'."""
+    text = re.sub(r"^[-+•\s]*(?:Thời hạn giải quyết\s*:\s*)?", "", text).rstrip(" .;")
+    lead = rf"^(?:Không quá|Trong (?:thời hạn|vòng)|Chậm nhất|Tối đa)?\s*{TIME_WITH_UNIT.pattern}[,:]?\s*"
+    text = re.sub(lead, "", text, flags=re.IGNORECASE)
+    return f"{limit.text()}: {text}" if text else limit.text()
+
+
+def _share_bounded_rules(channels: list[Channel]) -> bool:
+    """A reduction the source states for one channel only ('25.000đ/tem … đến hết 31/12/2026') holds
+    for every channel with the same standing fee, unless it is about online filing."""
+    shared = False
+    for channel in channels:
+        standing = {(f.amount, f.currency) for f in channel.fees if not (f.valid_from or f.valid_to)}
+        if not standing or any(f.valid_from or f.valid_to for f in channel.fees):
+            continue
+        for other in channels:
+            other_standing = {(f.amount, f.currency) for f in other.fees if not (f.valid_from or f.valid_to)}
+            rules = [f for f in other.fees if f.valid_from or f.valid_to]
+            rules = [f for f in rules if not _ONLINE_RULE.search(f.note or "")]
+            if other is not channel and other_standing == standing and rules:
+                channel.fees.extend(rule.model_copy() for rule in rules)
+                shared = True
+                break
+    return shared
 
 
 # --- Documents (thanh_phan_ho_so) --------------------------------------------------------------

@@ -38,7 +38,7 @@ def shorten(text: str, limit: int = 240) -> str:
 
 _GROUPED = r"\d{1,3}(?:[.,]\d{3})+"
 AMOUNT_IN_TEXT = re.compile(
-    rf"(?P<number>{_GROUPED}|\d+(?:[.,]\d+)?)\s*(?P<million>triệu\s*)?"
+    rf"(?<![\d.,])(?<!năm )(?P<number>{_GROUPED}|\d+(?:[.,]\d+)?)\s*(?P<million>triệu\s*)?"
     r"(?P<unit>[đĐ]ồng|đ(?![a-zà-ỹ])|Đ(?![a-zà-ỹA-ZĐ])|VNĐ|vnđ|VND|USD)"
     r"(?:\s*/\s*(?P<per>[^.;,()\-+\n]{1,40}))?"
 )

@@ -145,3 +145,21 @@ def test_a_remark_header_in_the_document_table_is_not_a_case():
     card = render_card(imported("2.001263"), aspects=["documents"])
     assert "Trường hợp Lưu ý" not in card
     assert "Lưu ý:" in card
+
+
+@pytest.mark.parametrize(
+    ("code", "exemption"),
+    [
+        ("2.001263", "Miễn lệ phí đăng ký nuôi con nuôi trong nước"),
+        ("1.004873", "Miễn lệ phí cho người thuộc gia đình có công"),
+        ("1.000080", "Miễn lệ phí cho người thuộc gia đình có công"),
+    ],
+)
+def test_an_exemption_is_shown_even_when_one_fee_applies(code: str, exemption: str):
+    card = render_card(imported(code), aspects=["fee"], today=date(2026, 12, 1))
+    assert exemption in card
+
+
+def test_time_limits_of_each_case_are_shown():
+    card = render_card(imported("3.000228"), aspects=["time"], today=TODAY)
+    assert "3 ngày làm việc" in card and "7 ngày làm việc" in card

@@ -356,3 +356,50 @@ def test_document_names_are_not_cut_where_the_form_file_name_starts():
     assert (first.name, first.form_file) == ("Đơn xin nhận con nuôi;", "1.nxinnhnconnui.doc")
     names = [d.name for case in portal("1.000049").procedure.documents for d in case.documents]
     assert any(name.endswith("nền màu trắng.") for name in names), names
+
+
+@pytest.mark.parametrize("code", ["1.014899", "1.014901", "1.014902", "1.014903", "1.014904", "1.014905",
+                                  "1.014906"])
+def test_a_reduction_until_a_date_without_a_start_is_in_force(code: str):
+    assert "áp dụng đến hết ngày 31/12/2026" in raw_portal(code)["cach_thuc_thuc_hien"]
+    proc = portal(code).procedure
+    for channel in proc.channels:  # the post row names no reduction; it holds for every channel
+        assert [f.amount for f in channel.fees_in_force(date(2026, 12, 1))] == [25_000], channel.kind
+        assert [f.amount for f in channel.fees_in_force(date(2027, 1, 1))] == [50_000], channel.kind
+
+
+def test_fees_by_case_are_not_summed_and_the_breakdown_is_not_a_place():
+    raw = raw_portal("1.008904")["cach_thuc_thuc_hien"]
+    assert "4,000,000 Việt Nam Đồng" in raw and "Bao gồm:" in raw
+    record = portal("1.008904")
+    for channel in record.procedure.channels:
+        assert sorted(f.amount for f in channel.fees_in_force(date(2026, 12, 1))) == [500_000, 1_500_000]
+        assert sorted(f.amount for f in channel.fees_in_force(date(2027, 1, 1))) == [1_000_000, 3_000_000]
+        assert not channel.description or "đồng" not in channel.description
+
+
+def test_star_bullets_each_carry_their_own_rule():
+    raw = raw_portal("1.009523")["cach_thuc_thuc_hien"]
+    assert "* Theo quy định tại  Thông tư 64/2025/TT-BTC" in raw
+    channel = portal("1.009523").procedure.channel(ChannelKind.truc_tiep)
+    assert [f.amount for f in channel.fees_in_force(date(2026, 12, 1))] == [3_000_000]
+    assert [f.amount for f in channel.fees_in_force(date(2027, 1, 1))] == [6_000_000]
+
+
+def test_no_absurd_amounts():
+    # '40 Việt Nam Đồng' beside '40.000đ/giấy thông hành'; '1 Việt Nam Đồng' beside 'được miễn lệ phí'
+    for code in ("1.001200", "1.013836", "1.002032"):
+        amounts = [f.amount for c in portal(code).procedure.channels for f in c.fees if f.amount]
+        assert all(amount >= 1000 for amount in amounts), (code, amounts)
+    assert portal("1.001200").procedure.channel(ChannelKind.truc_tiep).fees[0].amount == 50_000
+    defence = bqp.load_file(DATA / "procedures-bqp" / "raw" / "1.013199.json").procedure
+    assert all(not f.amount or f.amount >= 1000 for c in defence.channels for f in c.fees)
+
+
+def test_rows_of_one_channel_keep_every_time_limit_and_no_fee_twice():
+    assert raw_portal("3.000228")["cach_thuc_thuc_hien"].count("Trực tiếp") >= 2
+    limit = portal("3.000228").procedure.channel(ChannelKind.truc_tiep).time_limit
+    assert [case.split(":")[0] for case in limit.by_case] == ["3 ngày làm việc", "7 ngày làm việc"]
+    assert "chưa có thẻ" in limit.by_case[1]
+    for channel in portal("1.001471").procedure.channels:
+        assert sorted(f.amount for f in channel.fees) == [200_000, 400_000]
