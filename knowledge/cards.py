@@ -37,6 +37,14 @@ def _short(text: str, limit: int) -> str:
     return text[:limit].rsplit(" ", 1)[0].rstrip(",;:(") + "…"
 
 
+UNVERIFIED = "chưa xác minh"
+
+
+def unverified_mark(proc: Procedure, *fields: str) -> str:
+    """' (chưa xác minh)' when a fact of one of these fields was not checked against a cited source."""
+    return f" ({UNVERIFIED})" if any(name in proc.unverified for name in fields) else ""
+
+
 def _date(value: date) -> str:
     return value.strftime("%d/%m/%Y")
 
@@ -139,7 +147,7 @@ def _documents(proc: Procedure) -> list[str]:
     counted = [(i, j) for i, j in everything if _counts(proc.documents[i].documents[j])]
     remarks = [key for key in everything if key not in set(counted)]
     shown = set((counted + remarks)[:MAX_DOCUMENTS])
-    lines = ["Hồ sơ cần chuẩn bị:"]
+    lines = [f"Hồ sơ cần chuẩn bị{unverified_mark(proc, 'documents')}:"]
     for i, case in enumerate(proc.documents):
         visible = [document for j, document in enumerate(case.documents) if (i, j) in shown]
         if not visible:
@@ -174,17 +182,19 @@ def _filing(proc: Procedure, channel: Channel) -> str:
         return _short(channel.description, 220)
     if channel.kind.value == "buu_chinh":
         return "gửi hồ sơ qua dịch vụ bưu chính công ích"
-    return "tại cơ quan giải quyết nêu trên"
+    return "tại cơ quan giải quyết nêu trên" if proc.agency else "nguồn không ghi nơi nộp"
 
 
 def _place(proc: Procedure) -> list[str]:
     lines = []
     if proc.agency:
-        lines.append(f"Cơ quan giải quyết: {_short(proc.agency, 200)}")
+        lines.append(f"Cơ quan giải quyết: {_short(proc.agency, 200)}{unverified_mark(proc, 'agency')}")
+    elif proc.channels or proc.levels:
+        lines.append("Cơ quan giải quyết: nguồn không ghi")
     if proc.levels:
         lines.append(f"Cấp thực hiện: {', '.join(proc.levels)}")
     if proc.channels:
-        lines.append("Cách nộp:")
+        lines.append(f"Cách nộp{unverified_mark(proc, 'channels')}:")
         lines.extend(f"• {channel.kind.label}: {_filing(proc, channel)}" for channel in proc.channels)
     return lines or ["Nơi nộp: nguồn không ghi."]
 
@@ -195,7 +205,8 @@ def _online(proc: Procedure) -> list[str]:
         return ["Nộp trực tuyến: nguồn không ghi hình thức trực tuyến cho thủ tục này."]
     level = f" ({proc.online.level})" if proc.online.level else ""
     url = proc.online.url or PORTAL
-    return [f"Nộp trực tuyến{level}: Cổng Dịch vụ công quốc gia {url} hoặc ứng dụng VNeID (nếu có)."]
+    mark = unverified_mark(proc, "online")
+    return [f"Nộp trực tuyến{level}{mark}: Cổng Dịch vụ công quốc gia {url} hoặc ứng dụng VNeID (nếu có)."]
 
 
 def _channels(proc: Procedure, today: date, show_time: bool, show_fee: bool) -> list[str]:
@@ -211,9 +222,9 @@ def _channels(proc: Procedure, today: date, show_time: bool, show_fee: bool) -> 
     for channel in proc.channels:
         parts = []
         if show_time:
-            parts.append(time_text(channel))
+            parts.append(time_text(channel) + unverified_mark(proc, "time_limit"))
         if show_fee:
-            parts.append(channel_fees(channel, today))
+            parts.append(channel_fees(channel, today) + unverified_mark(proc, "fees"))
         by_text.setdefault("; ".join(parts), []).append(channel.kind.label)
     return [title, *(f"• {', '.join(kinds)}: {text}" for text, kinds in by_text.items())]
 
@@ -238,7 +249,7 @@ def _bullets(title: str, items: list[str], chars: int, proc: Procedure) -> list[
 def _legal(proc: Procedure) -> list[str]:
     if not proc.legal_basis:
         return ["Căn cứ pháp lý: nguồn không ghi."]
-    lines = ["Căn cứ pháp lý:"]
+    lines = [f"Căn cứ pháp lý{unverified_mark(proc, 'legal_basis')}:"]
     for ref in proc.legal_basis[:MAX_LEGAL]:
         title = _short(ref.title, 120)
         if ref.code and ref.code not in title:
@@ -256,7 +267,12 @@ def source_line(proc: Procedure) -> str:
         parts.append(f"Quyết định {proc.source.decision}")
     parts.append(source_link(proc))
     verified = proc.source.verified
-    parts.append(f"kiểm tra ngày {_date(verified)}" if verified else "chưa kiểm tra thủ công")
+    if verified and not proc.unverified:
+        parts.append(f"kiểm tra ngày {_date(verified)}")
+    elif proc.curated and proc.unverified:
+        parts.append("biên soạn thủ công, có thông tin chưa xác minh")
+    else:
+        parts.append("chưa kiểm tra thủ công")
     return "Nguồn: " + " · ".join(parts)
 
 
@@ -274,13 +290,16 @@ def _section(proc: Procedure, aspect: str, today: date) -> list[str]:
     if aspect == "fee":
         return _channels(proc, today, show_time=False, show_fee=True)
     if aspect == "result":
-        return _bullets("Kết quả:", proc.result, 200, proc) if proc.result else ["Kết quả: nguồn không ghi."]
+        title = f"Kết quả{unverified_mark(proc, 'result')}:"
+        return _bullets(title, proc.result, 200, proc) if proc.result else ["Kết quả: nguồn không ghi."]
     if aspect == "conditions":
-        return _bullets("Điều kiện:", proc.conditions, 220, proc) if proc.conditions else []
+        title = f"Điều kiện{unverified_mark(proc, 'conditions')}:"
+        return _bullets(title, proc.conditions, 220, proc) if proc.conditions else []
     if aspect == "steps":
         if not proc.steps:
             return ["Trình tự: nguồn không ghi."]
-        return _numbered("Các bước:", proc.steps, MAX_STEPS, MAX_STEP_CHARS, proc)
+        title = f"Các bước{unverified_mark(proc, 'steps')}:"
+        return _numbered(title, proc.steps, MAX_STEPS, MAX_STEP_CHARS, proc)
     if aspect == "legal":
         return _legal(proc)
     if aspect == "linked":

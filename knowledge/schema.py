@@ -145,7 +145,17 @@ class Procedure(_Model):
     linked: list[str] = Field(default_factory=list, description="Codes of linked procedures")
     source: Source
     curated: bool = False
-    notes: list[str] = Field(default_factory=list, description="Caveats to show, e.g. unclear source data")
+    notes: list[str] = Field(default_factory=list, description="Caveats for the citizen, shown on the card")
+    editor_notes: list[str] = Field(
+        default_factory=list,
+        description="Notes for catalogue editors about the source ('Nguồn không ghi…', 'Cần kiểm tra…'); "
+        "never rendered for a citizen",
+    )
+    unverified: list[str] = Field(
+        default_factory=list,
+        description="Procedure fields (fees, channels, documents, agency, legal_basis, time_limit …) whose "
+        "facts were not checked against a cited source; the card says 'chưa xác minh' beside them",
+    )
 
     def channel(self, kind: ChannelKind) -> Channel | None:
         return next((c for c in self.channels if c.kind == kind), None)

@@ -82,16 +82,23 @@ def finish_record(
         notes.insert(0, NOTE_POLICE_BHYT)
         repairs.append("name: marked as the police-force version")
 
+    # What the importer had to guess is for the catalogue's editors; the card marks the fact itself.
+    editor_notes: list[str] = list(procedure.editor_notes)
+    unverified: list[str] = list(procedure.unverified)
     limits = [c.time_limit for c in procedure.channels if c.time_limit]
     if any(limit.unit_inferred for limit in limits):
-        notes.append(NOTE_UNIT_INFERRED)
+        editor_notes.append(NOTE_UNIT_INFERRED)
+        unverified.append("time_limit")
         repairs.append("time: unit added to a bare number")
     time_problems = [p for p in problems.get("channels", []) if "no time limit" in p]
     if procedure.channels and len(time_problems) >= len(procedure.channels):
-        notes.append(NOTE_NO_TIME)
+        editor_notes.append(NOTE_NO_TIME)
     if any("no clear unit" in p or "glued" in p for p in problems.get("channels", [])):
-        notes.append(NOTE_FEE_UNCLEAR)
+        editor_notes.append(NOTE_FEE_UNCLEAR)
+        unverified.append("fees")
     updates["notes"] = list(dict.fromkeys(notes))
+    updates["editor_notes"] = list(dict.fromkeys(editor_notes))
+    updates["unverified"] = list(dict.fromkeys(unverified))
     return ImportedRecord(procedure.model_copy(update=updates), problems, repairs)
 
 

@@ -163,3 +163,15 @@ def test_an_exemption_is_shown_even_when_one_fee_applies(code: str, exemption: s
 def test_time_limits_of_each_case_are_shown():
     card = render_card(imported("3.000228"), aspects=["time"], today=TODAY)
     assert "3 ngày làm việc" in card and "7 ngày làm việc" in card
+
+
+def test_editor_notes_never_reach_the_card_and_unverified_facts_are_marked():
+    proc = imported("1.004222").model_copy(
+        update={"editor_notes": ["Cần kiểm tra lại nguồn"], "unverified": ["fees", "agency"]}
+    )
+    card = render_card(proc, today=TODAY)
+    assert "Cần kiểm tra" not in card
+    marked = [line for line in card.splitlines() if "chưa xác minh" in line]
+    assert any(line.startswith("• Trực tiếp") and "phí" in line.lower() for line in marked), card
+    assert any(line.startswith("Cơ quan giải quyết") for line in marked), card
+    assert "chưa xác minh" not in render_card(proc, aspects=["documents"], today=TODAY)

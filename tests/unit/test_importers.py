@@ -118,7 +118,8 @@ def test_bare_time_limit_gets_working_days_marked_as_inferred():
     proc = portal("1.001193").procedure
     limit = proc.channel(ChannelKind.truc_tiep).time_limit
     assert (limit.value, limit.unit, limit.unit_inferred) == (1, TimeUnit.ngay_lam_viec, True)
-    assert any("ngày làm việc" in note for note in proc.notes)
+    assert any("ngày làm việc" in note for note in proc.editor_notes)
+    assert "time_limit" in proc.unverified and not any("ngày làm việc" in note for note in proc.notes)
 
 
 def test_missing_time_limit_has_no_value():
