@@ -1,13 +1,18 @@
 """The procedure catalogue: every imported record, overridden by the curated YAML records.
 
-Importing the 2,849 raw records takes seconds, so the imported part is cached under
-`settings.var_dir`, keyed by a hash of the raw files and the importer code. Curated records are
-read on every load (they are few and are being edited) and validated strictly: a bad file stops
-the load with its file name.
+The built catalogue ships with the project as open data: `knowledge/data/catalogue.jsonl.gz`, one
+record per line in the `tthc show --json` shape, sorted by code. The app and the search index load
+that file; the raw data beside the project is needed only to rebuild it (`tthc catalogue build`).
+Curated records are read on every load and laid over the committed records (they are few and are
+being edited) and validated strictly: a bad file stops the load with its file name.
+
+Building from the raw data runs every importer of `IMPORTERS`; the imported part is cached under
+`settings.var_dir`, keyed by a hash of the raw files and the importer code.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -17,6 +22,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
+from typing import Literal
 
 import yaml
 from pydantic import ValidationError
@@ -28,7 +35,14 @@ from knowledge.schema import Procedure
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
+# Every importer: a module with `iter_files(data_dir) -> list[Path]` and
+# `load_file(path) -> ImportedRecord | list[ImportedRecord]`. Adding an importer is one line here.
+IMPORTERS: dict[str, ModuleType] = {
+    "dvcqg": dvcqg,
+    "bqp": bqp,
+}
+Source = Literal["auto", "committed", "raw"]
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _IMPORTER_DIR = Path(__file__).resolve().parent / "importers"
 
@@ -70,9 +84,8 @@ class Catalogue:
 
 
 def raw_files(settings: Settings) -> list[tuple[str, Path]]:
-    files = [("dvcqg", path) for path in dvcqg.iter_files(settings.data_dir)]
-    files += [("bqp", path) for path in bqp.iter_files(settings.data_dir)]
-    return files
+    data_dir = settings.data_dir
+    return [(name, path) for name, module in IMPORTERS.items() for path in module.iter_files(data_dir)]
 
 
 def curated_files(settings: Settings) -> list[Path]:
@@ -103,19 +116,19 @@ def import_all(settings: Settings) -> tuple[dict[str, Procedure], ImportReport]:
     procedures: dict[str, Procedure] = {}
     report = ImportReport()
     for origin, path in files:
-        importer = dvcqg if origin == "dvcqg" else bqp
         try:
-            record: ImportedRecord = importer.load_file(path)
+            loaded: ImportedRecord | list[ImportedRecord] = IMPORTERS[origin].load_file(path)
         except ValueError as error:
             raise CatalogueError(str(error)) from error
-        code = record.procedure.code
-        if code in procedures:
-            logger.warning("duplicate code %s in %s; keeping the first", code, path)
-            continue
-        procedures[code] = record.procedure
-        report.problems[code] = {key: value for key, value in record.problems.items() if value}
-        report.repairs[code] = record.repairs
-        report.origins[code] = origin
+        for record in loaded if isinstance(loaded, list) else [loaded]:
+            code = record.procedure.code
+            if code in procedures:
+                logger.warning("duplicate code %s in %s; keeping the first", code, path)
+                continue
+            procedures[code] = record.procedure
+            report.problems[code] = {key: value for key, value in record.problems.items() if value}
+            report.repairs[code] = record.repairs
+            report.origins[code] = origin
     return procedures, report
 
 
@@ -161,9 +174,44 @@ def load_curated_file(path: Path) -> Procedure:
     return procedure.model_copy(update={"curated": True})
 
 
-def load_catalogue(settings: Settings | None = None, use_cache: bool = True) -> Catalogue:
+def read_catalogue_file(path: Path) -> dict[str, Procedure]:
+    """The records of a catalogue file in the export format (JSON lines, gzipped or not)."""
+    try:
+        raw = path.read_bytes()
+        text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8")
+    except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError) as error:
+        raise CatalogueError(f"{path}: cannot read the catalogue file: {error}") from error
+    procedures: dict[str, Procedure] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            procedure = Procedure.model_validate_json(line)
+        except ValidationError as error:
+            raise CatalogueError(f"{path}:{number}: invalid record:\n{error}") from error
+        procedures[procedure.code] = procedure
+    return procedures
+
+
+def _load_committed(path: Path) -> tuple[dict[str, Procedure], ImportReport, str]:
+    procedures = read_catalogue_file(path)
+    report = ImportReport(origins={code: proc.source.origin for code, proc in procedures.items()})
+    return procedures, report, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_catalogue(
+    settings: Settings | None = None, use_cache: bool = True, source: Source = "auto"
+) -> Catalogue:
+    """The catalogue. `source`: "committed" reads knowledge/data/catalogue.jsonl.gz, "raw" runs the
+    importers over the raw data, "auto" (the default) takes the committed file when there is one."""
     settings = settings or get_settings()
-    procedures, report, key = _load_imported(settings, use_cache)
+    committed = settings.catalogue_file
+    if source == "committed" or (source == "auto" and committed.is_file()):
+        if not committed.is_file():
+            raise CatalogueError(f"no committed catalogue at {committed}; run `tthc catalogue build`")
+        procedures, report, key = _load_committed(committed)
+    else:
+        procedures, report, key = _load_imported(settings, use_cache)
     digest = hashlib.sha256(key.encode())
     curated: dict[str, Path] = {}
     merged = dict(procedures)
@@ -194,6 +242,27 @@ def export_lines(procedures: Iterable[Procedure]) -> Iterator[str]:
     """Every record as a JSON line, sorted by code: the catalogue as open data."""
     for procedure in sorted(procedures, key=lambda p: p.code):
         yield export_line(procedure)
+
+
+def export_bytes(procedures: Iterable[Procedure]) -> bytes:
+    """The export as deterministic gzip bytes (no file name, mtime 0): the committed file's format."""
+    text = "".join(line + "\n" for line in export_lines(procedures))
+    return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
+
+
+def build_catalogue(settings: Settings | None = None, use_cache: bool = True) -> Catalogue:
+    """The catalogue built from the raw data and the curated records (never from the committed file)."""
+    return load_catalogue(settings, use_cache=use_cache, source="raw")
+
+
+def write_catalogue_file(catalogue: Iterable[Procedure], path: Path) -> int:
+    """Write the export to `path` atomically; returns the number of records."""
+    procedures = list(catalogue)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_bytes(export_bytes(procedures))
+    temporary.replace(path)
+    return len(procedures)
 
 
 @lru_cache(maxsize=1)

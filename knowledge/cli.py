@@ -36,11 +36,60 @@ def catalogue_report(
     from knowledge.report import build_report
 
     try:
-        catalogue = load_catalogue()
+        catalogue = load_catalogue(source="raw")
     except CatalogueError as error:
         typer.echo(f"The catalogue cannot be loaded: {error}", err=True)
         raise typer.Exit(3) from None
     typer.echo(build_report(catalogue).render(limit=limit or None))
+
+
+@catalogue_app.command("build")
+def catalogue_build(
+    output: str = typer.Option(None, "--output", "-o", help="Write here (default: the committed file)."),
+    check: bool = typer.Option(False, "--check", help="Only say whether the committed file is up to date."),
+) -> None:
+    """Rebuild knowledge/data/catalogue.jsonl.gz from the raw data, the importers and the curated records."""
+    from pathlib import Path
+
+    from knowledge.catalogue import CatalogueError, build_catalogue, read_catalogue_file, write_catalogue_file
+    from knowledge.config import get_settings
+    from knowledge.diff import diff_catalogues
+
+    settings = get_settings()
+    target = Path(output) if output else settings.catalogue_file
+    try:
+        built = build_catalogue(settings)
+        old = read_catalogue_file(target) if target.is_file() else {}
+    except CatalogueError as error:
+        typer.echo(f"The catalogue cannot be built: {error}", err=True)
+        raise typer.Exit(3) from None
+    summary = diff_catalogues(old, built.procedures).render(limit=0).splitlines()[-1]
+    if check:
+        stale = old != built.procedures
+        typer.echo(f"{target}: {'STALE' if stale else 'up to date'} ({summary})")
+        raise typer.Exit(1 if stale else 0)
+    count = write_catalogue_file(built, target)
+    typer.echo(f"{target}: {count} records ({summary})")
+
+
+@catalogue_app.command("diff")
+def catalogue_diff(
+    old: str = typer.Argument(..., help="The catalogue before (a .jsonl or .jsonl.gz export)."),
+    new: str = typer.Argument(..., help="The catalogue after."),
+    limit: int = typer.Option(0, "--limit", min=0, help="At most this many facts per record (0 = all)."),
+) -> None:
+    """What changed between two catalogue exports, record by record and fact by fact."""
+    from pathlib import Path
+
+    from knowledge.catalogue import CatalogueError, read_catalogue_file
+    from knowledge.diff import diff_catalogues
+
+    try:
+        before, after = read_catalogue_file(Path(old)), read_catalogue_file(Path(new))
+    except CatalogueError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(3) from None
+    typer.echo(diff_catalogues(before, after).render(limit=limit or None))
 
 
 @catalogue_app.command("export")

@@ -33,6 +33,11 @@ class Settings:
         return PROJECT_ROOT / "knowledge" / "curated"
 
     @property
+    def catalogue_file(self) -> Path:
+        """The built catalogue committed with the project (the export format, gzipped)."""
+        return PROJECT_ROOT / "knowledge" / "data" / "catalogue.jsonl.gz"
+
+    @property
     def models_dir(self) -> Path:
         return self.var_dir / "models"
 

@@ -47,7 +47,7 @@ def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def catalogue(var_dir: Path) -> Catalogue:
-    return load_catalogue(make_settings(var_dir))
+    return load_catalogue(make_settings(var_dir), source="raw")
 
 
 def test_every_raw_record_is_imported(catalogue: Catalogue):
@@ -94,7 +94,7 @@ def test_cache_is_written_and_reused(var_dir: Path, catalogue: Catalogue, monkey
         raise AssertionError("the cached catalogue should have been used")
 
     monkeypatch.setattr(catalogue_module, "import_all", must_not_import)
-    again = load_catalogue(make_settings(var_dir))
+    again = load_catalogue(make_settings(var_dir), source="raw")
     assert again.content_hash == catalogue.content_hash
     assert again.procedures == catalogue.procedures
 
@@ -113,7 +113,7 @@ def test_a_corrupt_cache_is_rebuilt_not_trusted(
         return {"1.004222": catalogue.get("1.004222")}, catalogue_module.ImportReport({"1.004222": {}})
 
     monkeypatch.setattr(catalogue_module, "import_all", small_import)
-    rebuilt = load_catalogue(make_settings(tmp_path, tmp_path / "no-curated"))
+    rebuilt = load_catalogue(make_settings(tmp_path, tmp_path / "no-curated"), source="raw")
     assert len(calls) == 1
     assert rebuilt.get("1.004222") == catalogue.get("1.004222")
     assert list((tmp_path / "cache").glob("catalogue-*.pickle"))
@@ -122,7 +122,7 @@ def test_a_corrupt_cache_is_rebuilt_not_trusted(
 def test_content_hash_follows_the_curated_files(tmp_path: Path, var_dir: Path):
     curated = tmp_path / "curated"
     curated.mkdir()
-    empty = load_catalogue(make_settings(var_dir, curated))
+    empty = load_catalogue(make_settings(var_dir, curated), source="raw")
     assert not empty.curated_codes
     (curated / "1.013133.yaml").write_text(
         'code: "1.013133"\nname: Đăng ký nghĩa vụ quân sự lần đầu\n'
@@ -130,7 +130,7 @@ def test_content_hash_follows_the_curated_files(tmp_path: Path, var_dir: Path):
         "  origin: curated\n",
         encoding="utf-8",
     )
-    one = load_catalogue(make_settings(var_dir, curated))
+    one = load_catalogue(make_settings(var_dir, curated), source="raw")
     assert one.curated_codes == {"1.013133"}
     assert one.get("1.013133").curated and one.get("1.013133").source.verified == date(2026, 11, 20)
     assert one.content_hash != empty.content_hash
@@ -153,7 +153,7 @@ def test_a_bad_curated_file_fails_loudly_with_its_name(
     curated.mkdir()
     (curated / "broken-record.yaml").write_text(content, encoding="utf-8")
     with pytest.raises(CatalogueError, match=message) as error:
-        load_catalogue(make_settings(var_dir, curated))
+        load_catalogue(make_settings(var_dir, curated), source="raw")
     assert "broken-record.yaml" in str(error.value)
 
 
@@ -164,10 +164,10 @@ def test_two_curated_files_for_one_code_fail(tmp_path: Path, var_dir: Path):
     (curated / "a.yaml").write_text(record, encoding="utf-8")
     (curated / "b.yaml").write_text(record, encoding="utf-8")
     with pytest.raises(CatalogueError, match=r"b\.yaml.*a\.yaml"):
-        load_catalogue(make_settings(var_dir, curated))
+        load_catalogue(make_settings(var_dir, curated), source="raw")
 
 
 def test_missing_data_is_a_clear_error(tmp_path: Path):
     settings = dataclasses.replace(make_settings(tmp_path), shared_dir=tmp_path / "nowhere")
     with pytest.raises(CatalogueError, match="no raw procedure records"):
-        load_catalogue(settings, use_cache=False)
+        load_catalogue(settings, use_cache=False, source="raw")
