@@ -37,6 +37,9 @@ TIME_IN_TEXT = re.compile(
 )
 LONG_ASCII = re.compile(r"(?<![A-Za-zà-ỹÀ-Ỹ])[a-z]{12,}(?![A-Za-zà-ỹ])")
 REMARK_CASE = re.compile(r"^(?:Lưu ý|Ghi chú|Chú ý)\b", re.IGNORECASE)
+FORM_NAMED_IN_FILE = re.compile(r"(?i)(?:mẫu|mau|mus|phụ lục|phu luc|phlc)\W*(?:số|so)?\W*\d")
+# A time as a figure, an honest 'không ghi', or a moment the source names ('trước khi tàu rời cảng').
+TIME_STATEMENT = re.compile(r"\d|không|ngay|trước khi|sau khi|chậm nhất|kết thúc|hằng năm|hoàn thành", re.I)
 ELLIPSIS_MARKERS = ("… còn", "… xem", "• … và")
 
 
@@ -71,8 +74,9 @@ CHECKS: tuple[Check, ...] = (
     Check("time_in_text_missing", "the source states a time limit in its text, the record has none", True),
     Check("cmnd_without_note", "Chứng minh nhân dân listed as a paper without the note that it is invalid"),
     Check("record_text_shortened", "the record keeps a shortened text ('…') instead of the full text"),
-    Check("card_cut_mid_sentence", "a card line cut inside a sentence"),
-    Check("form_file_without_code", "a form file is published but no form code was recognised"),
+    Check("card_cut_word", "a card line cut inside a word"),
+    Check("document_or_condition_cut", "a document or condition on the card cut inside a sentence"),
+    Check("form_file_without_code", "a form file named by its number ('Mẫu số 08…') without a form code"),
     Check("time_not_honest", "a channel whose card time is neither a figure nor an honest 'không ghi'"),
     Check("no_source", "no source link or decision"),
 )
@@ -221,7 +225,8 @@ def _channels(proc: Procedure, card: str, raw: RawRecord | None, today: date) ->
             TIME_WITH_UNIT.search(description) or re.search(r"\d\s*(?:đồng|VNĐ)", description)
         ):
             yield "filing_line_not_place", description[:90]
-        if not re.search(r"\d|không", time_text(channel), re.IGNORECASE):
+        shown_time = time_text(channel)
+        if "xem ghi chú" in shown_time or not TIME_STATEMENT.search(shown_time):
             yield "time_not_honest", f"{channel.kind.value}: {time_text(channel)[:80]}"
         for fee in channel.fees_in_force(today):
             exemption = re.search(r"[Mm]iễn[^.;]*?(?:cho|đối với|đối tượng|theo)[^.;]{3,}", fee.note or "")
@@ -253,7 +258,8 @@ def _channels(proc: Procedure, card: str, raw: RawRecord | None, today: date) ->
                 yield "channel_rows_time_lost", f"{kind.value}: {sorted(times)} shown {time_text(channel)!r}"
     if proc.channels and all(c.time_limit is None or c.time_limit.value is None for c in proc.channels):
         stated = TIME_IN_TEXT.search(raw.text)
-        if stated:
+        shown = " ".join(time_text(channel) for channel in proc.channels)
+        if stated and not re.search(r"\d+\s*(?:ngày|giờ|tháng)", shown):
             yield "time_in_text_missing", stated.group(0)
 
 
@@ -262,8 +268,10 @@ def _place_and_steps(
 ) -> Iterator[tuple[str, str]]:
     if not proc.agency:
         yield "no_agency", "-"
-    for place in filter(None, [proc.agency, *(c.description for c in proc.channels)]):
-        if DISTRICT_BODY.search(place):
+    if proc.agency and DISTRICT_BODY.search(proc.agency):
+        yield "district_body", proc.agency[:90]
+    for place in filter(None, (c.description for c in proc.channels)):
+        if DISTRICT_BODY.search(place) and "cấp huyện" not in " ".join(proc.notes):
             yield "district_body", place[:90]
     for index, step in enumerate(proc.steps, start=1):
         if not step.strip(" -+•.:;\n"):
@@ -285,7 +293,7 @@ def _documents(proc: Procedure, card: str, raw: RawRecord | None, today: date) -
         for document in case.documents:
             if LONG_ASCII.search(document.name):
                 yield "document_file_residue", document.name[-60:]
-            if document.form_file and not document.form:
+            if document.form_file and not document.form and FORM_NAMED_IN_FILE.search(document.form_file):
                 yield "form_file_without_code", document.form_file[:90]
             if CMND.search(document.name) and CMND_NOTE_MARK not in card:
                 yield "cmnd_without_note", document.name[:90]
@@ -300,11 +308,26 @@ def _cut_text(proc: Procedure, card: str, raw: RawRecord | None, today: date) ->
     for kind, text in _texts(proc):
         if text.rstrip().endswith("…"):
             yield "record_text_shortened", f"{kind}: …{text[-50:]}"
+    facts = " ".join(" ".join(text.split()) for _, text in _texts(proc))
+    card_lines = [" ".join(line.split()) for line in card.splitlines()]
+    texts = [d.name for case in proc.documents for d in case.documents] + list(proc.conditions)
+    texts += [d.condition for case in proc.documents for d in case.documents if d.condition]
+    for text in (" ".join(t.split()) for t in texts):
+        shown = [line for line in card_lines if text[:80] in line]
+        if not shown or any(text in line for line in shown):
+            continue
+        # Cut for display: acceptable only after a whole sentence ('… chọn thầu. …').
+        kept = [line[line.find(text[:80]) :].split(" …", 1)[0] for line in shown if " …" in line]
+        if not any(text.startswith(part) and part[-1:] in ".;" for part in kept):
+            yield "document_or_condition_cut", text[:60] + "…"
     for line in card.splitlines():
-        if "…" in line and not any(marker in line for marker in ELLIPSIS_MARKERS):
-            before = line.split("…", 1)[0].rstrip()
-            if before and before[-1] not in ".;:!?)”\"":
-                yield "card_cut_mid_sentence", "…" + before[-50:]
+        if "…" not in line or any(marker in line for marker in ELLIPSIS_MARKERS):
+            continue
+        before = line.split("…", 1)[0]
+        tail = before.rstrip()[-40:]
+        at = facts.find(tail) if len(tail) >= 12 else -1
+        if at >= 0 and before == before.rstrip() and facts[at + len(tail) : at + len(tail) + 1].isalnum():
+            yield "card_cut_word", "…" + tail
 
 
 FINDERS: tuple[Finder, ...] = (_legal, _channels, _place_and_steps, _documents, _cut_text)

@@ -23,18 +23,30 @@ FULL_CARD = (
 PORTAL = "https://dichvucong.gov.vn"
 
 MAX_DOCUMENTS = 14
-MAX_DOCUMENT_CHARS = 220
+# Papers and conditions are the facts a citizen acts on: shown whole up to a generous length.
+MAX_DOCUMENT_CHARS = 600
+MAX_CONDITION_CHARS = 600
 MAX_STEPS = 8
 MAX_STEP_CHARS = 260
 MAX_LEGAL = 6
 MAX_LIST_ITEMS = 6
 
 
-def _short(text: str, limit: int) -> str:
+def _short(text: str, limit: int, whole_sentences: bool = False) -> str:
+    """Shortened for display only, at the end of a sentence when one ends in the second half of the
+    limit, else at a word boundary (never inside a word). With `whole_sentences`, never inside a
+    sentence: the first sentence is shown whole however long. The record keeps the full text."""
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
-    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:(") + "…"
+    head = text[: limit + 1]
+    sentence_end = max(head.rfind(". "), head.rfind("; "))
+    if sentence_end >= limit // 2 or (whole_sentences and sentence_end > 0):
+        return text[: sentence_end + 1] + " …"
+    if whole_sentences:
+        later = [i for i in (text.find(". ", limit), text.find("; ", limit)) if i > 0]
+        return text[: min(later) + 1] + " …" if later else text
+    return head.rsplit(" ", 1)[0].rstrip(",;:(") + "…"
 
 
 UNVERIFIED = "chưa xác minh"
@@ -106,14 +118,26 @@ def channel_fees(channel: Channel, today: date) -> str:
     return "; ".join(fee_text(fee, with_note=several) for fee in fees[:4])
 
 
+_TIME_PHRASE = re.compile(r"\d+\s*(?:ngày làm việc|ngày|giờ làm việc|giờ|tháng)\b[^;.]{0,50}")
+
+
+def _case_time(case: str) -> str:
+    """One case's time for display: shortened, but never without its time figure."""
+    shown = _short(case, 140)
+    phrase = _TIME_PHRASE.search(case)
+    if phrase and not _TIME_PHRASE.search(shown):
+        shown = shown.rstrip("…") + " … " + _short(phrase.group(0), 60)
+    return shown
+
+
 def time_text(channel: Channel) -> str:
     limit = channel.time_limit
+    if limit is not None and limit.by_case:
+        return "tùy trường hợp: " + "; ".join(_case_time(case) for case in limit.by_case)
     if limit is None or (limit.value is None and not limit.note):
         return "nguồn không ghi thời hạn"
-    if limit.by_case:
-        return "tùy trường hợp: " + "; ".join(_short(case, 140) for case in limit.by_case)
     if limit.value is None:
-        return _short(limit.note or "", 160)
+        return _short(limit.note or "", 320)
     return limit.text()
 
 
@@ -127,14 +151,17 @@ def _counts(document: Document) -> str | None:
 
 
 def document_line(document: Document) -> str:
-    line = "• " + _short(document.name, MAX_DOCUMENT_CHARS)
-    extras = [x for x in (_counts(document), f"mẫu {document.form}" if document.form else None) if x]
+    line = "• " + _short(document.name, MAX_DOCUMENT_CHARS, whole_sentences=True)
+    form = None
+    if document.form:
+        form = document.form if document.form.startswith("Phụ lục") else f"mẫu {document.form}"
+    extras = [x for x in (_counts(document), form) if x]
     if document.present_only:
         extras.append("xuất trình")
     if extras:
         line += f" ({'; '.join(extras)})"
     if document.condition:
-        line += f" – {_short(document.condition, 160)}"
+        line += f" – {_short(document.condition, MAX_CONDITION_CHARS, whole_sentences=True)}"
     return line
 
 
@@ -240,7 +267,7 @@ def _numbered(title: str, items: Iterable[str], limit: int, chars: int, proc: Pr
 
 
 def _bullets(title: str, items: list[str], chars: int, proc: Procedure) -> list[str]:
-    lines = [title, *(f"• {_short(item, chars)}" for item in items[:MAX_LIST_ITEMS])]
+    lines = [title, *(f"• {_short(item, chars, whole_sentences=True)}" for item in items[:MAX_LIST_ITEMS])]
     if len(items) > MAX_LIST_ITEMS:
         lines.append(f"… xem đầy đủ tại {source_link(proc)}")
     return lines
@@ -294,7 +321,7 @@ def _section(proc: Procedure, aspect: str, today: date) -> list[str]:
         return _bullets(title, proc.result, 200, proc) if proc.result else ["Kết quả: nguồn không ghi."]
     if aspect == "conditions":
         title = f"Điều kiện{unverified_mark(proc, 'conditions')}:"
-        return _bullets(title, proc.conditions, 220, proc) if proc.conditions else []
+        return _bullets(title, proc.conditions, MAX_CONDITION_CHARS, proc) if proc.conditions else []
     if aspect == "steps":
         if not proc.steps:
             return ["Trình tự: nguồn không ghi."]

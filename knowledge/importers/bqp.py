@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from knowledge.importers.tables import (
     document_numbers,
     legal_title,
     merge_row,
+    sort_description,
     split_conditions,
     time_limit,
 )
@@ -73,6 +75,30 @@ def _fees(raw: str | None, kind, province_set: bool) -> tuple[list[Fee], list[st
     return rules, problems
 
 
+def _key(body: str) -> str:
+    return " ".join(body.lower().split(",")[0].split()[:4])
+
+
+def _agency(raw: dict[str, Any]) -> str | None:
+    """The body that handles the dossier. Some records put an unrelated body in 'cơ quan thực hiện'
+    (1.013533: the General Department of Politics, for a certificate the steps send to the Department
+    of Technology Management of the General Department of Defence Industry): when that body is named
+    nowhere else in the record and the steps send the dossier to the competent body, the steps win."""
+    content = raw["content"]
+    named = one_line(content.get("cơ_quan_thực_hiện"))
+    competent = one_line(content.get("cơ_quan_có_thẩm_quyền"))
+    steps = one_line(content.get("trình_tự_thực_hiện")) or ""
+    if not named or not competent:
+        return named or competent
+    record_text = " ".join(json.dumps(raw, ensure_ascii=False).lower().split())
+    related = competent.lower() in named.lower() or named.lower() in competent.lower()
+    if related or record_text.count(_key(named)) > 1:
+        return named
+    body = rf"([A-ZĐ][^()]{{0,60}}?(?i:{re.escape(competent)}))"
+    sent = re.search(rf"(?i:(?:gửi|nộp)(?: hồ sơ)?(?: (?:tại|đến|về|cho))?) {body}", steps)
+    return sent.group(1).strip() if sent else named
+
+
 def parse_record(raw: dict[str, Any]) -> ImportedRecord:
     try:
         meta, content, tables = raw["metadata"], raw["content"], raw["tables"]
@@ -96,11 +122,15 @@ def parse_record(raw: dict[str, Any]) -> ImportedRecord:
             problems["channels"].append(f"{kind.label}: no time limit in the source")
         fees, fee_problems = _fees(row.get("phi_le_phi"), kind, province_set=False)
         problems["channels"].extend(f"{kind.label}: {p}" for p in fee_problems if p != "no fee")
-        description = one_line(row.get("mo_ta"))
+        # The description column holds time limits per step or body as often as a place.
+        place, time_sentences, _ = sort_description(one_line(row.get("mo_ta")) or "")
+        description = place or None
+        if time_sentences and limit.value is not None and not limit.note:
+            limit = limit.model_copy(update={"note": " ".join(time_sentences)})
         if kind.value in channels:
-            merge_row(channels[kind.value], cases[kind.value], limit, description or "", fees)
+            merge_row(channels[kind.value], cases[kind.value], limit, " ".join(time_sentences) or place, fees)
         else:
-            cases[kind.value] = [(limit, description or "")]
+            cases[kind.value] = [(limit, " ".join(time_sentences) or place)]
             channels[kind.value] = Channel(kind=kind, time_limit=limit, fees=fees, description=description)
     if not channels:
         problems["channels"].append("no channel table")
@@ -156,7 +186,7 @@ def parse_record(raw: dict[str, Any]) -> ImportedRecord:
         field=one_line(meta.get("lĩnh_vực")),
         levels=[level.replace("Cấp Xã", "Cấp xã").replace("Cấp Tỉnh", "Cấp tỉnh")
                 for level in levels_from(meta.get("cấp_thực_hiện"))],
-        agency=one_line(content.get("cơ_quan_thực_hiện")),
+        agency=_agency(raw),
         audience=one_line(content.get("đối_tượng_thực_hiện")),
         channels=[channels[k] for k in ("truc_tiep", "truc_tuyen", "buu_chinh") if k in channels],
         online=OnlineService(url=PORTAL if has_online else None),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from knowledge.importers.fees import FeeCell, build_fees, resolve_cell_figure
-from knowledge.importers.text import amounts_in, clean, form_code, one_line, shorten
+from knowledge.importers.text import amounts_in, clean, form_code, one_line
 from knowledge.schema import Channel, ChannelKind, Document, DocumentCase, Fee, LegalRef, TimeLimit, TimeUnit
 
 T = TypeVar("T")
@@ -72,7 +72,44 @@ def time_from_text(text: str, fallback: TimeLimit) -> TimeLimit:
     if len(found) != 1:
         return fallback
     value, unit = found.pop()
-    return TimeLimit(value=value, unit=unit, note=f"Theo mô tả trên cổng: {shorten(text, 160)}")
+    return TimeLimit(value=value, unit=unit, note=f"Theo mô tả trên cổng: {text}")
+
+
+# An explicit statement of the time: 'Thời hạn giải quyết : Trong thời hạn 15 ngày, kể từ …'.
+_STATED_TIME = re.compile(
+    r"Thời (?:hạn|gian) giải quyết(?: là)?\s*+:?+\s*+(?![-+•:])"
+    r"([^.\n]*\d[^.\n]*\.?(?:\s*Trường hợp[^.\n]*\.?)?)",
+    re.IGNORECASE,
+)
+
+
+def stated_time(text: str | None) -> TimeLimit | None:
+    """The time limit a text states in so many words ('Thời hạn giải quyết: …'), if it does."""
+    match = _STATED_TIME.search(one_line(text) or "")
+    if not match:
+        return None
+    sentence = match.group(1).strip()
+    found = time_from_text(sentence, TimeLimit(note=sentence))
+    return found.model_copy(update={"note": sentence})
+
+
+_STAGE_TIME = re.compile(
+    r"\b(?:[Tt]rong (?:thời hạn|vòng)|[Kk]hông quá|[Cc]hậm nhất|[Tt]ối đa)\s+\d+\s*"
+    r"(?:ngày làm việc|ngày|giờ làm việc|giờ|tháng)\b[^.;\n]*"
+)
+
+
+def stage_times(text: str | None) -> list[str]:
+    """The sentences of a text that give the time of one stage ('… trong thời hạn 03 ngày làm việc …')."""
+    flat = one_line(text) or ""
+    found = []
+    for match in _STAGE_TIME.finditer(flat):
+        # From the start of the sentence, or from a word at most 80 characters before the time.
+        start = max(flat.rfind(".", 0, match.start()), flat.rfind(";", 0, match.start())) + 1
+        if match.start() - start > 80:
+            start = flat.find(" ", match.start() - 80) + 1
+        found.append(flat[start : match.end()].strip(" -+*"))
+    return list(dict.fromkeys(found))
 
 
 # --- Channels (cach_thuc_thuc_hien) ------------------------------------------------------------
@@ -203,14 +240,19 @@ def parse_channels(raw: str | None, province_set: bool) -> Parsed[list[Channel]]
                 cell = resolve_cell_figure(fee_match["number"], fee_match["unit"], description)
         else:
             cell = FeeCell(None)
-        place, time_sentences, fee_sentences = _sort_sentences(one_line(channel_text) or "")
+        place, time_sentences, fee_sentences = sort_description(one_line(channel_text) or "")
         if fee_sentences:
             # The description column held the fee breakdown ('Bao gồm: - 1.000.000 đồng …').
             description = " ".join(filter(None, [description, *fee_sentences]))
         limit = time_limit(time_text)
+        if limit.value is None and not limit.note:
+            limit = stated_time(f"{channel_text} {description}") or limit
         if limit.value is None:
             described = " ".join(filter(None, [*time_sentences, place, one_line(description)]))
             limit = time_from_text(described, limit)
+        if limit.value is None and not limit.note and time_sentences:
+            # The column is empty but the description states the time of each stage: keep its words.
+            limit = TimeLimit(by_case=[sentence.strip(" -+;") for sentence in time_sentences])
         elif time_sentences and not limit.note:
             limit = limit.model_copy(update={"note": " ".join(time_sentences)})
         if limit.value is None:
@@ -232,7 +274,7 @@ def parse_channels(raw: str | None, province_set: bool) -> Parsed[list[Channel]]
     return Parsed(found, problems)
 
 
-def _sort_sentences(text: str) -> tuple[str, list[str], list[str]]:
+def sort_description(text: str) -> tuple[str, list[str], list[str]]:
     """The description column's sentences: (place, time limit sentences, fee sentences)."""
     sorted_sentences: list[tuple[str, str]] = []
     for sentence in re.split(r"(?<=[.;])\s+(?=[-+A-ZĐ" + UPPER[3:] + r"])|\s+(?=[-+]\s)", text):

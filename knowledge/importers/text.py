@@ -92,14 +92,35 @@ _FORM_IN_NAME = re.compile(r"[Mm]ẫu\s*(?:số\s*)?([A-Z]{1,3}\s?\d{1,3}[a-z]?)
 _FORM_IN_FILE = re.compile(r"(?<![A-Z])(?!TT|ND|NĐ|QD|QĐ|NQ)([A-Z]{2,3}\d{2}[a-z]?)(?!\d)")
 
 
+# Any other form number the source gives: 'Mẫu số 08.ĐKT', 'Mẫu 10TP-TTTM-sđ', 'mẫu số 01/2025/LLTP',
+# 'Phụ lục 12.9', and in file names 'Mẫu số 29.docx', 'mau so 12 (1).doc', 'Phulucso05a.docx'.
+_CODE = r"(?=[0-9A-Za-zĐđ.\-/]*\d)([0-9A-ZĐ][0-9A-Za-zĐđ.\-/]*)"
+_FORM_NUMBER_IN_NAME = re.compile(rf"(?:[Mm]ẫu|MẪU)\s*(?:số\s*)?{_CODE}")
+_ANNEX_IN_NAME = re.compile(r"(?:Phụ lục|PHỤ LỤC)\s*(?:số\s*)?([0-9]+[0-9a-z.]*|[IVXL]+\b)")
+_FORM_NUMBER_IN_FILE = re.compile(
+    rf"^(?:\d+[.\-]\s*)?(?:Mẫu|MẪU|mẫu|Mau|mau|MAU|Mus|mus|Mu|MU)\s*(?:số|so|SỐ)?\s*{_CODE}"
+)
+_ANNEX_IN_FILE = re.compile(
+    r"^(?:Phụ lục|PHỤ LỤC|Phu luc|Phulucso|Phlc)\s*(?:số|SỐ|so)?\s*([0-9]+[0-9A-Za-z.]*|[IVXL]+\b)"
+)
+
+
 def form_code(name: str, file_name: str | None = None) -> str | None:
     match = _FORM_IN_NAME.search(name)
     if match:
         return match.group(1).replace(" ", "")
-    if file_name:
-        match = _FORM_IN_FILE.search(file_name)
-        if match:
+    if match := _FORM_NUMBER_IN_NAME.search(name):
+        return match.group(1).rstrip(".-/")
+    if match := _ANNEX_IN_NAME.search(name):
+        return f"Phụ lục {match.group(1).rstrip('.')}"
+    for file in (file_name or "").split("; "):
+        if match := _FORM_IN_FILE.search(file):
             return match.group(1)
+        stem = re.sub(r"(?:\s*\(\d+\))?\.\w+$", "", file.strip())
+        if match := _FORM_NUMBER_IN_FILE.search(stem):
+            return match.group(1).rstrip(".-/")
+        if match := _ANNEX_IN_FILE.search(stem):
+            return f"Phụ lục {match.group(1).rstrip('.')}"
     return None
 
 

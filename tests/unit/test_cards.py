@@ -175,3 +175,10 @@ def test_editor_notes_never_reach_the_card_and_unverified_facts_are_marked():
     assert any(line.startswith("• Trực tiếp") and "phí" in line.lower() for line in marked), card
     assert any(line.startswith("Cơ quan giải quyết") for line in marked), card
     assert "chưa xác minh" not in render_card(proc, aspects=["documents"], today=TODAY)
+
+
+def test_display_cuts_keep_whole_sentences_and_the_dated_fact():
+    card = render_card(imported("1.014131"), aspects=["conditions"], today=TODAY)
+    assert "từ ngày 01 tháng 8 năm 2026" in card
+    card = render_card(imported("2.001263"), aspects=["documents"], today=TODAY)
+    assert "Đơn xin nhận con nuôi" in card and "con nu " not in card

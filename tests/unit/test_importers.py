@@ -11,7 +11,7 @@ import pytest
 
 from knowledge.config import get_settings
 from knowledge.importers import bqp, dvcqg
-from knowledge.importers.common import NOTE_DISTRICT, NOTE_POLICE_BHYT, ImportedRecord
+from knowledge.importers.common import NOTE_CMND, NOTE_DISTRICT, NOTE_POLICE_BHYT, ImportedRecord
 from knowledge.importers.tables import parse_channels, parse_legal_basis, time_limit
 from knowledge.importers.text import amounts_in
 from knowledge.schema import ChannelKind, Procedure, TimeUnit
@@ -404,3 +404,53 @@ def test_rows_of_one_channel_keep_every_time_limit_and_no_fee_twice():
     assert "chưa có thẻ" in limit.by_case[1]
     for channel in portal("1.001471").procedure.channels:
         assert sorted(f.amount for f in channel.fees) == [200_000, 400_000]
+
+
+def defence(code: str) -> Procedure:
+    return bqp.load_file(DATA / "procedures-bqp" / "raw" / f"{code}.json").procedure
+
+
+def test_district_bodies_are_replaced_by_what_the_record_itself_names():
+    assert raw_portal("1.011727")["co_quan_thuc_hien"] == "Công an huyện"
+    police = portal("1.011727").procedure
+    assert police.agency == "Công an cấp xã" and "agency" in police.unverified
+    assert any("Công an huyện" in note and "cấp xã" in note for note in police.notes)
+    insurance = portal("1.001521").procedure
+    assert insurance.agency == "Bảo hiểm xã hội cấp Tỉnh"
+
+
+def test_defence_agency_comes_from_the_body_the_steps_send_the_dossier_to():
+    def named(code: str) -> str:
+        raw = json.loads((DATA / "procedures-bqp" / "raw" / f"{code}.json").read_text(encoding="utf-8"))
+        return raw["content"]["cơ_quan_thực_hiện"].strip()
+
+    assert named("1.013533").startswith("Tổng cục Chính trị")
+    assert defence("1.013533").agency == "Cục Quản lý Công nghệ/Tổng cục Công nghiệp quốc phòng"
+    assert defence("1.013133").agency == named("1.013133")  # a body the record names elsewhere stays
+
+
+@pytest.mark.parametrize("code", ["3.000167", "3.000168", "3.000169", "3.000170", "3.000171", "3.000172"])
+def test_an_id_card_of_the_old_kind_gets_the_note_that_it_is_invalid(code: str):
+    proc = portal(code).procedure
+    assert any("chứng minh nhân dân" in d.name.lower() for case in proc.documents for d in case.documents)
+    assert NOTE_CMND in proc.notes
+
+
+@pytest.mark.parametrize(
+    ("code", "form"),
+    [("1.003586", "08.ĐKT"), ("1.008904", "10TP-TTTM-sđ"), ("1.014131", "Phụ lục 12.9"), ("1.008904", "09")],
+)
+def test_form_numbers_of_every_shape_are_recognised(code: str, form: str):
+    assert form in {d.form for case in portal(code).procedure.documents for d in case.documents}
+
+
+def test_a_time_limit_stated_only_in_the_text_is_kept():
+    assert "Không có thông tin400,000" in raw_portal("2.001263")["cach_thuc_thuc_hien"]
+    limit = portal("2.001263").procedure.channel(ChannelKind.truc_tiep).time_limit
+    stages = " ".join(limit.by_case)
+    assert "10 ngày" in stages and "15 ngày" in stages and "05 ngày" in stages
+
+
+def test_the_full_text_is_kept_in_the_record():
+    conditions = portal("1.014131").procedure.conditions
+    assert any(c.endswith("từ ngày 01 tháng 8 năm 2026.") for c in conditions)
