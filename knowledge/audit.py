@@ -62,7 +62,7 @@ CHECKS: tuple[Check, ...] = (
     Check("exemption_hidden", "a fee note names an exemption ('miễn … cho') the card does not show"),
     Check("channel_rows_time_lost", "one channel has rows with different time limits; a limit is lost",
           True),
-    Check("no_agency", "no 'Cơ quan giải quyết'"),
+    Check("no_agency", "no 'Cơ quan giải quyết', and the card does not say the source names none"),
     Check("filing_line_not_place", "the 'Cách nộp' line holds a time limit or a fee instead of a place"),
     Check("district_body", "a district-level body named as the place to go"),
     Check("step_empty", "a step with no text ('1. -')"),
@@ -266,7 +266,7 @@ def _channels(proc: Procedure, card: str, raw: RawRecord | None, today: date) ->
 def _place_and_steps(
     proc: Procedure, card: str, raw: RawRecord | None, today: date
 ) -> Iterator[tuple[str, str]]:
-    if not proc.agency:
+    if not proc.agency and "Cơ quan giải quyết: nguồn không ghi" not in card:
         yield "no_agency", "-"
     if proc.agency and DISTRICT_BODY.search(proc.agency):
         yield "district_body", proc.agency[:90]

@@ -459,7 +459,7 @@ KNOWN_ISSUERS = frozenset(
         "KBNN", "TCT", "TCHQ", "BHXH", "BNNPTNT",
     }
 )
-_NUMBER_CELL_START = re.compile(r"[a-zà-ỹ)](?:Luật|Nghị định|Thông tư|Quyết định|Nghị quyết) số\s*$")
+_NUMBER_CELL_START = re.compile(r"[a-zà-ỹ)](?:Luật|Nghị định|Thông tư|Quyết định|Nghị quyết)(?: số)?\s*$")
 _NUMBER_HEAD = re.compile(r"\d{1,4}(?:\.\d+)?/(?:\d{4}/)?(?=[A-ZĐ])")
 
 
