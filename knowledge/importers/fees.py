@@ -18,7 +18,7 @@ from knowledge.importers.text import AMOUNT_IN_TEXT, DATE_RANGE, amounts_in, mak
 from knowledge.schema import ChannelKind, Fee
 
 PROVINCE_SET = re.compile(r"Hội đồng nhân dân|HĐND", re.IGNORECASE)
-_CLAUSE_SPLIT = re.compile(r"(?<=[.;])\s+(?=[-+*A-ZĐÀ-Ỹ(])|\s+[-+*•]\s+|\n+|^\s*[-+*•]\s*")
+_CLAUSE_SPLIT = re.compile(r"(?<=[.;])\s+(?=[-+*A-ZĐÀ-Ỹ(])|(?<=;)\s+|\s+[-+*•]\s+(?!\()|\n+|^\s*[-+*•]\s*")
 _PERCENT = re.compile(r"(\d+(?:[.,]\d+)?)\s*%")
 _ONLINE = re.compile(r"trực tuy|điện tử|dịch vụ công", re.IGNORECASE)
 _FREE = re.compile(r"miễn|không thu", re.IGNORECASE)
@@ -58,7 +58,9 @@ def resolve_cell_figure(number: str, unit: str, description: str) -> FeeCell:
 
 
 # A bullet that starts an item: '- ', '+ ', '* ', '• ' at the start or after a space or a full stop.
-_BULLET = re.compile(r"(?:^|(?<=[\s.;:)]))([-+*•])\s+")
+_BULLET = re.compile(r"(?:^|(?<=[\s.;:)]))([-+*•])\s+(?!\()")
+# A fee computed from the case ('150.000 đồng + (số tấn x 15.000 đồng/tấn)'): one rule, no single figure.
+FORMULA = re.compile(r"\s[x×]\s|\+\s*\(|^Tối (?:đa|thiểu)\b", re.IGNORECASE)
 _DATE = r"(\d{1,2})\s*/\s*(\d{1,2})\s*/\s*(\d{4})"
 DATE_UNTIL = re.compile(rf"đến hết\s+(?:ngày\s+)?{_DATE}", re.IGNORECASE)
 
@@ -156,7 +158,9 @@ def build_fees(
     """Fee rules for one channel, and the problems met (for the catalogue report)."""
     problems: list[str] = []
     text = one_line(description) or ""
-    found = [rule for item in fee_items(text) for rule in _item_rules(item, kind)]
+    items = fee_items(text)
+    formulas = [item for item in items if FORMULA.search(item)]
+    found = [rule for item in items if item not in formulas for rule in _item_rules(item, kind)]
     named = [r for r in found if r.start is None and r.end is None and r.amount is not None]
     bounded = [r for r in found if r.start or r.end]
     # A figure that is the sum of the items' figures (a cell of 4.000.000 over 1.000.000 + 3.000.000,
@@ -165,12 +169,14 @@ def build_fees(
         o.amount for o in bounded if o is not r and o.amount and (o.start, o.end) == (r.start, r.end)]))]
     distinct = list(dict.fromkeys((r.amount, r.currency) for r in named))
     by_case = len(distinct) >= 2 and len({r.item for r in named}) >= 2
-    standing: list[Fee] = []
+    standing: list[Fee] = [Fee(amount=None, note=item) for item in formulas]
     note = text or None
     cell_is_sum = cell.amount is not None and _is_sum(cell.amount, [a for a, c in distinct if c == "VND"])
     cell_is_bounded = cell.amount is not None and any(r.amount == cell.amount for r in bounded) and not any(
         r.amount == cell.amount for r in named)
-    if cell.amount is not None and not (by_case or cell_is_sum or cell_is_bounded):
+    if formulas and not named:
+        problems.append("repaired: a fee computed by a formula kept as the source states it")
+    elif cell.amount is not None and not (by_case or cell_is_sum or cell_is_bounded):
         per = next((r.per for r in named if r.amount == cell.amount and r.per), None)
         standing.append(Fee(amount=cell.amount, currency=cell.currency, per=per, note=note))
     elif named:

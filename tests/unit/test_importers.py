@@ -454,3 +454,13 @@ def test_a_time_limit_stated_only_in_the_text_is_kept():
 def test_the_full_text_is_kept_in_the_record():
     conditions = portal("1.014131").procedure.conditions
     assert any(c.endswith("từ ngày 01 tháng 8 năm 2026.") for c in conditions)
+
+
+def test_a_fee_formula_is_one_rule_and_each_clause_keeps_its_own_note():
+    channel = portal("1.003593").procedure.channel(ChannelKind.truc_tiep)
+    assert [f.amount for f in channel.fees] == [None, None]
+    assert "số tấn thủy sản x 15.000 đồng/tấn" in channel.fees[0].note
+    fees = portal("1.004359").procedure.channel(ChannelKind.truc_tiep).fees
+    assert [(f.amount, f.note) for f in fees] == [
+        (40_000, "Lệ phí cấp mới 40.000đồng/lần"), (20_000, "lệ phí cấp lại 20.000 đồng/lần")
+    ]
