@@ -315,10 +315,14 @@ def _cut_text(proc: Procedure, card: str, raw: RawRecord | None, today: date) ->
     for text in (" ".join(t.split()) for t in texts):
         shown = [line for line in card_lines if text[:80] in line]
         if not shown or any(text in line for line in shown):
-            continue
+            continue  # shown whole, or not shown (beyond the card's list: the card links the rest)
+        shown = [line for line in shown if "…" in line[line.find(text[:80]) :]]
+        if not shown:
+            continue  # the opening is another, longer paper's: this one is not on the card
         # Cut for display: acceptable only after a whole sentence ('… chọn thầu. …').
-        kept = [line[line.find(text[:80]) :].split(" …", 1)[0] for line in shown if " …" in line]
-        if not any(text.startswith(part) and part[-1:] in ".;" for part in kept):
+        kept = [line[line.find(text[:80]) :].split("…", 1)[0].rstrip() for line in shown]
+        prefixes = [part for part in kept if text.startswith(part)]
+        if prefixes and not any(part[-1:] in ".;" for part in prefixes):
             yield "document_or_condition_cut", text[:60] + "…"
     for line in card.splitlines():
         if "…" not in line or any(marker in line for marker in ELLIPSIS_MARKERS):

@@ -180,7 +180,7 @@ def _documents(proc: Procedure) -> list[str]:
         if not visible:
             continue
         if case.case:
-            label = _short(case.case, 170).rstrip(":")
+            label = _short(case.case, 170, whole_sentences=True).rstrip(":")
             plain = label.lower().startswith(("trường hợp", "lưu ý", "ghi chú", "chú ý"))
             lines.append(label + ":" if plain else f"Trường hợp {label}:")
         lines.extend(document_line(document) for document in visible)
