@@ -86,3 +86,14 @@ def test_catalogue_report():
     for name in ("channels", "time_limit", "fees", "documents", "legal_basis", "steps", "result"):
         assert any(line.startswith(name) for line in result.stdout.splitlines()), name
     assert "Repairs made by the importers" in result.stdout
+
+
+def test_export_is_every_record_in_the_show_json_shape(tmp_path: Path):
+    out = tmp_path / "catalogue.jsonl"
+    result = tthc("catalogue", "export", "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(records) >= 2849
+    assert [r["code"] for r in records] == sorted(r["code"] for r in records)
+    shown = json.loads(tthc("show", "1.004222", "--json").stdout)
+    assert next(r for r in records if r["code"] == "1.004222") == shown
