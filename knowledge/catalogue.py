@@ -21,7 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from knowledge.config import Settings, get_settings
-from knowledge.importers import bqp, dvcqg
+from knowledge.importers import bqp, dvcqg, vinhbao
 from knowledge.importers.common import ImportedRecord
 from knowledge.schema import Procedure
 
@@ -71,6 +71,7 @@ class Catalogue:
 def raw_files(settings: Settings) -> list[tuple[str, Path]]:
     files = [("dvcqg", path) for path in dvcqg.iter_files(settings.data_dir)]
     files += [("bqp", path) for path in bqp.iter_files(settings.data_dir)]
+    files += [("vinhbao", path) for path in vinhbao.iter_files(settings.data_dir)]  # last: crawls win
     return files
 
 
@@ -103,18 +104,22 @@ def import_all(settings: Settings) -> tuple[dict[str, Procedure], ImportReport]:
     report = ImportReport()
     for origin, path in files:
         importer = dvcqg if origin == "dvcqg" else bqp
-        try:
-            record: ImportedRecord = importer.load_file(path)
+        try:  # the handbook is one file of many records; a national record wins over its copy
+            records: list[ImportedRecord] = (
+                vinhbao.load_records(path) if origin == "vinhbao" else [importer.load_file(path)]
+            )
         except ValueError as error:
             raise CatalogueError(str(error)) from error
-        code = record.procedure.code
-        if code in procedures:
-            logger.warning("duplicate code %s in %s; keeping the first", code, path)
-            continue
-        procedures[code] = record.procedure
-        report.problems[code] = {key: value for key, value in record.problems.items() if value}
-        report.repairs[code] = record.repairs
-        report.origins[code] = origin
+        for record in records:
+            code = record.procedure.code
+            if code in procedures:
+                if origin != "vinhbao":
+                    logger.warning("duplicate code %s in %s; keeping the first", code, path)
+                continue
+            procedures[code] = record.procedure
+            report.problems[code] = {key: value for key, value in record.problems.items() if value}
+            report.repairs[code] = record.repairs
+            report.origins[code] = origin
     return procedures, report
 
 

@@ -30,6 +30,16 @@ class ChannelKind(StrEnum):
         ]
 
 
+class Performer(StrEnum):
+    """Who files a procedure."""
+
+    citizen = "citizen"
+    household = "household"
+    business = "business"
+    organisation = "organisation"
+    official_body = "official_body"
+
+
 class TimeUnit(StrEnum):
     ngay_lam_viec = "ngày làm việc"
     ngay = "ngày"
@@ -142,6 +152,13 @@ class Procedure(_Model):
     source: Source
     curated: bool = False
     notes: list[str] = Field(default_factory=list, description="Caveats to show, e.g. unclear source data")
+    editor_notes: list[str] = Field(
+        default_factory=list, description="Notes for editors about the source; never shown to citizens"
+    )
+    unverified: list[str] = Field(
+        default_factory=list, description="Fields whose facts were not checked against a cited source"
+    )
+    performers: list[Performer] = Field(default_factory=list, description="Who files the procedure")
 
     def channel(self, kind: ChannelKind) -> Channel | None:
         return next((c for c in self.channels if c.kind == kind), None)
