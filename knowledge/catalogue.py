@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from knowledge.config import Settings, get_settings
 from knowledge.importers import bqp, dvcqg, vinhbao
 from knowledge.importers.common import ImportedRecord
+from knowledge.performers import infer_performers
 from knowledge.schema import Procedure
 
 logger = logging.getLogger(__name__)
@@ -162,7 +163,7 @@ def load_curated_file(path: Path) -> Procedure:
         procedure = Procedure.model_validate(data)
     except ValidationError as error:
         raise CatalogueError(f"{path.name}: invalid procedure record:\n{error}") from error
-    return procedure.model_copy(update={"curated": True})
+    return procedure.model_copy(update={"curated": True, "performers": infer_performers(procedure)})
 
 
 def load_catalogue(settings: Settings | None = None, use_cache: bool = True) -> Catalogue:

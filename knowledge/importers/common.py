@@ -13,6 +13,7 @@ from typing import Any
 from knowledge.importers.steps import repair_moved_phrases
 from knowledge.importers.tables import split_steps
 from knowledge.importers.text import mentions_district_level, one_line
+from knowledge.performers import infer_performers
 from knowledge.schema import Procedure
 
 NOTE_DISTRICT = (
@@ -92,6 +93,7 @@ def finish_record(
     if any("no clear unit" in p or "glued" in p for p in problems.get("channels", [])):
         notes.append(NOTE_FEE_UNCLEAR)
     updates["notes"] = list(dict.fromkeys(notes))
+    updates["performers"] = infer_performers(procedure)
     return ImportedRecord(procedure.model_copy(update=updates), problems, repairs)
 
 
