@@ -91,23 +91,29 @@ class Trees(BaseModel):
     right: list[list[int]]
     value: list[list[float]]
 
+    def model_post_init(self, context: object) -> None:
+        """All trees as padded arrays [tree, node], so that one pass walks every tree at once."""
+        width = max(len(nodes) for nodes in self.left)
+
+        def padded(rows: list[list], fill: float) -> np.ndarray:
+            return np.array([row + [fill] * (width - len(row)) for row in rows])
+
+        self._arrays = (padded(self.feature, 0).astype(np.int64).clip(min=0), padded(self.threshold, 0.0),
+                        padded(self.left, -1).astype(np.int64), padded(self.right, -1).astype(np.int64),
+                        padded(self.value, 0.0))
+
     def logits(self, x: np.ndarray) -> np.ndarray:
-        rows = np.arange(x.shape[0])
-        total = np.full(x.shape[0], self.init)
-        for feature, threshold, left, right, value in zip(
-            self.feature, self.threshold, self.left, self.right, self.value, strict=True
-        ):
-            feature_, threshold_ = np.asarray(feature), np.asarray(threshold)
-            left_, right_ = np.asarray(left), np.asarray(right)
-            node = np.zeros(x.shape[0], dtype=np.int64)
-            while True:
-                inner = left_[node] >= 0
-                if not inner.any():
-                    break
-                goes_left = x[rows, np.maximum(feature_[node], 0)] <= threshold_[node]
-                node = np.where(inner, np.where(goes_left, left_[node], right_[node]), node)
-            total += self.rate * np.asarray(value)[node]
-        return total
+        feature, threshold, left, right, value = self._arrays
+        trees = np.arange(feature.shape[0])[:, None]
+        rows = np.arange(x.shape[0])[None, :]
+        node = np.zeros((feature.shape[0], x.shape[0]), dtype=np.int64)
+        while True:
+            inner = left[trees, node] >= 0
+            if not inner.any():
+                break
+            goes_left = x[rows, feature[trees, node]] <= threshold[trees, node]
+            node = np.where(inner, np.where(goes_left, left[trees, node], right[trees, node]), node)
+        return self.init + self.rate * value[trees, node].sum(axis=0)
 
     @classmethod
     def fit(cls, features: list[str], x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> Trees:
@@ -333,7 +339,10 @@ def train(output: Path = RERANKER_FILE) -> RerankerModel:
     cx, cy, cw = np.asarray(conf_rows), np.asarray(conf_labels), np.asarray(conf_weights)
     confidence = Logistic.fit(CONFIDENCE_FEATURES, cx, cy, cw, c=1.0, balanced=True)
     probabilities = 1.0 / (1.0 + np.exp(-confidence.logits(cx)))
-    threshold = _threshold(probabilities, cy, cw)
+    # The threshold is set on citizens' wording (the eval train lines) and every out-of-scope line: the
+    # generated questions are easier to be sure about than what citizens write.
+    citizens = np.asarray([q.weight == EVAL_WEIGHT or q.out_of_scope for q, *_ in prepared])
+    threshold = _threshold(probabilities[citizens], cy[citizens], np.ones(int(citizens.sum())))
     oos_mask = np.asarray(oos)
     confident = probabilities >= threshold
     fitted_on = {
