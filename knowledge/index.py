@@ -3,12 +3,14 @@
 Files under `settings.index_dir`:
 - `manifest.json`: what the index was built from (catalogue content hash, model, normalisation
   version); the index is rebuilt only when one of these changes.
-- `records.json`: per procedure, its code, name, curated flag and level, in index order.
+- `records.json`: per procedure, its code, name, curated flag, level, whether citizens file it
+  (knowledge.performers) and the unaccented words of its name and aliases, in index order.
 - `dense.faiss` + `dense_rows.npy`: one vector per passage (each procedure's description, and each
   curated alias), inner product of L2-normalised vectors = cosine; rows map to procedures.
   `passages.json` + `dense_vectors.npy` keep the texts and vectors, so that a rebuild after a small
   catalogue change embeds only the passages whose text changed.
-- `bm25/`: BM25 over unaccented syllables and syllable bigrams of name, aliases, summary, field.
+- `bm25/`: BM25 over unaccented syllables and syllable bigrams of name, aliases, summary, field, with
+  the catalogue's own abbreviations spelt out ("sổ BHXH" reads as a question's "sổ bảo hiểm xã hội").
 - `restore.json`: the diacritic-restoration table learned from the catalogue's text.
 """
 
