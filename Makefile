@@ -22,7 +22,7 @@ TRAINING_DATA := $(filter-out training_data/tests/%,$(wildcard training_data/*.y
 RASA_SOURCES := $(shell find bot training_data -type f \( -name '*.yml' -o -name '*.yaml' -o -path 'bot/components/*' -o -path 'bot/data/*' \) 2>/dev/null)
 
 .PHONY: help setup setup-app setup-rasa model index train browser-deps test test-unit test-integration \
-        test-browser run bench lint format lock-app clean
+        test-browser run bench rerank lint format lock-app clean
 
 help:
 	@echo "make run    set up everything, then start Rasa and the app (http://127.0.0.1:8000)"
@@ -99,6 +99,10 @@ run: setup train
 
 bench: setup train
 	$(VENV)/bin/python -m benchmarks
+
+# Retrain the search reranker and its confidence (knowledge/data/reranker.json, committed).
+rerank: setup
+	$(VENV)/bin/python -m knowledge.rerank
 
 ## ---- maintenance ---------------------------------------------------------------------------
 # Re-resolve the app lock from requirements/app.in (needs the package registry).

@@ -1,7 +1,9 @@
-"""Search benchmark: quality (hybrid vs BM25 alone vs dense alone), latency, build time, memory.
+"""Search benchmark: quality (BM25 alone, dense alone, hybrid, reranked), latency, build time, memory.
 
-Question sets: ../shared/eval/dev_questions.yaml (development) and eval/questions.yaml (held-out).
-Format: `{q, codes}` (any listed code is a hit), `names` (regexes on the lower-cased procedure name),
+Question sets: ../shared/eval/dev_questions.yaml (development, every line), eval/questions.yaml (short
+questions) and eval/narrative_questions.yaml (narrative questions), both on their TEST split only
+(knowledge.evalsets): the reranker and its confidence are trained on the train splits. Format:
+`{q, codes}` (any listed code is a hit), `names` (regexes on the lower-cased procedure name),
 `codes: []` = out of scope. Prints markdown tables. Environment: TTHC_BENCH_BUILD=0 skips the
 timed full index build (then the last build's recorded time is shown).
 
@@ -11,52 +13,31 @@ timed full index build (then the last build's recorded time is shown).
 from __future__ import annotations
 
 import os
-import re
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from knowledge.config import PROJECT_ROOT, get_settings
+from knowledge.config import get_settings
+from knowledge.evalsets import NARRATIVE_SET, SHORT_SET, EvalQuestion, load_questions
 from knowledge.normalize import has_diacritics
-from knowledge.search import Mode, Searcher, get_searcher
+from knowledge.search import Mode, Ranking, Searcher, get_searcher
 
-MODES: tuple[Mode, ...] = ("hybrid", "bm25", "dense")
-
-
-@dataclass
-class Question:
-    q: str
-    codes: list[str] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
-
-    @property
-    def out_of_scope(self) -> bool:
-        return not self.codes and not self.names
-
-    def is_hit(self, code: str, name: str) -> bool:
-        return code in self.codes or any(re.search(pattern, name.lower()) for pattern in self.names)
+MODES: tuple[Mode, ...] = ("reranked", "hybrid", "bm25", "dense")
+Question = EvalQuestion
 
 
-def load_questions(path: Path) -> list[Question]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return [
-        Question(q=str(item["q"]), codes=list(item.get("codes") or []), names=list(item.get("names") or []))
-        for item in data.get("questions", [])
-    ]
-
-
-def question_sets() -> dict[str, Path]:
+def question_sets() -> dict[str, tuple[Path, bool]]:
+    """Name -> (file, test split only)."""
     settings = get_settings()
     return {
-        "dev": settings.shared_dir / "eval" / "dev_questions.yaml",
-        "eval": PROJECT_ROOT / "eval" / "questions.yaml",
+        "dev": (settings.shared_dir / "eval" / "dev_questions.yaml", False),
+        "short (test split)": (SHORT_SET, True),
+        "narrative (test split)": (NARRATIVE_SET, True),
     }
 
 
@@ -69,14 +50,18 @@ class Scores:
     oos: int = 0
     oos_rejected: int = 0
     in_scope_confident: int = 0
+    confident: int = 0
+    confident_right: int = 0
 
     def add(self, question: Question, ranks_hit: int | None, confident: bool) -> None:
+        self.confident += confident
         if question.out_of_scope:
             self.oos += 1
             self.oos_rejected += not confident
             return
         self.n += 1
         self.in_scope_confident += confident
+        self.confident_right += confident and ranks_hit == 1
         if ranks_hit is not None:
             self.hits1 += ranks_hit == 1
             self.hits5 += ranks_hit <= 5
@@ -88,9 +73,10 @@ class Scores:
 
         oos = f"{ratio(self.oos_rejected, self.oos)} ({self.oos})" if with_confidence else "–"
         confident = ratio(self.in_scope_confident, self.n) if with_confidence else "–"
+        precision = ratio(self.confident_right, self.confident) if with_confidence else "–"
         return (
             f"| {label} | {self.n} | {ratio(self.hits1, self.n)} | {ratio(self.hits5, self.n)} "
-            f"| {ratio(self.rr, self.n)} | {oos} | {confident} |"
+            f"| {ratio(self.rr, self.n)} | {confident} | {precision} | {oos} |"
         )
 
 
@@ -102,15 +88,24 @@ def first_hit(searcher: Searcher, question: Question, order: list[int]) -> int |
     return None
 
 
+def rankings(searcher: Searcher, question: Question) -> dict[Mode, Ranking]:
+    """The ranking of every mode for one question (the rankers' scores computed once)."""
+    normalized = searcher.normalizer.normalize(question.q)
+    dense, bm25 = searcher.scores(normalized, "hybrid")
+    found: dict[Mode, Ranking] = {
+        mode: searcher.fuse(normalized, dense, bm25, mode) for mode in ("hybrid", "bm25", "dense")
+    }
+    if searcher.reranker is not None:
+        found["reranked"] = searcher.rerank(question.q)
+    return found
+
+
 def evaluate(searcher: Searcher, questions: list[Question]) -> dict[tuple[Mode, str], Scores]:
     table: dict[tuple[Mode, str], Scores] = {}
     for question in questions:
-        normalized = searcher.normalizer.normalize(question.q)
-        dense, bm25 = searcher.scores(normalized, "hybrid")
         split = "with diacritics" if has_diacritics(question.q) else "without diacritics"
-        for mode in MODES:
-            ranking = searcher.fuse(normalized, dense, bm25, mode)
-            confident = searcher.is_confident(ranking) if mode == "hybrid" else False
+        for mode, ranking in rankings(searcher, question).items():
+            confident = searcher.is_confident(ranking) if mode in ("hybrid", "reranked") else False
             rank = first_hit(searcher, question, ranking.order)
             for part in ("all", split):
                 table.setdefault((mode, part), Scores()).add(question, rank, confident)
@@ -152,35 +147,37 @@ def main() -> None:
     started = time.perf_counter()
     searcher = get_searcher()
     load_seconds = time.perf_counter() - started
-    all_queries: list[str] = []
-    for name, path in question_sets().items():
+    timed: dict[str, list[str]] = {"short": [], "narrative": []}
+    for name, (path, test_only) in question_sets().items():
         if not path.is_file():
             print(f"\n(question set {name}: {path} not found, skipped)")
             continue
-        questions = load_questions(path)
-        all_queries.extend(q.q for q in questions)
+        questions = [q for q in load_questions(path) if q.split == "test" or not test_only]
+        timed["narrative" if path == NARRATIVE_SET else "short"].extend(q.q for q in questions)
         table = evaluate(searcher, questions)
         print(f"\n### Search quality: {name} ({path.name}, {len(questions)} questions)\n")
-        print("| ranker / questions | n | recall@1 | recall@5 | MRR | out-of-scope not confident | "
-              "in-scope confident |")
-        print("|---|---|---|---|---|---|---|")
+        print("| ranker / questions | n | recall@1 | recall@5 | MRR | in-scope confident | "
+              "confident answers right | out-of-scope not confident |")
+        print("|---|---|---|---|---|---|---|---|")
         for mode in MODES:
             for part in ("all", "with diacritics", "without diacritics"):
                 scores = table.get((mode, part))
                 if scores:
-                    print(scores.row(f"{mode}, {part}", with_confidence=mode == "hybrid"))
+                    print(scores.row(f"{mode}, {part}", with_confidence=mode in ("hybrid", "reranked")))
     load_before = os.getloadavg()[0]
-    p50, p95 = latency(searcher, all_queries)
+    speeds = {kind: latency(searcher, queries) for kind, queries in timed.items() if queries}
     load_after = os.getloadavg()[0]
     search_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     build = timed_full_build()
     manifest = searcher.index.manifest
+    mode = "reranked" if searcher.reranker else "hybrid"
     print("\n### Search speed and size\n")
     print("| measure | value |")
     print("|---|---|")
     print(f"| procedures indexed | {manifest.records} ({manifest.passages} dense passages) |")
-    print(f"| warm query latency p50 / p95 (hybrid, {len(all_queries) * 2} queries) | "
-          f"{p50:.1f} ms / {p95:.1f} ms |")
+    for kind, (p50, p95) in speeds.items():
+        print(f"| warm query latency p50 / p95 ({mode}, {kind} questions, {len(timed[kind]) * 2} queries) | "
+              f"{p50:.1f} ms / {p95:.1f} ms |")
     print(f"| machine load average (1 min) before / after the latency run | "
           f"{load_before:.1f} / {load_after:.1f} |")
     print(f"| searcher load (model + index) | {load_seconds:.1f} s |")

@@ -1,10 +1,12 @@
-"""Validate the project's held-out search evaluation set (eval/questions.yaml).
+"""Validate the project's search evaluation sets (eval/questions.yaml, eval/narrative_questions.yaml).
 
-Checks the schema (same as the shared dev set), that every code exists in the crawl, that every name
-regex compiles (and, when it stands alone, does not silently match a crawled procedure), the share of
+Checks the schema (same as the shared dev set), that every code exists in the raw data, that every name
+regex compiles (and, when it stands alone, does not silently match a raw procedure), the share of
 questions typed without diacritics, the out-of-scope count, duplicates and copies of dev-set lines.
+The narrative set also needs a `split` (train/test) on every line, both splits filled, and no line
+shared with the short set.
 
-Usage: python eval/check_questions.py [PATH]   (exit status 1 when a problem is found)
+Usage: python eval/check_questions.py [--narrative] [PATH]   (exit status 1 when a problem is found)
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -24,10 +27,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 EVAL_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = EVAL_DIR.parent
 DEFAULT_QUESTIONS = EVAL_DIR / "questions.yaml"
+NARRATIVE_QUESTIONS = EVAL_DIR / "narrative_questions.yaml"
 
 MIN_QUESTIONS = 320
 MIN_OUT_OF_SCOPE = 40
 MIN_SHARE_WITHOUT_DIACRITICS = 0.5
+MIN_NARRATIVE_QUESTIONS = 200
+MIN_NARRATIVE_OUT_OF_SCOPE = 20
+MIN_NARRATIVE_TEST = 80
 CODE_PATTERN = re.compile(r"^\d\.\d{6}$")
 TOPIC_PATTERN = re.compile(r"^\s*#\s*topic:\s*(?P<topic>\S.*?)\s*$")
 ENTRY_PATTERN = re.compile(r"^\s*-\s*\{")
@@ -46,6 +53,7 @@ class EvalQuestion(BaseModel):
     q: str
     codes: list[str] = []
     names: list[str] = []
+    split: Literal["train", "test"] | None = None
 
     @field_validator("q")
     @classmethod
@@ -73,6 +81,7 @@ class Report:
     without_diacritics: int = 0
     out_of_scope: int = 0
     names_only: int = 0
+    by_split: Counter[str] = field(default_factory=Counter)
     by_topic: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
 
@@ -88,6 +97,7 @@ class Report:
             f"with diacritics: {self.total - self.without_diacritics}",
             f"out of scope: {self.out_of_scope}",
             f"matched by name only (not in crawl): {self.names_only}",
+            *([f"split: {dict(sorted(self.by_split.items()))}"] if self.by_split else []),
             "by topic:",
             *(f"  {topic}: {count}" for topic, count in sorted(self.by_topic.items())),
         ]
@@ -124,6 +134,15 @@ def load_crawl_names(data_dir: Path) -> dict[str, str]:
     return names
 
 
+def load_handbook_codes(data_dir: Path) -> set[str]:
+    """Codes of the Vĩnh Bảo handbook (procedures-vinhbao), which the catalogue also imports."""
+    handbook = data_dir / "procedures-vinhbao" / "raw" / "procedures.json"
+    if not handbook.is_file():
+        return set()
+    records = json.loads(handbook.read_text(encoding="utf-8"))
+    return {str(record.get("code", "")).strip() for record in records}
+
+
 def topics_by_entry(text: str) -> list[str | None]:
     """The `# topic:` comment in force for each list entry, in file order."""
     topics: list[str | None] = []
@@ -144,7 +163,12 @@ def load_dev_questions(path: Path) -> set[str]:
     return {normalise_question(item["q"]) for item in data.get("questions", []) if "q" in item}
 
 
-def check_text(text: str, crawl_names: dict[str, str], dev_questions: set[str]) -> Report:
+def check_text(text: str, crawl_names: dict[str, str], dev_questions: set[str],
+               narrative: bool = False, other_questions: set[str] | None = None,
+               handbook_codes: set[str] | None = None) -> Report:
+    """Check one set. `narrative`: the narrative set's rules (split on every line, its own minimums);
+    `other_questions`: normalised lines of the other set, which may not be repeated here;
+    `handbook_codes`: codes outside the crawls that still exist in the raw data."""
     report = Report()
     try:
         raw = yaml.safe_load(text)
@@ -189,14 +213,20 @@ def check_text(text: str, crawl_names: dict[str, str], dev_questions: set[str]) 
         seen.setdefault(key, index)
         if key in dev_questions:
             report.problems.append(f"{where}: copied from the shared dev set")
+        if other_questions and key in other_questions:
+            report.problems.append(f"{where}: also in the other evaluation set")
+        if item.split:
+            report.by_split[item.split] += 1
+        elif narrative:
+            report.problems.append(f"{where}: no split (train or test)")
 
         if len(set(item.codes)) != len(item.codes):
             report.problems.append(f"{where}: repeated code")
         for code in item.codes:
             if not CODE_PATTERN.match(code):
                 report.problems.append(f"{where}: malformed code {code!r}")
-            elif code not in crawl_names:
-                report.problems.append(f"{where}: code {code} is not in the crawl")
+            elif code not in crawl_names and code not in (handbook_codes or ()):
+                report.problems.append(f"{where}: code {code} is not in the raw data")
         for pattern in item.names:
             try:
                 regex = re.compile(pattern)
@@ -211,12 +241,19 @@ def check_text(text: str, crawl_names: dict[str, str], dev_questions: set[str]) 
                         f"{', '.join(clashes[:5])}; list the right code or narrow the regex"
                     )
 
-    if report.total < MIN_QUESTIONS:
-        report.problems.append(f"only {report.total} questions, need at least {MIN_QUESTIONS}")
-    if report.out_of_scope < MIN_OUT_OF_SCOPE:
+    minimum, minimum_oos = (MIN_QUESTIONS, MIN_OUT_OF_SCOPE)
+    if narrative:
+        minimum, minimum_oos = (MIN_NARRATIVE_QUESTIONS, MIN_NARRATIVE_OUT_OF_SCOPE)
+    if report.total < minimum:
+        report.problems.append(f"only {report.total} questions, need at least {minimum}")
+    if report.out_of_scope < minimum_oos:
         report.problems.append(
-            f"only {report.out_of_scope} out-of-scope questions, need at least {MIN_OUT_OF_SCOPE}"
+            f"only {report.out_of_scope} out-of-scope questions, need at least {minimum_oos}"
         )
+    if narrative and report.by_split["test"] < MIN_NARRATIVE_TEST:
+        report.problems.append(f"only {report.by_split['test']} test questions, need {MIN_NARRATIVE_TEST}")
+    if narrative and not report.by_split["train"]:
+        report.problems.append("no train questions")
     if report.total and report.without_diacritics / report.total < MIN_SHARE_WITHOUT_DIACRITICS:
         report.problems.append(
             f"only {report.without_diacritics}/{report.total} questions without diacritics, "
@@ -225,7 +262,18 @@ def check_text(text: str, crawl_names: dict[str, str], dev_questions: set[str]) 
     return report
 
 
-def check_file(path: Path = DEFAULT_QUESTIONS, data_root: Path | None = None) -> Report:
+def load_questions_text(path: Path) -> set[str]:
+    """Normalised questions of a set (empty when it cannot be read): for the cross-set check."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return set()
+    return {normalise_question(str(item["q"])) for item in data.get("questions", []) if "q" in item}
+
+
+def check_file(
+    path: Path = DEFAULT_QUESTIONS, data_root: Path | None = None, narrative: bool = False
+) -> Report:
     root = data_root or shared_dir()
     crawl_names = load_crawl_names(root / "data")
     if not crawl_names:
@@ -239,13 +287,17 @@ def check_file(path: Path = DEFAULT_QUESTIONS, data_root: Path | None = None) ->
         report = Report()
         report.problems.append(f"cannot read {path}: {error}")
         return report
-    return check_text(text, crawl_names, dev_questions)
+    other = load_questions_text(DEFAULT_QUESTIONS if narrative else NARRATIVE_QUESTIONS)
+    return check_text(text, crawl_names, dev_questions, narrative=narrative, other_questions=other,
+                      handbook_codes=load_handbook_codes(root / "data"))
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    path = Path(args[0]) if args else DEFAULT_QUESTIONS
-    report = check_file(path)
+    args = list(sys.argv[1:] if argv is None else argv)
+    narrative = "--narrative" in args
+    args = [arg for arg in args if arg != "--narrative"]
+    path = Path(args[0]) if args else (NARRATIVE_QUESTIONS if narrative else DEFAULT_QUESTIONS)
+    report = check_file(path, narrative=narrative)
     print(report.summary())
     return 0 if report.ok else 1
 

@@ -29,8 +29,9 @@ import yaml
 from pydantic import ValidationError
 
 from knowledge.config import Settings, get_settings
-from knowledge.importers import bqp, dvcqg
+from knowledge.importers import bqp, dvcqg, vinhbao
 from knowledge.importers.common import ImportedRecord
+from knowledge.performers import infer_performers
 from knowledge.schema import Procedure
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ CACHE_VERSION = "2"
 IMPORTERS: dict[str, ModuleType] = {
     "dvcqg": dvcqg,
     "bqp": bqp,
+    "vinhbao": vinhbao,  # last: a national record keeps its own source
 }
 Source = Literal["auto", "committed", "raw"]
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -123,7 +125,8 @@ def import_all(settings: Settings) -> tuple[dict[str, Procedure], ImportReport]:
         for record in loaded if isinstance(loaded, list) else [loaded]:
             code = record.procedure.code
             if code in procedures:
-                logger.warning("duplicate code %s in %s; keeping the first", code, path)
+                if origin != "vinhbao":  # the handbook repeats national records on purpose
+                    logger.warning("duplicate code %s in %s; keeping the first", code, path)
                 continue
             procedures[code] = record.procedure
             report.problems[code] = {key: value for key, value in record.problems.items() if value}
@@ -171,7 +174,7 @@ def load_curated_file(path: Path) -> Procedure:
         procedure = Procedure.model_validate(data)
     except ValidationError as error:
         raise CatalogueError(f"{path.name}: invalid procedure record:\n{error}") from error
-    return procedure.model_copy(update={"curated": True})
+    return procedure.model_copy(update={"curated": True, "performers": infer_performers(procedure)})
 
 
 def read_catalogue_file(path: Path) -> dict[str, Procedure]:

@@ -3,12 +3,14 @@
 Files under `settings.index_dir`:
 - `manifest.json`: what the index was built from (catalogue content hash, model, normalisation
   version); the index is rebuilt only when one of these changes.
-- `records.json`: per procedure, its code, name, curated flag and level, in index order.
+- `records.json`: per procedure, its code, name, curated flag, level, whether citizens file it
+  (knowledge.performers) and the unaccented words of its name and aliases, in index order.
 - `dense.faiss` + `dense_rows.npy`: one vector per passage (each procedure's description, and each
   curated alias), inner product of L2-normalised vectors = cosine; rows map to procedures.
   `passages.json` + `dense_vectors.npy` keep the texts and vectors, so that a rebuild after a small
   catalogue change embeds only the passages whose text changed.
-- `bm25/`: BM25 over unaccented syllables and syllable bigrams of name, aliases, summary, field.
+- `bm25/`: BM25 over unaccented syllables and syllable bigrams of name, aliases, summary, field, with
+  the catalogue's own abbreviations spelt out ("sổ BHXH" reads as a question's "sổ bảo hiểm xã hội").
 - `restore.json`: the diacritic-restoration table learned from the catalogue's text.
 """
 
@@ -37,6 +39,7 @@ from knowledge.normalize import (
     DiacriticRestorer,
     default_abbreviations,
     document_words,
+    expanded_document_words,
     restoration_texts,
 )
 from knowledge.schema import Procedure
@@ -49,7 +52,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # it logs every CPU variant it tries
 
-INDEX_FORMAT = 5  # bump when the tokens, record fields or file layout change
+INDEX_FORMAT = 6  # bump when the tokens, record fields or file layout change
 PASSAGE_FORMAT = 0  # bump when the dense passage text changes (old vectors are then not reused)
 PASSAGE_BATCH = 32
 PASSAGE_MAX_TOKENS = 64
@@ -71,6 +74,10 @@ class RecordInfo(BaseModel):
     curated: bool
     commune_level: bool
     variant: bool = False  # its name extends another procedure's name: a special case of it
+    level: str = "other"  # "commune", "province", "ministry" or "other": the lowest level that files it
+    citizen: bool = True  # filed by citizens or households (not only by businesses, organisations, officials)
+    name_words: list[str] = []  # unaccented words of the name (without "thủ tục"), for the reranker
+    alias_words: list[list[str]] = []  # unaccented words of each alias
 
 
 class Manifest(BaseModel):
@@ -119,7 +126,7 @@ def with_bigrams(tokens: list[str]) -> list[str]:
 def bm25_tokens(procedure: Procedure) -> list[str]:
     tokens: list[str] = []
     for text in (procedure.name, *procedure.aliases, procedure.summary or "", procedure.field or ""):
-        tokens.extend(with_bigrams(document_words(text)))  # bigrams never span two texts
+        tokens.extend(with_bigrams(expanded_document_words(text)))  # bigrams never span two texts
     return tokens
 
 
@@ -170,6 +177,26 @@ def normalisation_version() -> str:
 
 def is_commune_level(procedure: Procedure) -> bool:
     return any("xã" in level.lower() for level in procedure.levels)
+
+
+def level_of(procedure: Procedure) -> str:
+    levels = " ".join(procedure.levels).lower()
+    for word, level in (("xã", "commune"), ("tỉnh", "province"), ("bộ", "ministry")):
+        if word in levels:
+            return level
+    return "other"
+
+
+def record_info(procedure: Procedure, variant: bool) -> RecordInfo:
+    from knowledge.performers import infer_performers, serves_citizens
+
+    return RecordInfo(
+        code=procedure.code, name=procedure.name, curated=procedure.curated,
+        commune_level=is_commune_level(procedure), variant=variant, level=level_of(procedure),
+        citizen=serves_citizens(infer_performers(procedure)),
+        name_words=[w for w in expanded_document_words(procedure.name) if w not in ("thu", "tuc")],
+        alias_words=[expanded_document_words(alias) for alias in procedure.aliases[:MAX_PASSAGE_ALIASES]],
+    )
 
 
 # --- building ----------------------------------------------------------------------------------
@@ -253,11 +280,7 @@ def _build(
     staging.mkdir(parents=True)
 
     variants = variant_flags(procedures)
-    records = [
-        RecordInfo(code=p.code, name=p.name, curated=p.curated, commune_level=is_commune_level(p),
-                   variant=variant)
-        for p, variant in zip(procedures, variants, strict=True)
-    ]
+    records = [record_info(p, variant) for p, variant in zip(procedures, variants, strict=True)]
     (staging / "records.json").write_text(
         json.dumps([r.model_dump() for r in records], ensure_ascii=False), encoding="utf-8"
     )

@@ -308,3 +308,15 @@ def default_abbreviations() -> Abbreviations:
 def document_words(text: str) -> list[str]:
     """Unaccented words of catalogue text (it is written with accents and in the catalogue's terms)."""
     return [_stripped_word(w) for w in clean_words(text)]
+
+
+@lru_cache(maxsize=1)
+def catalogue_abbreviations() -> Abbreviations:
+    """The abbreviation entries alone: the catalogue abbreviates too ("sổ BHXH", "nghỉ DSPHSK")."""
+    data = default_abbreviations().data
+    return Abbreviations(AbbreviationFile(entries=[e for e in data.entries if e.kind == "abbreviation"]))
+
+
+def expanded_document_words(text: str) -> list[str]:
+    """`document_words` with the catalogue's abbreviations spelt out, as a question's are."""
+    return [_stripped_word(w) for w in catalogue_abbreviations().expand(clean_words(text))]

@@ -30,6 +30,16 @@ class ChannelKind(StrEnum):
         ]
 
 
+class Performer(StrEnum):
+    """Who files a procedure."""
+
+    citizen = "citizen"
+    household = "household"
+    business = "business"
+    organisation = "organisation"
+    official_body = "official_body"
+
+
 class TimeUnit(StrEnum):
     ngay_lam_viec = "ngày làm việc"
     ngay = "ngày"
@@ -156,6 +166,7 @@ class Procedure(_Model):
         description="Procedure fields (fees, channels, documents, agency, legal_basis, time_limit …) whose "
         "facts were not checked against a cited source; the card says 'chưa xác minh' beside them",
     )
+    performers: list[Performer] = Field(default_factory=list, description="Who files the procedure")
 
     def channel(self, kind: ChannelKind) -> Channel | None:
         return next((c for c in self.channels if c.kind == kind), None)

@@ -1,10 +1,12 @@
-"""Hybrid search: dense (e5 + faiss) and BM25 rankings fused by reciprocal rank, plus a confidence.
+"""Hybrid search: dense (e5 + faiss) and BM25 rankings fused by reciprocal rank, reranked, plus a confidence.
 
 `search(query)` normalises the question (knowledge.normalize), ranks every procedure both ways, fuses
 the two rankings with reciprocal-rank fusion and a small general prior (curated citizen records and
-commune-level procedures first when the evidence ties), and decides whether the top answer is
-confident with a logistic model fitted on a calibration set (knowledge/data/confidence.json, made by
-`python -m knowledge.calibrate`).
+commune-level procedures first when the evidence ties). For a long message it does so twice, for the
+whole text and for its asking clause (knowledge.query), and a trained second stage (knowledge.rerank,
+knowledge/data/reranker.json) reorders the top candidates of both and says whether the top answer is
+confident. Without the reranker file, the hybrid ranking and the confidence model of
+knowledge/data/confidence.json (`python -m knowledge.calibrate`) answer.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from knowledge.index import LoadedIndex
+    from knowledge.rerank import RerankerModel, View
 
 logger = logging.getLogger(__name__)
 
 CONFIDENCE_FILE = Path(__file__).with_name("data") / "confidence.json"
-Mode = Literal["hybrid", "dense", "bm25"]
+Mode = Literal["reranked", "hybrid", "dense", "bm25"]
 MAX_TOP_K = 50
 
 
@@ -85,6 +88,7 @@ class Ranking:
     order: list[int]  # record indices, best first
     scores: list[float]
     features: dict[str, float]
+    probability: float | None = None  # the reranker's confidence that the first result is right
 
 
 FEATURES = ["fused_top", "fused_margin", "dense_top", "dense_margin", "bm25_top", "bm25_margin",
@@ -102,7 +106,7 @@ def _top_two(values: np.ndarray) -> tuple[float, float]:
 
 class Searcher:
     def __init__(self, index: LoadedIndex, model: SentenceTransformer,
-                 confidence: ConfidenceModel | None = None) -> None:
+                 confidence: ConfidenceModel | None = None, reranker: RerankerModel | None = None) -> None:
         from knowledge.embeddings import QueryEncoder
 
         self.index = index
@@ -111,6 +115,7 @@ class Searcher:
         self.normalizer = Normalizer(default_abbreviations(), index.restorer)
         self.confidence = confidence
         self.fusion = confidence.fusion if confidence else FusionParams()
+        self.reranker = reranker
         self._encode_lock = threading.Lock()
         records = index.records
         self._curated = np.array([r.curated for r in records], dtype=np.float32)
@@ -187,14 +192,57 @@ class Searcher:
         }
         return Ranking(normalized, [int(i) for i in order], [float(fused[i]) for i in order], features)
 
-    def rank(self, query: str, mode: Mode = "hybrid") -> Ranking:
+    def views(self, query: str) -> tuple[View, View]:
+        """The whole message and its asking clause, each normalised and ranked (one view if short)."""
+        from knowledge.query import asking_clause
+        from knowledge.rerank import View
+
         normalized = self.normalizer.normalize(query)
+        dense, bm25 = self.scores(normalized)
+        full = View(normalized, dense, bm25, self.fuse(normalized, dense, bm25), self.index.records)
+        clause = asking_clause(query)
+        if clause == " ".join(query.split()):
+            return full, full
+        normalized = self.normalizer.normalize(clause)
+        dense, bm25 = self.scores(normalized)
+        return full, View(normalized, dense, bm25, self.fuse(normalized, dense, bm25), self.index.records)
+
+    def rerank(self, query: str) -> Ranking:
+        from knowledge.rerank import candidate_features, confidence_features, sigmoid
+
+        assert self.reranker is not None
+        full, ask = self.views(query)
+        candidates, rows = candidate_features(self, full, ask, self.reranker.candidates)
+        if not candidates:
+            return full.ranking
+        logits = self.reranker.ranker.logits(rows)
+        order = np.argsort(-logits, kind="stable")
+        chosen = [candidates[j] for j in order]
+        rest = [i for i in full.ranking.order if i not in set(chosen)]
+        known = full.ranking.features["coverage"]
+        features = confidence_features(logits, rows, full, known, candidates)
+        confidence = self.reranker.confidence
+        probability = sigmoid(float(confidence.logits(np.array([features[n] for n in confidence.features]))))
+        scores = [sigmoid(float(logits[j])) for j in order] + [0.0] * len(rest)
+        return Ranking(full.normalized, (chosen + rest)[:MAX_TOP_K], scores[:MAX_TOP_K],
+                       {**full.ranking.features, **{f"rerank_{k}": v for k, v in features.items()}},
+                       probability=probability)
+
+    def rank(self, query: str, mode: Mode | None = None) -> Ranking:
+        mode = mode or ("reranked" if self.reranker else "hybrid")
+        if mode == "reranked" and self.reranker is not None:
+            return self.rerank(query)
+        normalized = self.normalizer.normalize(query)
+        mode = "hybrid" if mode == "reranked" else mode
         dense, bm25 = self.scores(normalized, mode)
         return self.fuse(normalized, dense, bm25, mode)
 
     def is_confident(self, ranking: Ranking) -> bool:
         if not ranking.order:
             return False
+        if ranking.probability is not None and self.reranker is not None:
+            exact = ranking.features.get("rerank_exact") == 1.0  # typed the procedure's name or an alias
+            return exact or ranking.probability >= self.reranker.threshold
         if self.confidence is None:  # uncalibrated: a cautious fixed rule
             return ranking.features["dense_top"] >= 0.88 and ranking.features["agree"] == 1.0
         return self.confidence.probability(ranking.features) >= self.confidence.threshold
@@ -209,6 +257,18 @@ class Searcher:
             for i, score in zip(ranking.order[:top_k], ranking.scores[:top_k], strict=False)
         ]
         return SearchResponse(query=query, confident=self.is_confident(ranking), results=results)
+
+    def probability(self, ranking: Ranking) -> float | None:
+        """The probability that the ranking's first result is right (None when uncalibrated or empty)."""
+        if ranking.probability is not None or not ranking.order:
+            return ranking.probability
+        return self.confidence.probability(ranking.features) if self.confidence else None
+
+
+def load_reranker() -> RerankerModel | None:
+    from knowledge.rerank import load_reranker as load
+
+    return load()
 
 
 def load_confidence(path: Path = CONFIDENCE_FILE) -> ConfidenceModel | None:
@@ -235,7 +295,8 @@ def get_searcher() -> Searcher:
                 settings = get_settings()
                 model = load_model(settings.embedding_model)
                 build_index(model=model, progress=False)
-                _searcher = Searcher(load_index(settings.index_dir), model, load_confidence())
+                index = load_index(settings.index_dir)
+                _searcher = Searcher(index, model, load_confidence(), load_reranker())
     return _searcher
 
 

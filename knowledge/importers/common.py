@@ -13,6 +13,7 @@ from typing import Any
 from knowledge.importers.steps import repair_moved_phrases
 from knowledge.importers.tables import split_steps, stage_times, stated_time
 from knowledge.importers.text import mentions_district_level, one_line
+from knowledge.performers import infer_performers
 from knowledge.schema import Procedure, TimeLimit
 
 NOTE_DISTRICT = (
@@ -138,6 +139,7 @@ def finish_record(
     updates["notes"] = list(dict.fromkeys(notes))
     updates["editor_notes"] = list(dict.fromkeys(editor_notes))
     updates["unverified"] = list(dict.fromkeys(unverified))
+    updates["performers"] = infer_performers(procedure)
     return ImportedRecord(procedure.model_copy(update=updates), problems, repairs)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -55,6 +56,9 @@ def test_every_raw_record_is_imported(catalogue: Catalogue):
     raw_codes = {p.stem for p in (data / "procedures-dvcqg" / "raw").glob("*/*.json")}
     raw_codes |= {p.stem for p in (data / "procedures-bqp" / "raw").glob("*.json")}
     assert len(raw_codes) == 2849
+    handbook = json.loads((data / "procedures-vinhbao" / "raw" / "procedures.json").read_bytes())
+    raw_codes |= {record["code"] for record in handbook}  # 15 codes the crawls lack
+    assert len(raw_codes) == 2849 + 15
     assert set(catalogue.imported.problems) == raw_codes
     assert catalogue.imported.origins["1.013133"] == "bqp"
     assert catalogue.imported.origins["1.004222"] == "dvcqg"

@@ -65,7 +65,7 @@ def test_unknown_and_malformed_codes_are_reported(crawl_names: dict[str, str]) -
         _set('- {q: "lam khai sinh", codes: ["9.999999"]}', '- {q: "ket hon", codes: ["1000894"]}'),
         crawl_names,
     )
-    assert any("9.999999 is not in the crawl" in problem for problem in problems)
+    assert any("9.999999 is not in the raw data" in problem for problem in problems)
     assert any("malformed code '1000894'" in problem for problem in problems)
 
 
@@ -139,3 +139,44 @@ def test_unreadable_file_is_a_problem(tmp_path: Path) -> None:
     report = checker.check_file(binary, data_root=tmp_path)
     assert any("cannot read" in problem for problem in report.problems)
     assert checker.main([str(tmp_path / "missing.yaml")]) == 1
+
+
+@needs_crawl
+def test_narrative_eval_set_passes_every_check() -> None:
+    report = checker.check_file(checker.NARRATIVE_QUESTIONS, narrative=True)
+    assert report.ok, report.summary()
+    assert report.total >= checker.MIN_NARRATIVE_QUESTIONS
+    assert report.by_split["test"] >= checker.MIN_NARRATIVE_TEST
+    assert report.by_split["train"] + report.by_split["test"] == report.total
+    assert report.without_diacritics * 2 >= report.total
+
+
+@needs_crawl
+def test_narrative_rules_need_a_split_and_no_line_of_the_short_set(crawl_names: dict[str, str]) -> None:
+    text = _set(
+        '- {q: "Con toi sinh thang truoc. Lam khai sinh o dau?", codes: ["1.001193"], split: train}',
+        '- {q: "Ba toi 61 tuoi. Lam luong huu the nao?", codes: []}',
+        '- {q: "Toi mat can cuoc. Lam lai o dau?", codes: ["1.014064"], split: dev}',
+    )
+    report = checker.check_text(text, crawl_names, set(), narrative=True,
+                                other_questions={"con toi sinh thang truoc. lam khai sinh o dau?"})
+    joined = "\n".join(report.problems)
+    assert "schema" in joined  # split must be train or test
+    text = text.replace("split: dev", "split: test")
+    report = checker.check_text(text, crawl_names, set(), narrative=True,
+                                other_questions={"con toi sinh thang truoc. lam khai sinh o dau?"})
+    joined = "\n".join(report.problems)
+    assert "#2 'Ba toi 61 tuoi. Lam luong huu the nao?': no split" in joined
+    assert "also in the other evaluation set" in joined
+    assert f"need at least {checker.MIN_NARRATIVE_QUESTIONS}" in joined
+    assert report.by_split == {"train": 1, "test": 1}
+
+
+@needs_crawl
+def test_handbook_codes_count_as_raw_data(crawl_names: dict[str, str]) -> None:
+    handbook = checker.load_handbook_codes(DATA_DIR)
+    assert "1.014027" in handbook and "1.014027" not in crawl_names  # trợ cấp hưu trí xã hội
+    entry = '- {q: "ong toi 76 tuoi xin tro cap huu tri xa hoi", codes: ["1.014027"]}'
+    assert any("1.014027 is not in the raw data" in p for p in _problems(_set(entry), crawl_names))
+    assert not any("1.014027" in p for p in checker.check_text(_set(entry), crawl_names, set(),
+                                                                handbook_codes=handbook).problems)

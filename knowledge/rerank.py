@@ -1,0 +1,377 @@
+"""Second-stage reranker over the hybrid search's top candidates, and its confidence model.
+
+The first stage ranks every procedure twice: for the whole message and for its asking clause
+(knowledge.query). The union of both top lists is scored by gradient-boosted trees over per-candidate
+features: dense and BM25 scores of both texts (and their gap to the best), the two fused ranks, how
+much of the procedure's name and best alias the texts contain, its level, whether citizens file it,
+whether it is a curated record, and the variant flag. A second model (logistic) over the reranked top
+(its score, the margin to the second, the ranker scores) says whether the answer is right: the
+confidence, recalibrated on the new score.
+
+Both are trained on data, never on a test split: questions generated from the catalogue
+(knowledge.calibrate), the train splits of the two eval sets (knowledge.evalsets) and the
+out-of-scope calibration lines. The result is a small committed file rebuilt by
+
+    python -m knowledge.rerank        # writes knowledge/data/reranker.json
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from knowledge.normalize import NormalizedText
+    from knowledge.search import Ranking, Searcher
+
+logger = logging.getLogger(__name__)
+
+RERANKER_FILE = Path(__file__).with_name("data") / "reranker.json"
+CANDIDATES = 30
+TARGET_PRECISION = 0.97  # of confident answers on the training questions (out-of-scope ones count wrong)
+EVAL_WEIGHT = 3.0  # eval train lines are citizens' wording: they count more than generated questions
+# Generated in-scope questions are often a variant's name cut down to the general procedure's name
+# ("khai sinh" from "khai sinh có yếu tố nước ngoài"): their "wrong" answers teach the confidence that
+# every short question is doubtful, so they count less there.
+GENERATED_CONFIDENCE_WEIGHT = 0.5
+
+CANDIDATE_FEATURES = [
+    "dense_full", "dense_ask", "dense_gap_full", "dense_gap_ask", "bm25_full", "bm25_ask",
+    "rrf_full", "rrf_ask", "name_full", "name_ask", "alias_full", "alias_ask",
+    "curated", "variant", "commune", "province", "ministry", "citizen", "citizen_long",
+]
+# the first stage's own confidence features (knowledge.search.FEATURES) of the whole message
+FIRST_STAGE_FEATURES = ["fused_top", "fused_margin", "dense_top", "dense_margin", "bm25_top", "bm25_margin",
+                        "agree", "query_words"]
+CONFIDENCE_FEATURES = ["top", "margin", "top_probability", "probability_margin", "dense_full", "dense_ask",
+                       "name_ask", "alias_ask", "coverage", "long", "same_as_hybrid", *FIRST_STAGE_FEATURES]
+
+
+class Logistic(BaseModel):
+    """A standardised logistic model: the file format of both models."""
+
+    features: list[str]
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    intercept: float
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        return ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef) + self.intercept
+
+    @classmethod
+    def fit(cls, features: list[str], x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None,
+            c: float = 1.0, balanced: bool = False) -> Logistic:
+        from sklearn.linear_model import LogisticRegression
+
+        mean, scale = x.mean(axis=0), x.std(axis=0)
+        scale[scale == 0] = 1.0
+        model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced" if balanced else None)
+        model.fit((x - mean) / scale, y, sample_weight=weights)
+        return cls(features=features, mean=mean.tolist(), scale=scale.tolist(), coef=model.coef_[0].tolist(),
+                   intercept=float(model.intercept_[0]))
+
+
+class Trees(BaseModel):
+    """Gradient-boosted regression trees (scikit-learn's GradientBoostingClassifier, log loss), stored
+    as plain arrays so the committed file needs no pickle: logit = init + rate × Σ tree leaf values."""
+
+    features: list[str]
+    init: float
+    rate: float
+    feature: list[list[int]]
+    threshold: list[list[float]]
+    left: list[list[int]]
+    right: list[list[int]]
+    value: list[list[float]]
+
+    def model_post_init(self, context: object) -> None:
+        """All trees as padded arrays [tree, node], so that one pass walks every tree at once."""
+        width = max(len(nodes) for nodes in self.left)
+
+        def padded(rows: list[list], fill: float) -> np.ndarray:
+            return np.array([row + [fill] * (width - len(row)) for row in rows])
+
+        self._arrays = (padded(self.feature, 0).astype(np.int64).clip(min=0), padded(self.threshold, 0.0),
+                        padded(self.left, -1).astype(np.int64), padded(self.right, -1).astype(np.int64),
+                        padded(self.value, 0.0))
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        feature, threshold, left, right, value = self._arrays
+        trees = np.arange(feature.shape[0])[:, None]
+        rows = np.arange(x.shape[0])[None, :]
+        node = np.zeros((feature.shape[0], x.shape[0]), dtype=np.int64)
+        while True:
+            inner = left[trees, node] >= 0
+            if not inner.any():
+                break
+            goes_left = x[rows, feature[trees, node]] <= threshold[trees, node]
+            node = np.where(inner, np.where(goes_left, left[trees, node], right[trees, node]), node)
+        return self.init + self.rate * value[trees, node].sum(axis=0)
+
+    @classmethod
+    def fit(cls, features: list[str], x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> Trees:
+        from sklearn.ensemble import GradientBoostingClassifier
+
+        model = GradientBoostingClassifier(n_estimators=150, max_depth=3, learning_rate=0.1, subsample=0.8,
+                                           min_samples_leaf=20, random_state=0)
+        model.fit(x, y, sample_weight=weights)
+        prior = float(np.average(y, weights=weights))
+        trees = [estimator[0].tree_ for estimator in model.estimators_]
+        result = cls(
+            features=features, init=math.log(prior / (1.0 - prior)), rate=model.learning_rate,
+            feature=[t.feature.tolist() for t in trees], threshold=[t.threshold.tolist() for t in trees],
+            left=[t.children_left.tolist() for t in trees], right=[t.children_right.tolist() for t in trees],
+            value=[t.value[:, 0, 0].tolist() for t in trees],
+        )
+        sample = x[:200]
+        if not np.allclose(result.logits(sample), model.decision_function(sample), atol=1e-6):
+            raise RuntimeError("exported trees do not reproduce scikit-learn's decision function")
+        return result
+
+
+class RerankerModel(BaseModel):
+    candidates: int = CANDIDATES
+    ranker: Trees
+    confidence: Logistic
+    threshold: float
+    fitted_on: dict = Field(default_factory=dict)
+
+
+def sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+def load_reranker(path: Path = RERANKER_FILE) -> RerankerModel | None:
+    try:
+        return RerankerModel.model_validate_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        logger.warning("no reranker at %s; search uses the hybrid ranking", path)
+        return None
+
+
+# --- features ---------------------------------------------------------------------------------------
+
+
+def _share(words: list[str], present: set[str]) -> float:
+    return sum(1 for w in words if w in present) / len(words) if words else 0.0
+
+
+@dataclass
+class View:
+    """One text of the question (whole message or asking clause) with both rankers' scores."""
+
+    normalized: NormalizedText
+    dense: np.ndarray
+    bm25: np.ndarray
+    ranking: Ranking
+    records: list = field(default_factory=list)  # the index's records (RecordInfo), for exact matches
+
+    @property
+    def words(self) -> set[str]:
+        return set(self.normalized.unaccented)
+
+
+def candidate_features(searcher: Searcher, full: View, ask: View, limit: int = CANDIDATES
+                       ) -> tuple[list[int], np.ndarray]:
+    """The candidates (union of both views' top lists) and one feature row per candidate."""
+    seen: dict[int, None] = {}
+    for i in (*full.ranking.order[:limit], *ask.ranking.order[:limit]):
+        seen.setdefault(i, None)
+    candidates = list(seen)
+    if not candidates:
+        return [], np.zeros((0, len(CANDIDATE_FEATURES)))
+    records = searcher.index.records
+    rank_full = {i: r for r, i in enumerate(full.ranking.order)}
+    rank_ask = {i: r for r, i in enumerate(ask.ranking.order)}
+    words_full, words_ask = full.words, ask.words
+    long_query = min(len(full.normalized.unaccented), 60) / 60.0
+    dense_max = (float(full.dense.max()), float(ask.dense.max()))
+    bm25_max = (float(full.bm25.max()) or 1.0, float(ask.bm25.max()) or 1.0)
+    rows = []
+    for i in candidates:
+        record = records[i]
+        aliases = record.alias_words or [[]]
+        rows.append([
+            full.dense[i], ask.dense[i], full.dense[i] - dense_max[0], ask.dense[i] - dense_max[1],
+            full.bm25[i] / bm25_max[0], ask.bm25[i] / bm25_max[1],
+            1.0 / (5.0 + rank_full.get(i, 60)), 1.0 / (5.0 + rank_ask.get(i, 60)),
+            _share(record.name_words, words_full), _share(record.name_words, words_ask),
+            max(_share(a, words_full) for a in aliases), max(_share(a, words_ask) for a in aliases),
+            float(record.curated), float(record.variant), float(record.level == "commune"),
+            float(record.level == "province"), float(record.level == "ministry"), float(record.citizen),
+            float(record.citizen) * long_query,
+        ])
+    return candidates, np.asarray(rows, dtype=np.float64)
+
+
+def _names(words: list[str], typed: list[str]) -> bool:
+    """The typed words are the name, or its object: a suffix of at least half of it ("khai sinh" of
+    "đăng ký khai sinh"; not "cấp lại" of "cấp lại giấy phép lái xe")."""
+    return len(typed) * 2 >= len(words) and words[len(words) - len(typed):] == typed
+
+
+def _record_named(record, typed: list[str]) -> bool:
+    return any(_names(words, typed) for words in (record.name_words, *record.alias_words))
+
+
+def confidence_features(logits: np.ndarray, rows: np.ndarray, full: View, known_share: float,
+                        candidates: list[int]) -> dict[str, float]:
+    order = np.argsort(-logits, kind="stable")
+    top = order[0]
+    second = float(logits[order[1]]) if order.size > 1 else float(logits[top]) - 5.0
+    column = {name: j for j, name in enumerate(CANDIDATE_FEATURES)}
+    top_probability, second_probability = sigmoid(float(logits[top])), sigmoid(second)
+    record = full.records[candidates[top]] if candidates and full.records else None
+    typed = list(full.normalized.unaccented)
+    same_as_hybrid = bool(full.ranking.order) and candidates[top] == full.ranking.order[0]
+    records = full.records
+    others = [j for j in order[1:10] if records and _names(records[candidates[j]].name_words, typed)]
+    exact = (record is not None and same_as_hybrid and not record.variant and len(typed) >= 2
+             and _record_named(record, typed) and not others)  # no other procedure has that name
+    return {
+        # the message names the general procedure both stages put first (its name or an alias);
+        # kept out of the model: is_confident takes it as confident on its own
+        "exact": float(exact),
+        **{name: full.ranking.features.get(name, 0.0) for name in FIRST_STAGE_FEATURES},
+        "top": float(logits[top]),
+        "margin": float(logits[top]) - second,
+        "top_probability": top_probability,
+        "probability_margin": top_probability - second_probability,
+        "same_as_hybrid": float(same_as_hybrid),
+        "dense_full": float(rows[top, column["dense_full"]]),
+        "dense_ask": float(rows[top, column["dense_ask"]]),
+        "name_ask": float(rows[top, column["name_ask"]]),
+        "alias_ask": float(rows[top, column["alias_ask"]]),
+        "coverage": known_share,
+        "long": min(len(full.normalized.unaccented), 60) / 60.0,
+    }
+
+
+# --- training ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingQuestion:
+    q: str
+    codes: list[str]
+    names: list[str]
+    weight: float
+
+    @property
+    def out_of_scope(self) -> bool:
+        return not self.codes and not self.names
+
+    def is_hit(self, code: str, name: str) -> bool:
+        import re
+
+        return code in self.codes or any(re.search(p, name.lower()) for p in self.names)
+
+
+def training_questions(catalogue) -> list[TrainingQuestion]:
+    from knowledge.calibrate import calibration_questions
+    from knowledge.evalsets import training_questions as eval_train
+
+    questions = [
+        TrainingQuestion(q.q, [q.code] if q.code else [], [f"^{_escape(q.name)}$"] if q.name else [], 1.0)
+        for q in calibration_questions(list(catalogue))
+    ]
+    questions += [TrainingQuestion(q.q, q.codes, q.names, EVAL_WEIGHT) for q in eval_train()]
+    return questions
+
+
+def _escape(name: str) -> str:
+    import re
+
+    return re.escape(name.lower())
+
+
+def train(output: Path = RERANKER_FILE) -> RerankerModel:
+    from tqdm import tqdm
+
+    from knowledge.catalogue import load_catalogue
+    from knowledge.embeddings import load_model
+    from knowledge.index import build_index, load_index
+    from knowledge.search import Searcher, load_confidence
+
+    model = load_model()
+    build_index(model=model)
+    searcher = Searcher(load_index(), model, load_confidence(), reranker=None)
+    questions = training_questions(load_catalogue())
+    rows, labels, weights, groups = [], [], [], []
+    prepared = []
+    records = searcher.index.records
+    for number, question in enumerate(tqdm(questions, desc="reranker: ranking", unit="q")):
+        full, ask = searcher.views(question.q)
+        candidates, x = candidate_features(searcher, full, ask)
+        if not candidates:
+            continue
+        hits = np.array([question.is_hit(records[i].code, records[i].name) for i in candidates])
+        prepared.append((question, full, ask, candidates, x, hits))
+        if question.out_of_scope:
+            continue
+        rows.append(x)
+        labels.append(hits.astype(int))
+        weights.append(np.full(len(candidates), question.weight))
+        groups.append(np.full(len(candidates), number))
+    x_all, y_all, w_all = np.vstack(rows), np.concatenate(labels), np.concatenate(weights)
+    ranker = Trees.fit(CANDIDATE_FEATURES, x_all, y_all, w_all)
+
+    conf_rows, conf_labels, conf_weights, oos = [], [], [], []
+    top1 = []
+    for question, full, _ask, candidates, x, hits in prepared:
+        logits = ranker.logits(x)
+        features = confidence_features(logits, x, full, full.ranking.features["coverage"], candidates)
+        right = bool(hits[int(np.argmax(logits))]) and not question.out_of_scope
+        conf_rows.append([features[name] for name in CONFIDENCE_FEATURES])
+        conf_labels.append(int(right))
+        generated_in_scope = question.weight != EVAL_WEIGHT and not question.out_of_scope
+        conf_weights.append(GENERATED_CONFIDENCE_WEIGHT if generated_in_scope else question.weight)
+        oos.append(question.out_of_scope)
+        if not question.out_of_scope:
+            top1.append(right)
+    cx, cy, cw = np.asarray(conf_rows), np.asarray(conf_labels), np.asarray(conf_weights)
+    confidence = Logistic.fit(CONFIDENCE_FEATURES, cx, cy, cw, c=1.0, balanced=True)
+    probabilities = 1.0 / (1.0 + np.exp(-confidence.logits(cx)))
+    # The threshold is set on citizens' wording (the eval train lines) and every out-of-scope line: the
+    # generated questions are easier to be sure about than what citizens write.
+    citizens = np.asarray([q.weight == EVAL_WEIGHT or q.out_of_scope for q, *_ in prepared])
+    threshold = _threshold(probabilities[citizens], cy[citizens], np.ones(int(citizens.sum())))
+    oos_mask = np.asarray(oos)
+    confident = probabilities >= threshold
+    fitted_on = {
+        "questions": len(prepared),
+        "eval_train_questions": sum(1 for q, *_ in prepared if q.weight == EVAL_WEIGHT),
+        "out_of_scope": int(oos_mask.sum()),
+        "top1_right_in_scope": round(float(np.mean(top1)), 4),
+        "confident_in_scope": round(float(confident[~oos_mask].mean()), 4),
+        "precision_when_confident": round(float(cy[confident].mean()), 4) if confident.any() else None,
+        "confident_out_of_scope": round(float(confident[oos_mask].mean()), 4) if oos_mask.any() else None,
+    }
+    result = RerankerModel(ranker=ranker, confidence=confidence, threshold=threshold, fitted_on=fitted_on)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    logger.info("reranker written to %s: %s", output, fitted_on)
+    return result
+
+
+def _threshold(probabilities: np.ndarray, right: np.ndarray, weights: np.ndarray) -> float:
+    """The lowest threshold whose confident answers are right TARGET_PRECISION of the time (weighted)."""
+    order = np.argsort(-probabilities, kind="stable")
+    hits = np.cumsum(right[order] * weights[order])
+    total = np.cumsum(weights[order])
+    precise = np.nonzero(hits / total >= TARGET_PRECISION)[0]
+    if precise.size == 0:
+        return 0.99
+    return max(0.5, float(probabilities[order[precise[-1]]]))
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    train()
