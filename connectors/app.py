@@ -29,6 +29,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connectors.chat import RASA_UNAVAILABLE_MESSAGE, BotMessage, ChatBackend, RasaChat, RasaUnavailableError
+from connectors.console.api import mount as mount_console
+from connectors.console.desk import Desk, HandoffChat
+from connectors.console.rasa_api import RasaConversations
+from connectors.db import Database
 from connectors.limits import BodySizeLimitMiddleware
 from connectors.ratelimit import RATE_LIMITED_MESSAGE, RateLimiter
 from connectors.settings import AppSettings
@@ -49,6 +53,8 @@ class ChatRequest(BaseModel):
 
 class ChatResponse(BaseModel):
     messages: list[BotMessage]
+    # The conversation is with the volunteers (queued or held): the widget listens for their messages.
+    live: bool = False
 
 
 class ApiError(Exception):
@@ -158,7 +164,15 @@ def create_app(
 ) -> FastAPI:
     """The app; ``chat`` replaces the Rasa chat core (the seam tests and other channels use)."""
     settings = settings or AppSettings.from_env()
-    chat_core: ChatBackend = chat or RasaChat(settings.rasa_url, settings.rasa_timeout_seconds)
+    database = Database(settings.database_url)
+    desk = Desk(
+        database,
+        settings,
+        RasaConversations(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds),
+    )
+    chat_core: ChatBackend = HandoffChat(
+        chat or RasaChat(settings.rasa_url, settings.rasa_timeout_seconds), desk
+    )
     limiter = RateLimiter(settings.rate_limit_messages, settings.rate_limit_window_seconds)
     zalo_channel = None
     if settings.zalo.enabled:
@@ -166,9 +180,11 @@ def create_app(
         from connectors.zalo.webhook import ZaloChannel
 
         zalo_channel = ZaloChannel(settings.zalo, ZaloStore(settings.state_db), chat_core, limiter)
+        desk.zalo = zalo_channel
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(database.upgrade)
         if settings.warm_up:
             threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
         if zalo_channel is not None:
@@ -180,6 +196,8 @@ def create_app(
         if zalo_channel is not None:
             await zalo_channel.aclose()
         await chat_core.aclose()
+        await desk.rasa.aclose()
+        database.dispose()
 
     app = FastAPI(
         title="Trợ lý Thủ tục",
@@ -242,7 +260,7 @@ def create_app(
             raise ApiError(
                 503, "assistant_unavailable", RASA_UNAVAILABLE_MESSAGE, {"Retry-After": "30"}
             ) from error
-        return ChatResponse(messages=messages)
+        return ChatResponse(messages=messages, live=await desk.live(chat_request.sender_id))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -281,6 +299,8 @@ def create_app(
             else ""
         )
         return HTMLResponse(page.replace("<!--ZALO_SITE_VERIFICATION-->", meta))
+
+    mount_console(app, desk)
 
     if zalo_channel is not None:
         from connectors.zalo.webhook import build_router

@@ -25,6 +25,8 @@ class Button(BaseModel):
 class BotMessage(BaseModel):
     text: str = ""
     buttons: list[Button] = Field(default_factory=list)
+    # A handoff request from action_request_human, for the channel only (never sent to a citizen).
+    handoff: dict[str, Any] | None = Field(default=None, exclude=True)
 
 
 class RasaUnavailableError(Exception):
@@ -55,6 +57,9 @@ def messages_from_rasa(raw_messages: Any) -> list[BotMessage]:
             continue
         text = _as_text(raw.get("text"))
         custom = raw.get("custom")
+        if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
+            messages.append(BotMessage(handoff=custom["handoff"]))
+            continue
         if not text and isinstance(custom, dict):
             text = _as_text(custom.get("text"))
         if not text and _as_text(raw.get("image")):

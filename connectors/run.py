@@ -94,6 +94,11 @@ class Stack:
         return f"http://{self.host}:{self.rasa_port}"
 
     @property
+    def database_url(self) -> str:
+        """The app's database: ``TTHC_DATABASE_URL``, or SQLite in the state directory."""
+        return os.environ.get("TTHC_DATABASE_URL") or f"sqlite:///{self.state_dir / 'tthc.db'}"
+
+    @property
     def app_log_file(self) -> Path:
         return self.logs_dir / "app.log"
 
@@ -144,6 +149,7 @@ class Stack:
             TTHC_PORT=str(self.app_port),
             TTHC_RASA_URL=self.rasa_url,
             TTHC_CONNECTORS_DB=os.environ.get("TTHC_CONNECTORS_DB") or str(self.state_dir / "connectors.db"),
+            TTHC_DATABASE_URL=self.database_url,
         )
         env.update(self.app_env)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
@@ -247,7 +253,32 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def _announce(stack: Stack, seconds: float) -> None:
     print(f"\nTrợ lý Thủ tục is ready after {seconds:.0f} s: {stack.app_url}/", flush=True)
+    print(f"Volunteer console: {stack.app_url}/console", flush=True)
+    if not _has_coordinator(stack.database_url):
+        same = stack.database_url == AppSettings.from_env().database_url
+        prefix = "" if same else f"TTHC_DATABASE_URL={stack.database_url} "
+        print(
+            "No coordinator account yet. Create the first one (the password is read from stdin):\n"
+            f'    {prefix}.venv/bin/tthc volunteer add USERNAME --name "Họ và tên" --role coordinator',
+            flush=True,
+        )
     print("Ask in the terminal with `.venv/bin/tthc chat`; press Ctrl-C to stop.", flush=True)
+
+
+def _has_coordinator(url: str) -> bool:
+    """Whether the app's database (migrated by the app at start) holds an active coordinator."""
+    from connectors.console.auth import has_coordinator
+    from connectors.db import Database
+
+    database = Database(url)
+    try:
+        with database.session() as session:
+            return has_coordinator(session)
+    except Exception:
+        logger.warning("Could not read the volunteer accounts", exc_info=True)
+        return True
+    finally:
+        database.dispose()
 
 
 def main() -> int:

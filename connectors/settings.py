@@ -41,10 +41,22 @@ class ZaloSettings(BaseModel):
     resume_window_seconds: float = Field(default=3600.0, ge=0)
     # How long message ids are kept against Zalo's retries.
     keep_message_ids_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
+    # Zalo accepts customer-service messages only this long after the citizen's last message.
+    reply_window_hours: float = Field(default=48.0, gt=0)
 
     @property
     def enabled(self) -> bool:
         return all((self.app_id, self.app_secret, self.oa_secret_key, self.refresh_token))
+
+
+class ConsoleSettings(BaseModel):
+    """The volunteer console: cookie sessions and login lock-out."""
+
+    secure_cookies: bool = True
+    session_hours: float = Field(default=12.0, gt=0)
+    max_failed_logins: int = Field(default=5, ge=1)
+    lock_minutes: float = Field(default=15.0, gt=0)
+    login_attempts_per_minute: int = Field(default=10, ge=1)
 
 
 class AppSettings(BaseModel):
@@ -61,6 +73,11 @@ class AppSettings(BaseModel):
     warm_up: bool = True
     state_db: Path = PROJECT_ROOT / "var" / "connectors.db"
     zalo: ZaloSettings = Field(default_factory=ZaloSettings)
+    # The app's one database (connectors/db): SQLite under var/ unless TTHC_DATABASE_URL says otherwise.
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'tthc.db'}"
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    # Rasa's HTTP API token (Rasa runs with --auth-token), sent as the `token` query parameter.
+    rasa_token: str = ""
 
     @property
     def public_url(self) -> str:
@@ -82,6 +99,14 @@ class AppSettings(BaseModel):
             max_webhook_body_bytes=_env_int("TTHC_MAX_WEBHOOK_BODY_BYTES", 65_536),
             warm_up=_env("TTHC_WARM_UP", "1").lower() not in {"0", "false", "no"},
             state_db=Path(_env("TTHC_CONNECTORS_DB") or var_dir / "connectors.db").expanduser(),
+            rasa_token=_env("TTHC_RASA_TOKEN"),
+            database_url=_env("TTHC_DATABASE_URL") or f"sqlite:///{var_dir / 'tthc.db'}",
+            console=ConsoleSettings(
+                secure_cookies=_env("TTHC_CONSOLE_SECURE_COOKIES", "1").lower() not in {"0", "false", "no"},
+                session_hours=_env_float("TTHC_CONSOLE_SESSION_HOURS", 12.0),
+                max_failed_logins=_env_int("TTHC_CONSOLE_MAX_FAILED_LOGINS", 5),
+                lock_minutes=_env_float("TTHC_CONSOLE_LOCK_MINUTES", 15.0),
+            ),
             zalo=ZaloSettings(
                 app_id=_env("ZALO_APP_ID"),
                 app_secret=_env("ZALO_APP_SECRET"),
@@ -94,5 +119,6 @@ class AppSettings(BaseModel):
                 backoff_seconds=_env_float("ZALO_BACKOFF_SECONDS", 1.0),
                 timeout_seconds=_env_float("ZALO_TIMEOUT_SECONDS", 10.0),
                 resume_window_seconds=_env_float("ZALO_RESUME_WINDOW_SECONDS", 3600.0),
+                reply_window_hours=_env_float("ZALO_REPLY_WINDOW_HOURS", 48.0),
             ),
         )

@@ -1,4 +1,4 @@
-"""Fixtures that start real servers on loopback.
+"""Fixtures that start real servers on loopback, and the app's database on SQLite and PostgreSQL.
 
 ``stack`` (session scope) is the whole product as `make run` starts it, through
 ``connectors.run.Stack``: Rasa (the trained model ``var/rasa-models/tthc.tar.gz``) and the FastAPI
@@ -15,6 +15,10 @@ Use ``stack.app_url`` for HTTP calls (the ``talk`` fixture posts one turn to ``/
 mid-conversation (the tracker file is kept, so the conversation survives). Use a fresh sender id per
 test (``sender_id`` fixture): the stack is shared by every test of the session.
 
+``database_url`` is parametrised over the app's two databases: a fresh SQLite file, or a schema of its
+own in the local PostgreSQL database ``test`` (``TTHC_TEST_POSTGRES_URL``, default
+postgresql://postgres@127.0.0.1:5432/test), dropped afterwards; without PostgreSQL that half skips.
+
 To iterate quickly against a stack that is already running (e.g. `make run`), set
 ``TTHC_TEST_APP_URL`` (and ``TTHC_TEST_RASA_URL``); the fixture then neither starts nor stops anything,
 and ``restart_rasa()`` is not available.
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -117,3 +121,36 @@ def chat(stack: Stack, sender: str, text: str, timeout: float = 30.0) -> list[di
 def talk(stack: Stack) -> Callable[[str, str], list[dict[str, Any]]]:
     """``talk(sender_id, text)`` -> the bot messages of one turn on the shared stack."""
     return lambda sender, text: chat(stack, sender, text)
+
+
+# ---- the app's database on SQLite and on the local PostgreSQL -------------------------------------
+
+POSTGRES_URL = os.environ.get("TTHC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_schema() -> Iterator[str]:
+    import psycopg
+
+    schema = f"tthc_test_{uuid.uuid4().hex[:12]}"
+    try:
+        connection = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {error}")
+    with connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+        finally:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def database_url_for(kind: str, tmp_path: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tthc.db'}"
+    else:
+        yield from _postgres_schema()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from database_url_for(request.param, tmp_path)

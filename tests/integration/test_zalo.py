@@ -242,6 +242,7 @@ def start_app(tmp_path: Path) -> Iterator[Callable[..., RunningApp]]:
             backoff_seconds=0.05,
             timeout_seconds=2.0,
         )
+        overrides.setdefault("database_url", f"sqlite:///{tmp_path / 'tthc.db'}")
         settings = AppSettings(
             state_db=state_db or tmp_path / "connectors.db", zalo=zalo, warm_up=False, **overrides
         )
