@@ -106,6 +106,7 @@ class AppSettings(BaseModel):
                 session_hours=_env_float("TTHC_CONSOLE_SESSION_HOURS", 12.0),
                 max_failed_logins=_env_int("TTHC_CONSOLE_MAX_FAILED_LOGINS", 5),
                 lock_minutes=_env_float("TTHC_CONSOLE_LOCK_MINUTES", 15.0),
+                login_attempts_per_minute=_env_int("TTHC_CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE", 10),
             ),
             zalo=ZaloSettings(
                 app_id=_env("ZALO_APP_ID"),

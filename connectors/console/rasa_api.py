@@ -58,7 +58,8 @@ class RasaConversations:
     async def run_response(
         self, conversation_id: str, action: str, slots: dict[str, Any] | None = None
     ) -> list[BotMessage]:
-        """Set ``slots``, run one action (a domain response) and return what it says."""
+        """Set ``slots``, run one action (a domain response) and return what it says (the console
+        delivers it on the citizen's channel)."""
         if slots:
             await self.append(
                 conversation_id,
@@ -67,6 +68,8 @@ class RasaConversations:
         body = await self._call(
             "POST", conversation_id, "execute", params={"include_events": "NONE"}, json={"name": action}
         )
+        # The bot then listens again, as after any turn: the next question is predicted as usual.
+        await self.append(conversation_id, [{"event": "action", "name": "action_listen"}])
         return messages_from_rasa(body.get("messages") or []) if isinstance(body, dict) else []
 
     async def aclose(self) -> None:

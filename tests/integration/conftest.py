@@ -88,7 +88,13 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         state_dir=state_dir,
         tracker_db=state_dir / "tracker.db",
         # The conversation tests send many messages from one process; keep the limit out of their way.
-        app_env={"TTHC_RATE_LIMIT_MESSAGES": "1000"},
+        # Volunteers are on duty around the clock here: the outside-hours answer has unit tests.
+        app_env={
+            "TTHC_RATE_LIMIT_MESSAGES": "1000",
+            "TTHC_CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE": "1000",
+            "TTHC_SUPPORT_DAYS": "1-7",
+            "TTHC_SUPPORT_HOURS": "00:00-24:00",
+        },
     )
     request.config.add_cleanup(running.stop)
     running.start()
