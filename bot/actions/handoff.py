@@ -2,9 +2,10 @@
 
 ``action_request_human`` tells the citizen honestly when a volunteer will answer (support hours are
 configurable) and signals the channel, through a custom payload, to put the conversation in the
-volunteers' queue. ``action_offer_volunteer`` runs after every fallback and offers a volunteer once the
-bot has failed two turns in a row. The console then pauses and resumes the conversation through Rasa's
-HTTP API (connectors/console).
+volunteers' queue. ``action_offer_volunteer`` runs after every fallback and offers a volunteer once
+the bot has failed two turns in a row (two fallbacks without an answer, or an out-of-scope answer and
+such a fallback). The console then pauses and resumes the
+conversation through Rasa's HTTP API (connectors/console).
 
 Support hours: ``TTHC_SUPPORT_DAYS`` (ISO weekdays, e.g. ``1-5`` for Monday to Friday, or ``1,3,5``),
 ``TTHC_SUPPORT_HOURS`` (``07:30-17:00``) and ``TTHC_SUPPORT_TIMEZONE`` (``Asia/Ho_Chi_Minh``).
@@ -123,6 +124,10 @@ def service_centre(tracker: Tracker) -> str:
     return f"{where}. {place.note}" if place.note else where
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 class ActionRequestHuman(Action):
     """Queue the conversation for a volunteer and say honestly when someone will answer."""
 
@@ -133,7 +138,7 @@ class ActionRequestHuman(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         hours = SupportHours.from_env()
-        now = datetime.now(UTC)
+        now = _now()
         in_hours = hours.is_open(now)
         if in_hours:
             dispatcher.utter_message(response="utter_handoff_in_hours", support_hours=hours.describe())
@@ -166,14 +171,22 @@ def _turns(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return turns
 
 
+BOT_COULD_NOT_HELP = ("action_fallback", "action_out_of_scope")
+
+
 def _failed(turn: list[dict[str, Any]]) -> bool:
-    """The fallback ran and found nothing to answer with (it set no slot)."""
-    ran = [i for i, e in enumerate(turn) if e.get("event") == "action" and e.get("name") == "action_fallback"]
+    """The fallback found nothing to answer with (it set no slot), or the question was out of scope."""
+    ran = [
+        i for i, e in enumerate(turn) if e.get("event") == "action" and e.get("name") in BOT_COULD_NOT_HELP
+    ]
     return bool(ran) and not any(e.get("event") == "slot" for e in turn[ran[0] :])
 
 
 def _offered(turn: list[dict[str, Any]]) -> bool:
-    return any(e.get("event") == "action" and e.get("name") == "action_offer_volunteer" for e in turn)
+    return any(
+        e.get("event") == "bot" and (e.get("metadata") or {}).get("utter_action") == "utter_offer_volunteer"
+        for e in turn
+    )
 
 
 class ActionOfferVolunteer(Action):

@@ -26,7 +26,7 @@ class RasaConversations:
         params = dict(kwargs.pop("params", {}))
         if self.token:
             params["token"] = self.token
-        url = f"{self.rasa_url}/conversations/{quote(conversation_id, safe='')}/{path}"
+        url = f"{self.rasa_url}/conversations/{quote(conversation_id, safe=':')}/{path}"
         try:
             response = await self._client.request(method, url, params=params, **kwargs)
         except httpx.HTTPError as error:

@@ -200,3 +200,45 @@ def test_desk_helper_searches_shows_the_missing_papers_and_records_the_export(
     level2 = next(guide for guide in guides if guide["key"] == "vneid_level2")
     assert level2["code"] == "3.000228" and level2["steps"]
     assert any(guide["key"] == "portal_account" for guide in guides)
+
+
+def test_logins_from_one_address_are_rate_limited(tmp_path, database_url: str) -> None:
+    from test_zalo import serve
+
+    from connectors.app import create_app
+    from connectors.settings import AppSettings, ConsoleSettings
+
+    settings = AppSettings(
+        database_url=database_url,
+        state_db=tmp_path / "connectors.db",
+        warm_up=False,
+        rasa_url="http://127.0.0.1:9",
+        console=ConsoleSettings(login_attempts_per_minute=3),
+    )
+    server, thread, url = serve(create_app(settings, mount_actions=False))
+    try:
+        username = add_volunteer(database_url)
+        client = ConsoleClient(url)
+        assert [client.login(username, "sai-mat-khau-day").status_code for _ in range(3)] == [401] * 3
+        limited = client.login(username)
+        assert limited.status_code == 429 and "chờ" in limited.json()["detail"]
+        assert int(limited.headers["Retry-After"]) >= 1
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+def test_two_turns_the_bot_cannot_help_with_offer_a_volunteer(stack: Stack, sender_id: str) -> None:
+    first = chat(stack, sender_id, "asdf ghjk lmnop")
+    assert not any(b["title"] == "Gặp tình nguyện viên" for m in first["messages"] for b in m["buttons"])
+    second = chat(stack, sender_id, "zzqx vbnm rtyu")
+    offer = [b for m in second["messages"] for b in m["buttons"] if b["title"] == "Gặp tình nguyện viên"]
+    assert offer, second
+    accepted = chat(stack, sender_id, offer[0]["payload"])
+    assert accepted["live"] and "tình nguyện viên" in joined(accepted)
+    client = ConsoleClient(stack.app_url)
+    assert client.login(add_volunteer(stack.database_url)).status_code == 200
+    item = client.queued(sender_id)
+    assert item is not None and item["topic"] is None
+    client.ok(f"conversations/{sender_id}/close")
+    assert client.queued(sender_id) is None

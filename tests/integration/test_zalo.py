@@ -557,3 +557,85 @@ def test_oversized_webhook_body_is_refused(fake_zalo, start_app) -> None:
     assert response.status_code == 413
     time.sleep(0.3)
     assert fake.requests == [] and app.chat.received == []
+
+
+def test_a_volunteer_answers_on_zalo_within_the_reply_window(
+    fake_zalo, start_app, stack: Stack, database_url: str
+) -> None:
+    """The handoff round trip on Zalo, on SQLite and PostgreSQL: real Rasa, the fake Zalo API."""
+    from datetime import timedelta
+
+    from console_client import ConsoleClient, add_volunteer
+
+    from connectors.db import Database
+    from connectors.db.models import Handoff, utcnow
+
+    fake, api_base = fake_zalo
+    app = start_app(
+        api_base, chat=RasaChat(stack.rasa_url), rasa_url=stack.rasa_url, database_url=database_url
+    )
+    user = f"u{uuid.uuid4().hex[:10]}"
+    conversation = f"zalo:{user}"
+
+    def texts() -> list[str]:
+        return [item["message"]["text"] for item in fake.delivered if item["recipient"]["user_id"] == user]
+
+    def settled() -> int:
+        """The number of messages delivered, once nothing more arrived for a second."""
+        count = -1
+        while count != len(texts()):
+            count = len(texts())
+            time.sleep(1.0)
+        return count
+
+    def citizen(text: str, replies: int) -> list[str]:
+        before = settled()
+        assert app.post_event(text_event(text, user_id=user)).status_code == 200
+        assert wait_for(lambda: len(texts()) >= before + replies, timeout=60), texts()
+        return texts()[before : settled()]
+
+    assert "tạm trú" in " ".join(citizen("Đăng ký tạm trú cần giấy tờ gì?", 1)).lower()
+    assert "tình nguyện viên" in " ".join(citizen("Cho tôi gặp người thật", 1))
+
+    lan = ConsoleClient(app.url)
+    assert lan.login(add_volunteer(database_url, name="Phạm Thu Hà")).status_code == 200
+    item = lan.queued(conversation)
+    assert (
+        item and item["channel"] == "zalo" and item["topic"] == "1.004194" and not item["past_reply_window"]
+    )
+    before = len(texts())
+    lan.ok(f"conversations/{conversation}/take", {})
+    assert wait_for(lambda: any("Phạm Thu Hà" in text for text in texts()[before:]))
+
+    # Held: the bot stays quiet on Zalo, the console shows the citizen's turn.
+    assert app.post_event(text_event("Tôi ở trọ thì cần thêm gì?", user_id=user)).status_code == 200
+    assert wait_for(
+        lambda: any(
+            t["text"] == "Tôi ở trọ thì cần thêm gì?"
+            for t in lan.get(f"conversations/{conversation}").json()["history"]
+        )
+    )
+    count = settled()
+    lan.ok(f"conversations/{conversation}/messages", {"text": "Bạn cần thêm hợp đồng thuê nhà nhé."})
+    assert texts()[count:] == ["Bạn cần thêm hợp đồng thuê nhà nhé."]
+
+    # Past Zalo's reply window the console marks the conversation and sends nothing.
+    database = Database(database_url)
+    try:
+        with database.session() as session:
+            handoff = session.query(Handoff).filter_by(conversation_id=conversation, status="assigned").one()
+            handoff.last_citizen_at = utcnow() - timedelta(hours=49)
+    finally:
+        database.dispose()
+    assert lan.queued(conversation)["past_reply_window"]
+    late = lan.post(f"conversations/{conversation}/messages", {"text": "Bạn còn đó không?"})
+    assert late.status_code == 409 and "Zalo" in late.json()["detail"]
+    assert len(texts()) == count + 1
+    assert app.post_event(text_event("Tôi vẫn đây", user_id=user)).status_code == 200
+    assert wait_for(lambda: not lan.queued(conversation)["past_reply_window"])
+
+    before = len(texts())
+    lan.ok(f"conversations/{conversation}/release")
+    assert wait_for(lambda: any("tiếp tục" in text for text in texts()[before:]))
+    assert "tạm trú" in " ".join(citizen("Lệ phí bao nhiêu?", 1)).lower()
+    assert lan.queued(conversation) is None
