@@ -15,8 +15,9 @@ GUIDES: tuple[tuple[str, str], ...] = (
     ("vneid_level2", "3.000228"),
 )
 PORTAL_ACCOUNT_NOTE = (
-    "Danh mục thủ tục chưa có bản ghi riêng cho việc mở tài khoản Cổng Dịch vụ công quốc gia; "
-    "tài khoản định danh điện tử VNeID (mức 1 hoặc 2) dùng để đăng nhập Cổng."
+    "Danh mục thủ tục chưa có bản ghi cho việc mở tài khoản Cổng Dịch vụ công quốc gia, nên ở đây "
+    "không có hướng dẫn từng bước. Cổng cho đăng nhập bằng tài khoản định danh điện tử VNeID "
+    "(chưa xác minh với một bản ghi có nguồn)."
 )
 
 

@@ -17,10 +17,16 @@ class RasaApiError(Exception):
 
 
 class RasaConversations:
-    def __init__(self, rasa_url: str, token: str = "", timeout_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        rasa_url: str,
+        token: str = "",
+        timeout_seconds: float = 30.0,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
         self.rasa_url = rasa_url.rstrip("/")
         self.token = token
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout_seconds, connect=3.0))
+        self._client = http or httpx.AsyncClient(timeout=httpx.Timeout(timeout_seconds, connect=3.0))
 
     async def _call(self, method: str, conversation_id: str, path: str, **kwargs: Any) -> Any:
         params = dict(kwargs.pop("params", {}))

@@ -40,6 +40,7 @@ def test_make_run_serves_then_stops_both_servers_on_ctrl_c(tmp_path: Path) -> No
         TTHC_READY_TIMEOUT=str(READY_TIMEOUT),
     )
     env.pop("TTHC_CONNECTORS_DB", None)
+    env.pop("TTHC_DATABASE_URL", None)
     output = (tmp_path / "run.out").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "connectors.run"],
@@ -56,6 +57,12 @@ def test_make_run_serves_then_stops_both_servers_on_ctrl_c(tmp_path: Path) -> No
             assert time.monotonic() < deadline, "`python -m connectors.run` did not become ready"
             time.sleep(0.5)
         assert f"http://127.0.0.1:{app_port}/".encode() in (tmp_path / "run.out").read_bytes()
+        # A new install has no coordinator yet: the output says how to create the first one.
+        announced = (tmp_path / "run.out").read_text(errors="replace")
+        assert f"http://127.0.0.1:{app_port}/console" in announced
+        assert f"TTHC_DATABASE_URL=sqlite:///{tmp_path / 'tthc.db'} .venv/bin/tthc volunteer add" in announced
+        assert "--role coordinator" in announced
+        assert (tmp_path / "tthc.db").stat().st_mode & 0o777 == 0o600
 
         reply = httpx.post(
             f"http://127.0.0.1:{app_port}/api/chat",
