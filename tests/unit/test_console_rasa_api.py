@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -22,7 +23,9 @@ def recording_client(seen: list[httpx.Request]) -> httpx.AsyncClient:
 
 
 def run(coroutine: Any) -> Any:
-    return asyncio.new_event_loop().run_until_complete(coroutine)
+    # In a thread of its own: Playwright may leave an event loop running in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def test_every_call_carries_the_token_and_a_volunteer_turn_names_its_author() -> None:
