@@ -58,6 +58,9 @@ def test_make_run_serves_then_stops_both_servers_on_ctrl_c(tmp_path: Path) -> No
             time.sleep(0.5)
         assert f"http://127.0.0.1:{app_port}/".encode() in (tmp_path / "run.out").read_bytes()
         # A new install has no coordinator yet: the output says how to create the first one.
+        while b"Ctrl-C to stop" not in (tmp_path / "run.out").read_bytes():
+            assert time.monotonic() < deadline, "the announcement did not finish"
+            time.sleep(0.2)
         announced = (tmp_path / "run.out").read_text(errors="replace")
         assert f"http://127.0.0.1:{app_port}/console" in announced
         assert f"TTHC_DATABASE_URL=sqlite:///{tmp_path / 'tthc.db'} .venv/bin/tthc volunteer add" in announced
