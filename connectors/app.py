@@ -165,7 +165,10 @@ def create_app(
         from connectors.zalo.store import ZaloStore
         from connectors.zalo.webhook import ZaloChannel
 
-        zalo_channel = ZaloChannel(settings.zalo, ZaloStore(settings.state_db), chat_core, limiter)
+        if not settings.secret_key:
+            logger.warning("TTHC_SECRET_KEY is not set: the Zalo tokens are stored unencrypted")
+        store = ZaloStore(settings.state_db or settings.var_dir / "connectors.db", settings.secret_key)
+        zalo_channel = ZaloChannel(settings.zalo, store, chat_core, limiter)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
