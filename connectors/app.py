@@ -1,5 +1,7 @@
-"""The FastAPI app: the chat API, health, the web widget and its demo page, the Zalo webhook, and
-Rasa's action webhook (helper module ``bot.actions.endpoint``).
+"""The FastAPI app: the chat API, health, the web widget and its demo page, the Zalo webhook.
+
+Rasa's custom actions are not served here: they run in their own process on loopback
+(``bot.actions.server``), which only Rasa reaches.
 
 Run with ``uvicorn connectors.app:create_app --factory`` or ``python -m connectors.run``.
 """
@@ -8,26 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import html
-import inspect
 import json
 import logging
 import re
-import threading
-import time
 import unicodedata
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot.rasa_server import ACTIONS_SECRET_HEADER
 from connectors.chat import RASA_UNAVAILABLE_MESSAGE, BotMessage, ChatBackend, RasaChat, RasaUnavailableError
 from connectors.limits import BodySizeLimitMiddleware
 from connectors.ratelimit import RATE_LIMITED_MESSAGE, RateLimiter
@@ -111,54 +111,29 @@ def _static_text(name: str) -> str:
     return resources.files("connectors.static").joinpath(name).read_text(encoding="utf-8")
 
 
-async def _check(name: str, probe: Callable[[], Any]) -> dict[str, Any]:
-    """Run a readiness probe (sync or async) without letting it break the health endpoint."""
+async def actions_status(http: httpx.AsyncClient, settings: AppSettings) -> dict[str, dict[str, Any]]:
+    """The action server's ``/health``: whether the actions and their search index are loaded."""
     try:
-        result = await asyncio.wait_for(run_in_threadpool(probe), timeout=5.0)
-        if inspect.isawaitable(result):
-            result = await asyncio.wait_for(result, timeout=5.0)
-    except Exception as error:
-        logger.warning("Readiness probe %s failed: %s", name, error)
-        return {"ready": False, "detail": type(error).__name__}
-    if isinstance(result, dict):
-        return {"ready": bool(result.get("ready")), **result}
-    return {"ready": bool(result)}
+        response = await http.get(
+            f"{settings.actions_url}/health",
+            headers={ACTIONS_SECRET_HEADER: settings.actions_secret},
+            timeout=5.0,
+        )
+        body = response.json()
+        parts = {name: {"ready": bool(body[name]["ready"])} for name in ("actions", "search")}
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
+        detail = {"ready": False, "detail": f"action server: {type(error).__name__}"}
+        return {"actions": detail, "search": detail}
+    return parts
 
 
-def _actions_probe() -> Any:
-    from bot.actions.endpoint import actions_ready
-
-    return actions_ready()
-
-
-def _search_probe() -> Any:
-    from knowledge.search import ready
-
-    return ready()
-
-
-def warm_up() -> None:
-    """Load the actions and the search index before the first question needs them."""
-    started = time.perf_counter()
-    try:
-        _actions_probe()
-        from knowledge.search import get_searcher
-
-        get_searcher()
-    except Exception:
-        logger.exception("Warm-up failed; /healthz will tell which part is not ready")
-        return
-    logger.info("Actions and search index loaded in %.1f s", time.perf_counter() - started)
-
-
-def create_app(
-    settings: AppSettings | None = None,
-    chat: ChatBackend | None = None,
-    mount_actions: bool = True,
-) -> FastAPI:
+def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = None) -> FastAPI:
     """The app; ``chat`` replaces the Rasa chat core (the seam tests and other channels use)."""
     settings = settings or AppSettings.from_env()
-    chat_core: ChatBackend = chat or RasaChat(settings.rasa_url, settings.rasa_timeout_seconds)
+    chat_core: ChatBackend = chat or RasaChat(
+        settings.rasa_url, settings.rasa_timeout_seconds, settings.rasa_token
+    )
+    internal_http = httpx.AsyncClient()
     limiter = RateLimiter(settings.rate_limit_messages, settings.rate_limit_window_seconds)
     zalo_channel = None
     if settings.zalo.enabled:
@@ -172,8 +147,6 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if settings.warm_up:
-            threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
         if zalo_channel is not None:
             zalo_channel.resume_unanswered()
         logger.info(
@@ -183,6 +156,7 @@ def create_app(
         if zalo_channel is not None:
             await zalo_channel.aclose()
         await chat_core.aclose()
+        await internal_http.aclose()
 
     app = FastAPI(
         title="Trợ lý Thủ tục",
@@ -249,15 +223,12 @@ def create_app(
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        rasa, actions, search = await asyncio.gather(
-            chat_core.status(), _check("actions", _actions_probe), _check("search", _search_probe)
-        )
-        ready = all(part.get("ready") for part in (rasa, actions, search))
+        rasa, internal = await asyncio.gather(chat_core.status(), actions_status(internal_http, settings))
+        ready = rasa.get("ready") and all(part["ready"] for part in internal.values())
         body = {
             "status": "ok" if ready else "degraded",
             "rasa": rasa,
-            "actions": actions,
-            "search": search,
+            **internal,
             "zalo": {"enabled": zalo_channel is not None},
         }
         return JSONResponse(body, status_code=200 if ready else 503)
@@ -289,13 +260,5 @@ def create_app(
         from connectors.zalo.webhook import build_router
 
         app.include_router(build_router(zalo_channel))
-
-    if mount_actions:
-        try:
-            from bot.actions.endpoint import router as actions_router
-        except Exception:
-            logger.exception("Rasa's action webhook could not be mounted; custom actions will fail")
-        else:
-            app.include_router(actions_router)
 
     return app

@@ -81,7 +81,6 @@ class AppSettings(BaseSettings):
     max_chat_body_bytes: int = Field(default=16_384, ge=256)
     max_webhook_body_bytes: int = Field(default=65_536, ge=256)
     max_text_chars: int = 2000
-    warm_up: bool = True
     var_dir: Path = PROJECT_ROOT / "var"
     state_db: Path | None = Field(default=None, validation_alias=_alias("TTHC_CONNECTORS_DB"))
     # Fernet key (``cryptography.fernet.Fernet.generate_key()``) sealing the Zalo tokens at rest.

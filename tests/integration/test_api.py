@@ -247,7 +247,7 @@ def test_unexpected_errors_never_give_a_500() -> None:
     from connectors.app import create_app
     from connectors.settings import AppSettings
 
-    app = create_app(AppSettings(warm_up=False), chat=BrokenChat(), mount_actions=False)
+    app = create_app(AppSettings(), chat=BrokenChat())
     with TestClient(app, raise_server_exceptions=False) as http:
         response = http.post("/api/chat", json={"sender_id": "bug-1", "text": "xin chào"})
         assert response.status_code == 503

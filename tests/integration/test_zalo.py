@@ -242,11 +242,9 @@ def start_app(tmp_path: Path) -> Iterator[Callable[..., RunningApp]]:
             backoff_seconds=0.05,
             timeout_seconds=2.0,
         )
-        settings = AppSettings(
-            state_db=state_db or tmp_path / "connectors.db", zalo=zalo, warm_up=False, **overrides
-        )
+        settings = AppSettings(state_db=state_db or tmp_path / "connectors.db", zalo=zalo, **overrides)
         chat = chat if chat is not None else RecordingChat()
-        server, thread, url = serve(create_app(settings, chat=chat, mount_actions=False))
+        server, thread, url = serve(create_app(settings, chat=chat))
         servers.append((server, thread))
         return RunningApp(url, settings, chat)
 
@@ -521,7 +519,7 @@ def test_healthz_says_the_channel_is_on(fake_zalo, start_app) -> None:
 
 def test_a_question_through_the_real_rasa_stack_reaches_zalo(fake_zalo, start_app, stack: Stack) -> None:
     fake, api_base = fake_zalo
-    app = start_app(api_base, chat=RasaChat(stack.rasa_url))
+    app = start_app(api_base, chat=RasaChat(stack.rasa_url, token=stack.rasa_token))
     started = time.monotonic()
     response = app.post_event(
         text_event("Đăng ký tạm trú cần giấy tờ gì?", user_id=f"u{uuid.uuid4().hex[:8]}")
@@ -650,3 +648,68 @@ def test_tokens_are_encrypted_and_the_database_is_private_on_disk(fake_zalo, sta
     restarted = start_app(api_base, state_db=db, secret_key=key)
     restarted.post_event(text_event("lệ phí bao nhiêu"))
     assert wait_for(lambda: len(fake.delivered) == 2)
+
+
+class HoldingZalo(FakeZalo):
+    """Accepts ``accept`` messages, then holds the next one open until ``release`` is set."""
+
+    accept: int = 1_000_000
+    release: threading.Event
+
+    def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        if path == "/v3.0/oa/message/cs" and len(self.accepted) >= self.accept:
+            with self.lock:
+                self.requests.append(Recorded("held", headers, body))
+            self.release.wait(120)
+            return 500, {"error": -1}
+        return super().handle(path, headers, body)
+
+
+def test_sigkill_of_the_app_mid_reply_the_citizen_gets_the_real_answer_once(
+    fake_zalo, stack: Stack, tmp_path
+) -> None:
+    fake, api_base = fake_zalo
+    fake.__class__ = HoldingZalo
+    fake.accept, fake.release = 1, threading.Event()
+    app = Stack(
+        app_port=free_port(),
+        rasa_port=stack.rasa_port,
+        actions_port=stack.actions_port,
+        state_dir=tmp_path,
+        with_rasa=False,
+        rasa_token=stack.rasa_token,
+        actions_secret=stack.actions_secret,
+        app_env={
+            "ZALO_APP_ID": APP_ID,
+            "ZALO_APP_SECRET": APP_SECRET,
+            "ZALO_OA_SECRET_KEY": OA_SECRET_KEY,
+            "ZALO_REFRESH_TOKEN": FIRST_REFRESH_TOKEN,
+            "ZALO_OA_API_BASE": api_base,
+            "ZALO_OAUTH_BASE": api_base,
+            "ZALO_TIMEOUT_SECONDS": "300",
+        },
+    )
+    db = tmp_path / "connectors.db"
+    with app:
+        assert app.wait_app(60), app.app_log_file.read_text(errors="replace")
+        event = text_event("Con tôi mới sinh, làm giấy khai sinh cần gì?", user_id=f"u{uuid.uuid4().hex[:8]}")
+        body = json.dumps(event, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json", "X-ZEvent-Signature": sign(body, event["timestamp"])}
+        assert httpx.post(f"{app.app_url}/zalo/webhook", content=body, headers=headers).status_code == 200
+        assert wait_for(lambda: fake.calls("held"), timeout=90), "the reply never reached its second part"
+        with sqlite3.connect(db) as connection:
+            answer, parts_sent = connection.execute("SELECT answer, parts_sent FROM zalo_messages").fetchone()
+        parts = json.loads(answer)
+        assert len(parts) >= 2 and parts_sent == 1
+        assert "1.001193" in " ".join(part["text"] for part in parts)  # the real answer
+
+        fake.accept = 1_000_000
+        killed = app.kill("app")
+        fake.release.set()
+        # supervisord starts the app again; it sends what the citizen did not get yet.
+        assert wait_for(lambda: len(fake.delivered) >= len(parts), timeout=120)
+        time.sleep(2.0)
+        assert app.pids["app"] not in {None, killed}
+        assert [item["message"] for item in fake.delivered] == parts  # each part once, in order
+        assert all("gián đoạn" not in item["message"]["text"] for item in fake.delivered)
+        assert wait_for(lambda: next(iter(stored_messages(db).values()))[1] is not None)
