@@ -24,7 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.rasa_server import ACTIONS_SECRET_HEADER
@@ -37,18 +37,31 @@ logger = logging.getLogger(__name__)
 
 SENDER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 UNEXPECTED_ERROR_MESSAGE = "Đã có lỗi ngoài ý muốn. Bạn vui lòng thử lại sau ít phút."
+# What FastAPI says when reading the JSON body failed other than by a JSONDecodeError.
+FASTAPI_BODY_ERROR = "There was an error parsing the body"
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class ChatRequest(BaseModel):
+    """One turn of a conversation from the web widget (or any client of the chat API)."""
+
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    sender_id: str = Field(pattern=SENDER_ID_PATTERN)
-    text: str
+    sender_id: str = Field(
+        pattern=SENDER_ID_PATTERN,
+        description="The conversation's id, chosen by the client: letters, digits, '-' and '_'.",
+        examples=["widget-3f2a9c"],
+    )
+    text: str = Field(description="The citizen's message.", examples=["Làm giấy khai sinh cần gì?"])
 
 
 class ChatResponse(BaseModel):
     messages: list[BotMessage]
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(description="What went wrong, in Vietnamese, for a person to act on.")
+    code: str = Field(description="A stable code: empty_body, malformed_json, rate_limited, …")
 
 
 class ApiError(Exception):
@@ -79,32 +92,44 @@ def _validation_message(error: dict[str, Any]) -> str:
     return f"Trường {label} không hợp lệ."
 
 
-def parse_chat_request(raw: bytes, max_chars: int) -> ChatRequest:
-    """The chat request from raw bytes, or an ApiError with a message a person can act on."""
-    if not raw.strip():
-        raise ApiError(400, "empty_body", 'Yêu cầu trống: hãy gửi JSON {"sender_id": ..., "text": ...}.')
+def clean_text(text: str, max_chars: int) -> str:
+    """The message as Rasa gets it (NFC, no control characters), or an ApiError a person can act on."""
     try:
-        decoded = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ApiError(400, "not_text", "Nội dung gửi lên không phải văn bản UTF-8.") from error
-    try:
-        payload = json.loads(decoded)
-    except ValueError as error:
-        raise ApiError(400, "malformed_json", "Nội dung gửi lên không phải JSON hợp lệ.") from error
-    if not isinstance(payload, dict):
-        raise ApiError(422, "invalid_request", "Cần một đối tượng JSON có sender_id và text.")
-    try:
-        request = ChatRequest.model_validate(payload)
-    except ValidationError as error:
-        raise ApiError(422, "invalid_request", _validation_message(error.errors()[0])) from error
-    text = _CONTROL_CHARS.sub(" ", unicodedata.normalize("NFC", request.text)).strip()
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ApiError(422, "invalid_text", "Câu hỏi chứa ký tự không hợp lệ (không mã hóa được).") from error
+    text = _CONTROL_CHARS.sub(" ", unicodedata.normalize("NFC", text)).strip()
     if not text:
         raise ApiError(422, "empty_text", "Câu hỏi trống. Bạn hãy nhập câu hỏi về thủ tục hành chính.")
     if len(text) > max_chars:
         raise ApiError(
             422, "text_too_long", f"Câu hỏi quá dài ({len(text)} ký tự); tối đa {max_chars} ký tự."
         )
-    return ChatRequest(sender_id=request.sender_id, text=text)
+    return text
+
+
+async def body_error(request: Request, errors: list[Any]) -> ApiError:
+    """The error for a body FastAPI could not validate, told apart as a person needs it."""
+    raw = await request.body()
+    kinds = {error.get("type") for error in errors}
+    if not raw.strip():
+        return ApiError(400, "empty_body", 'Yêu cầu trống: hãy gửi JSON {"sender_id": ..., "text": ...}.')
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return ApiError(400, "not_text", "Nội dung gửi lên không phải văn bản UTF-8.")
+    if "json_invalid" in kinds:
+        try:
+            json.loads(raw)
+        except RecursionError:
+            return ApiError(400, "too_deep", "Nội dung JSON lồng nhau quá sâu.")
+        except ValueError:
+            pass
+        return ApiError(400, "malformed_json", "Nội dung gửi lên không phải JSON hợp lệ.")
+    if errors and errors[0].get("loc") == ("body",) and errors[0].get("type") != "missing":
+        return ApiError(422, "invalid_request", "Cần một đối tượng JSON có sender_id và text.")
+    message = _validation_message(errors[0]) if errors else "Yêu cầu không hợp lệ."
+    return ApiError(422, "invalid_request", message)
 
 
 def _static_text(name: str) -> str:
@@ -188,13 +213,16 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
         return _error(error.status, error.code, error.message, error.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
-        errors = error.errors()
-        message = _validation_message(errors[0]) if errors else "Yêu cầu không hợp lệ."
-        return _error(422, "invalid_request", message)
+    async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        problem = await body_error(request, list(error.errors()))
+        return _error(problem.status, problem.code, problem.message)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400 and error.detail == FASTAPI_BODY_ERROR:
+            # A body json.loads gave up on with something other than a JSONDecodeError.
+            problem = await body_error(request, [{"type": "json_invalid"}])
+            return _error(problem.status, problem.code, problem.message)
         messages = {404: "Không tìm thấy địa chỉ này.", 405: "Phương thức không được hỗ trợ."}
         detail = messages.get(error.status_code) or str(error.detail)
         return _error(error.status_code, "http_error", detail, dict(error.headers or {}))
@@ -206,9 +234,21 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
         )
         return _error(503, "unexpected_error", UNEXPECTED_ERROR_MESSAGE, {"Retry-After": "30"})
 
-    @app.post("/api/chat", response_model=ChatResponse)
-    async def chat_endpoint(request: Request) -> ChatResponse:
-        chat_request = parse_chat_request(await request.body(), settings.max_text_chars)
+    @app.post(
+        "/api/chat",
+        response_model=ChatResponse,
+        responses={
+            400: {"model": ErrorBody, "description": "Empty, non-UTF-8 or malformed JSON body"},
+            413: {"model": ErrorBody, "description": "Body too large"},
+            422: {"model": ErrorBody, "description": "Fields missing, of the wrong type, or empty text"},
+            429: {"model": ErrorBody, "description": "Too many messages; see Retry-After"},
+            503: {"model": ErrorBody, "description": "The assistant is restarting; see Retry-After"},
+        },
+    )
+    async def chat_endpoint(chat_request: ChatRequest) -> ChatResponse:
+        chat_request = ChatRequest(
+            sender_id=chat_request.sender_id, text=clean_text(chat_request.text, settings.max_text_chars)
+        )
         if not limiter.allow(chat_request.sender_id):
             wait = max(1, round(limiter.retry_after(chat_request.sender_id)))
             raise ApiError(429, "rate_limited", RATE_LIMITED_MESSAGE, {"Retry-After": str(wait)})

@@ -10,8 +10,10 @@ While Rasa is down or loading, messages are held and answered once it is ready a
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
+import re
 import time
 from collections import defaultdict
 from typing import Any
@@ -160,6 +162,24 @@ class ZaloChannel:
         self.store.close()
 
 
+_TIMESTAMP = re.compile(rb'"timestamp"\s*:\s*"?(\d{1,16})"?')
+
+
+def timestamps_in(raw_body: bytes, limit: int = 5) -> list[str]:
+    """Candidates for the event's timestamp (ms), read from the raw bytes without parsing the JSON."""
+    found = itertools.islice(_TIMESTAMP.finditer(raw_body), limit)
+    return [match.group(1).decode() for match in found]
+
+
+def encodable(*texts: str) -> bool:
+    try:
+        for text in texts:
+            text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _reject(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status)
 
@@ -167,23 +187,34 @@ def _reject(status: int, message: str) -> JSONResponse:
 def build_router(channel: ZaloChannel) -> APIRouter:
     router = APIRouter(tags=["zalo"])
 
-    @router.post("/zalo/webhook")
+    @router.post("/zalo/webhook", responses={401: {"description": "Missing, wrong or stale signature"}})
     async def zalo_webhook(request: Request) -> JSONResponse:
         signature = request.headers.get(SIGNATURE_HEADER)
         if not signature:
             return _reject(401, "Thiếu chữ ký X-ZEvent-Signature.")
         raw_body = await request.body()
-        try:
-            event: Any = json.loads(raw_body)
-        except (ValueError, UnicodeDecodeError):
-            event = None
-        if not isinstance(event, dict):
-            return _reject(401, "Chữ ký không hợp lệ.")
-        timestamp = str(event.get("timestamp", ""))
+        # The signature covers the body and its timestamp: it is checked before the body is parsed.
         settings = channel.settings
-        if not signature_matches(signature, settings.app_id, raw_body, timestamp, settings.oa_secret_key):
+        timestamp = next(
+            (
+                candidate
+                for candidate in timestamps_in(raw_body)
+                if signature_matches(signature, settings.app_id, raw_body, candidate, settings.oa_secret_key)
+            ),
+            None,
+        )
+        if timestamp is None:
             logger.warning("Zalo webhook with a wrong signature rejected")
             return _reject(401, "Chữ ký không hợp lệ.")
+        if abs(time.time() - int(timestamp) / 1000) > settings.timestamp_window_seconds:
+            logger.warning("Zalo webhook with a timestamp outside the window rejected")
+            return _reject(401, "Thời điểm ký không hợp lệ.")
+        try:
+            event: Any = json.loads(raw_body)
+        except (ValueError, RecursionError):
+            return _reject(400, "Nội dung không phải JSON hợp lệ.")
+        if not isinstance(event, dict) or str(event.get("timestamp", "")) != timestamp:
+            return _reject(400, "Nội dung không hợp lệ.")
 
         if event.get("event_name") != TEXT_EVENT:
             return JSONResponse({"ok": True, "handled": False})
@@ -193,6 +224,8 @@ def build_router(channel: ZaloChannel) -> APIRouter:
         if not isinstance(msg_id, str) or not msg_id or not isinstance(user_id, str) or not user_id:
             return JSONResponse({"ok": True, "handled": False})
         text = text if isinstance(text, str) else ""
+        if not encodable(msg_id, user_id, text):
+            return _reject(400, "Tin nhắn chứa ký tự không mã hóa được.")
         if not channel.store.claim_message(msg_id, user_id, text):
             return JSONResponse({"ok": True, "handled": False, "duplicate": True})
         channel.schedule(PendingMessage(msg_id, user_id, text))

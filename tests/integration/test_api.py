@@ -80,6 +80,10 @@ def test_rasa_down_gives_503_with_a_friendly_vietnamese_message(client: httpx.Cl
         (b'{"sender_id": "a", "text": "   "}', 422, "empty_text"),
         (b'{"sender_id": "a", "text": "\\u0000\\u0007"}', 422, "empty_text"),
         (json.dumps({"sender_id": "a", "text": "x" * 2001}).encode(), 422, "text_too_long"),
+        (b'{"sender_id": "a", "text": "\\ud800"}', 422, "invalid_text"),
+        (b'{"sender_id": "a", "text": "ok \\udfff"}', 422, "invalid_text"),
+        (b"[" * 5000 + b"]" * 5000, 400, "too_deep"),
+        (b'{"sender_id": "a", "text": ' + b"[" * 5000 + b"]" * 5000 + b"}", 400, "too_deep"),
     ],
 )
 def test_bad_input_gets_a_clear_4xx(client: httpx.Client, body: bytes, status: int, code: str) -> None:

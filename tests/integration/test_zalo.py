@@ -713,3 +713,42 @@ def test_sigkill_of_the_app_mid_reply_the_citizen_gets_the_real_answer_once(
         assert [item["message"] for item in fake.delivered] == parts  # each part once, in order
         assert all("gián đoạn" not in item["message"]["text"] for item in fake.delivered)
         assert wait_for(lambda: next(iter(stored_messages(db).values()))[1] is not None)
+
+
+@pytest.mark.parametrize("when", ["2019-01-01", "2099-01-01", "20 minutes ago", "20 minutes ahead"])
+def test_signed_webhooks_with_a_timestamp_outside_the_window_are_refused(
+    fake_zalo, start_app, when: str
+) -> None:
+    fake, api_base = fake_zalo
+    app = start_app(api_base)
+    offsets = {"20 minutes ago": -1200, "20 minutes ahead": 1200}
+    moment = time.time() + offsets[when] if when in offsets else time.mktime(time.strptime(when, "%Y-%m-%d"))
+    event = dict(text_event("lệ phí bao nhiêu"), timestamp=str(int(moment * 1000)))
+    assert app.post_event(event).status_code == 401
+    time.sleep(0.3)
+    assert fake.requests == [] and app.chat.received == []
+    assert app.post_event(text_event("lệ phí bao nhiêu")).status_code == 200  # now is within ±15 min
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"timestamp": "TS", "event_name": "user_send_text", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b'{"timestamp": "TS", "event_name": "user_send_text", "sender": {"id": "1"}, '
+        b'"message": {"msg_id": "m-sur", "text": "\\ud800"}}',
+        b'{"timestamp": "TS", "event_name": "user_send_text", "message": ',
+    ],
+    ids=["deep-nesting", "lone-surrogate", "truncated"],
+)
+def test_signed_but_unusable_bodies_get_a_4xx(fake_zalo, start_app, body: bytes) -> None:
+    _, api_base = fake_zalo
+    app = start_app(api_base)
+    timestamp = str(int(time.time() * 1000))
+    body = body.replace(b"TS", timestamp.encode())
+    headers = {"Content-Type": "application/json", "X-ZEvent-Signature": sign(body, timestamp)}
+    response = httpx.post(f"{app.url}/zalo/webhook", content=body, headers=headers, timeout=10)
+    assert response.status_code == 400, response.text
+    # Unsigned, the same body never reaches the parser.
+    headers["X-ZEvent-Signature"] = "mac=" + "0" * 64
+    assert httpx.post(f"{app.url}/zalo/webhook", content=body, headers=headers).status_code == 401
+    assert app.chat.received == []
