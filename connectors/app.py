@@ -26,6 +26,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from bot.rasa_server import ACTIONS_SECRET_HEADER
 from connectors.chat import RASA_UNAVAILABLE_MESSAGE, BotMessage, ChatBackend, RasaChat, RasaUnavailableError
@@ -159,7 +160,10 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
         settings.rasa_url, settings.rasa_timeout_seconds, settings.rasa_token
     )
     internal_http = httpx.AsyncClient()
-    limiter = RateLimiter(settings.rate_limit_messages, settings.rate_limit_window_seconds)
+    window = settings.rate_limit_window_seconds
+    limiter = RateLimiter(settings.rate_limit_messages, window, settings.rate_limit_storage, "sender")
+    # Rotating sender ids does not help: each client address has its own, larger budget.
+    ip_limiter = RateLimiter(settings.rate_limit_ip_messages, window, settings.rate_limit_storage, "ip")
     zalo_channel = None
     if settings.zalo.enabled:
         from connectors.zalo.store import ZaloStore
@@ -227,6 +231,11 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
         detail = messages.get(error.status_code) or str(error.detail)
         return _error(error.status_code, "http_error", detail, dict(error.headers or {}))
 
+    @app.exception_handler(ClientDisconnect)
+    async def _client_went_away(request: Request, _: ClientDisconnect) -> Response:
+        logger.warning("Client went away before its %s %s was read", request.method, request.url.path)
+        return Response(status_code=400)
+
     @app.exception_handler(Exception)
     async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
         logger.error(
@@ -245,13 +254,16 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
             503: {"model": ErrorBody, "description": "The assistant is restarting; see Retry-After"},
         },
     )
-    async def chat_endpoint(chat_request: ChatRequest) -> ChatResponse:
+    async def chat_endpoint(chat_request: ChatRequest, request: Request) -> ChatResponse:
         chat_request = ChatRequest(
             sender_id=chat_request.sender_id, text=clean_text(chat_request.text, settings.max_text_chars)
         )
-        if not limiter.allow(chat_request.sender_id):
-            wait = max(1, round(limiter.retry_after(chat_request.sender_id)))
-            raise ApiError(429, "rate_limited", RATE_LIMITED_MESSAGE, {"Retry-After": str(wait)})
+        # The peer's address; uvicorn puts the client's there only for TTHC_TRUSTED_PROXIES.
+        client_ip = request.client.host if request.client else "unknown"
+        for budget, key in ((ip_limiter, client_ip), (limiter, chat_request.sender_id)):
+            if not budget.allow(key):
+                wait = max(1, round(budget.retry_after(key)))
+                raise ApiError(429, "rate_limited", RATE_LIMITED_MESSAGE, {"Retry-After": str(wait)})
         try:
             messages = await chat_core.send(chat_request.sender_id, chat_request.text)
         except RasaUnavailableError as error:

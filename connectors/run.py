@@ -127,8 +127,10 @@ class Stack:
         actions_port: int | None = None,
         rasa_token: str | None = None,
         actions_secret: str | None = None,
+        log_max_bytes: str = LOG_MAX_BYTES,
     ) -> None:
         self.host = host
+        self.log_max_bytes = log_max_bytes
         self.app_port = app_port
         self.rasa_port = rasa_port
         self.actions_port = actions_port or free_port()
@@ -215,13 +217,19 @@ class Stack:
         env.update(self.app_env)
         return env
 
+    def _proxy_options(self) -> list[str]:
+        """X-Forwarded-For is believed only from TTHC_TRUSTED_PROXIES (uvicorn trusts 127.0.0.1 else)."""
+        proxies = {**os.environ, **self.app_env}.get("TTHC_TRUSTED_PROXIES", "").replace(" ", "")
+        return ["--proxy-headers", "--forwarded-allow-ips", proxies] if proxies else ["--no-proxy-headers"]
+
     def _commands(self) -> dict[str, list[str]]:
         uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
         commands = {
             "app": [
                 *uvicorn, "connectors.app:create_app", "--factory",
-                "--host", self.host, "--port", str(self.app_port),
-                # Slow clients are cut: idle keep-alive connections close, unfinished requests too.
+                "--host", self.host, "--port", str(self.app_port), *self._proxy_options(),
+                # Slow clients are cut: unfinished requests (connectors.slowclients), idle keep-alives.
+                "--http", "connectors.slowclients:TimedH11Protocol",
                 "--timeout-keep-alive", "5", "--h11-max-incomplete-event-size", "16384",
                 "--timeout-graceful-shutdown", str(APP_GRACE_SECONDS),
             ],
@@ -277,7 +285,7 @@ class Stack:
                 "killasgroup=true",
                 "redirect_stderr=true",
                 f"stdout_logfile={_conf_value(str(self.logs_dir / f'{name}.log'))}",
-                f"stdout_logfile_maxbytes={LOG_MAX_BYTES}",
+                f"stdout_logfile_maxbytes={self.log_max_bytes}",
                 f"stdout_logfile_backups={LOG_BACKUPS}",
             ]
         path = state / "supervisord.conf"

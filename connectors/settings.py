@@ -78,6 +78,10 @@ class AppSettings(BaseSettings):
     )
     # Per client address (all sender ids together), in the same window.
     rate_limit_ip_messages: int = Field(default=60, ge=1)
+    # Where the counters live: memory:// (one process) or redis://host:port/db (shared by replicas).
+    rate_limit_storage: str = "memory://"
+    # A request whose headers and body have not all arrived after this long is cut (slow clients).
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
     max_chat_body_bytes: int = Field(default=16_384, ge=256)
     max_webhook_body_bytes: int = Field(default=65_536, ge=256)
     max_text_chars: int = 2000

@@ -86,7 +86,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         state_dir=state_dir,
         tracker_db=state_dir / "tracker.db",
         # The conversation tests send many messages from one process; keep the limit out of their way.
-        app_env={"TTHC_RATE_LIMIT_MESSAGES": "1000"},
+        app_env={"TTHC_RATE_LIMIT_MESSAGES": "1000", "TTHC_RATE_LIMIT_IP_MESSAGES": "100000"},
     )
     request.config.add_cleanup(running.stop)
     running.start()
