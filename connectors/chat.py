@@ -77,11 +77,13 @@ def messages_from_rasa(raw_messages: Any) -> list[BotMessage]:
 class RasaChat:
     """The chat core over Rasa's REST channel (``POST /webhooks/rest/webhook``)."""
 
-    def __init__(self, rasa_url: str, timeout_seconds: float = 30.0) -> None:
+    def __init__(self, rasa_url: str, timeout_seconds: float = 30.0, token: str = "") -> None:
         self.rasa_url = rasa_url.rstrip("/")
+        # Rasa's HTTP API token (``--auth-token``), sent as the ``token`` query parameter.
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_seconds, connect=3.0),
             limits=httpx.Limits(max_keepalive_connections=20),
+            params={"token": token} if token else None,
         )
 
     async def send(self, sender_id: str, text: str) -> list[BotMessage]:

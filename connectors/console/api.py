@@ -392,6 +392,9 @@ def build_widget_router() -> APIRouter:
 
 def mount(app: FastAPI, desk: Desk) -> None:
     app.state.desk = desk
-    limiter = RateLimiter(desk.settings.console.login_attempts_per_minute, 60.0)
+    settings = desk.settings
+    limiter = RateLimiter(
+        settings.console.login_attempts_per_minute, 60.0, settings.rate_limit_storage, "console-login"
+    )
     app.include_router(build_router(limiter))
     app.include_router(build_widget_router())

@@ -1,14 +1,16 @@
 """Fixtures that start real servers on loopback, and the app's database on SQLite and PostgreSQL.
 
 ``stack`` (session scope) is the whole product as `make run` starts it, through
-``connectors.run.Stack``: Rasa (the trained model ``var/rasa-models/tthc.tar.gz``) and the FastAPI
-app (uvicorn subprocess, which also serves the custom actions at ``/webhook``). Rasa listens on
+``connectors.run.Stack``: under supervisord, Rasa (the trained model
+``var/rasa-models/tthc.tar.gz``, its API behind ``stack.rasa_token``), the action server
+(``stack.actions_url``, behind ``stack.actions_secret``) and the FastAPI app. Rasa listens on
 127.0.0.1:5005, or on a free port when 5005 is taken (``TTHC_TEST_RASA_PORT`` forces one); the app
-listens on a free loopback port. The tracker SQLite file, the connectors state DB and both logs live
-in a session temp dir (``stack.state_dir``; logs in ``stack.logs_dir``). The fixture waits until
-``/healthz`` reports Rasa, the actions and the search index ready (``TTHC_TEST_READY_TIMEOUT``, 900 s
-by default: on a first start the app may have to build a stale search index) and fails with the log
-tails otherwise; without a trained model it skips.
+and the action server listen on free loopback ports. ``stack.kill(name)`` sends a signal to one
+of the processes; supervisord starts it again. The tracker SQLite file, the connectors state DB
+and the logs live in a session temp dir (``stack.state_dir``; logs in ``stack.logs_dir``). The
+fixture waits until ``/healthz`` reports Rasa, the actions and the search index ready
+(``TTHC_TEST_READY_TIMEOUT``, 900 s by default: on a first start the action server may have to build
+a stale search index) and fails with the log tails otherwise; without a trained model it skips.
 
 Use ``stack.app_url`` for HTTP calls (the ``talk`` fixture posts one turn to ``/api/chat``),
 ``stack.rasa_url`` to talk to Rasa directly and ``stack.restart_rasa()`` to restart Rasa alone
@@ -91,6 +93,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         # Volunteers are on duty around the clock here: the outside-hours answer has unit tests.
         app_env={
             "TTHC_RATE_LIMIT_MESSAGES": "1000",
+            "TTHC_RATE_LIMIT_IP_MESSAGES": "100000",
             "TTHC_CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE": "1000",
             "TTHC_SUPPORT_DAYS": "1-7",
             "TTHC_SUPPORT_HOURS": "00:00-24:00",
