@@ -184,13 +184,15 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
 
         if not settings.secret_key:
             logger.warning("TTHC_SECRET_KEY is not set: the Zalo tokens are stored unencrypted")
-        store = ZaloStore(settings.state_db or settings.var_dir / "connectors.db", settings.secret_key)
+        store = ZaloStore(database, settings.secret_key)
         zalo_channel = ZaloChannel(settings.zalo, store, chat_core, limiter)
         desk.zalo = zalo_channel
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(database.upgrade)
+        if zalo_channel is not None and settings.state_db is not None:
+            await run_in_threadpool(zalo_channel.store.import_legacy, settings.state_db)
         if zalo_channel is not None:
             zalo_channel.resume_unanswered()
         logger.info(

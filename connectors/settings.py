@@ -100,6 +100,7 @@ class AppSettings(BaseSettings):
     max_webhook_body_bytes: int = Field(default=65_536, ge=256)
     max_text_chars: int = 2000
     var_dir: Path = PROJECT_ROOT / "var"
+    # The Zalo channel's former SQLite file: its state is moved into the app's database once at start.
     state_db: Path | None = Field(default=None, validation_alias=_alias("TTHC_CONNECTORS_DB"))
     # Fernet key (``cryptography.fernet.Fernet.generate_key()``) sealing the Zalo tokens at rest.
     secret_key: str = ""

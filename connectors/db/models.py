@@ -1,5 +1,5 @@
 """The app's own tables: volunteers and their console sessions, the handoff queue and who holds each
-conversation, the messages of handed-off conversations, and the audit log.
+conversation, the messages of handed-off conversations, the audit log, and the Zalo channel's state.
 
 Changing a table means a new Alembic revision in ``connectors/db/migrations/versions``.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -128,3 +128,29 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(32))
     conversation_id: Mapped[str | None] = mapped_column(String(160), nullable=True)
     detail: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class ZaloMessage(Base):
+    """A Zalo message received, until its answer went out (connectors/zalo/store.py); epoch seconds."""
+
+    __tablename__ = "zalo_messages"
+
+    msg_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    received_at: Mapped[float] = mapped_column(Float, index=True)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0)
+    answered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    given_up_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ZaloToken(Base):
+    """The Zalo OA tokens (sealed with Fernet when the app has a key)."""
+
+    __tablename__ = "zalo_tokens"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_at: Mapped[float] = mapped_column(Float)

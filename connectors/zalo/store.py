@@ -1,4 +1,5 @@
-"""Durable state of the Zalo channel in SQLite: received messages with their answers, and the OAuth tokens.
+"""Durable state of the Zalo channel in the app's database: received messages with their answers, and
+the OAuth tokens (tables ``zalo_messages`` and ``zalo_tokens``, see ``connectors.db.models``).
 
 A message goes through these states, each committed before the next step starts:
 
@@ -11,49 +12,43 @@ A message goes through these states, each committed before the next step starts:
 
 A crash anywhere leaves the message pending: the next start asks Rasa again only when no answer was
 saved yet, and sends only the parts not yet sent. An outage notice is never saved as an answer.
+Replicas share the database, so a message id is claimed once across all of them.
 
-Tokens are encrypted with Fernet when a key is given (``TTHC_SECRET_KEY``); the file is 0600.
+Tokens are encrypted with Fernet when a key is given (``TTHC_SECRET_KEY``). ``import_legacy`` moves
+the state of the channel's former SQLite file (``TTHC_CONNECTORS_DB``) into the database once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS zalo_messages (
-    msg_id TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL,
-    text TEXT,
-    received_at REAL NOT NULL,
-    answer TEXT,
-    parts_sent INTEGER NOT NULL DEFAULT 0,
-    answered_at REAL,
-    given_up_at REAL
-);
-CREATE TABLE IF NOT EXISTS zalo_tokens (
-    name TEXT PRIMARY KEY,
-    value TEXT NOT NULL,
-    expires_at REAL,
-    updated_at REAL NOT NULL
-);
-"""
-# Columns added after the first release, for databases created before them.
-_ADDED_COLUMNS = {
-    "answer": "TEXT",
-    "parts_sent": "INTEGER NOT NULL DEFAULT 0",
-    "given_up_at": "REAL",
-}
+from connectors.db import Database
+from connectors.db.models import ZaloMessage, ZaloToken
+
+logger = logging.getLogger(__name__)
+
 _ENCRYPTED_PREFIX = "fernet:"
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` (and SQLite's companions when they exist) readable by the owner only."""
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(candidate, 0o600)
 
 
 @dataclass(frozen=True)
@@ -67,98 +62,75 @@ class PendingMessage:
     parts_sent: int = 0
 
 
-def private_file(path: Path) -> None:
-    """Create ``path`` (and SQLite's companions when they exist) readable by the owner only."""
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(candidate, 0o600)
-
-
 class ZaloStore:
     """Small synchronous store; each write is committed before the call returns."""
 
-    def __init__(self, path: Path | str, secret_key: str = "") -> None:
-        self.path = Path(path)
+    def __init__(self, database: Database, secret_key: str = "") -> None:
+        self.db = database
         self._fernet = Fernet(secret_key.encode()) if secret_key else None
-        in_memory = str(path) == ":memory:"
-        if not in_memory:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            private_file(self.path)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
-        existing = {row[1] for row in self._db.execute("PRAGMA table_info(zalo_messages)")}
-        for column, definition in _ADDED_COLUMNS.items():
-            if column not in existing:
-                self._db.execute(f"ALTER TABLE zalo_messages ADD COLUMN {column} {definition}")
-        if not in_memory:
-            private_file(self.path)
 
     # ---- messages ---------------------------------------------------------------------------
 
     def claim_message(self, msg_id: str, user_id: str, text: str) -> bool:
         """True the first time a message id is seen, False for every later delivery of it."""
-        with self._lock:
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO zalo_messages (msg_id, user_id, text, received_at) "
-                "VALUES (?, ?, ?, ?)",
-                (msg_id, user_id, text, time.time()),
-            )
-            return cursor.rowcount == 1
+        try:
+            with self.db.session() as session:
+                session.add(ZaloMessage(msg_id=msg_id, user_id=user_id, text=text, received_at=time.time()))
+                session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    def _update(self, msg_id: str, **values: Any) -> None:
+        with self.db.session() as session:
+            session.execute(update(ZaloMessage).where(ZaloMessage.msg_id == msg_id).values(**values))
 
     def save_answer(self, msg_id: str, parts: list[dict[str, Any]]) -> None:
         """The Zalo messages that make up the real answer, before the first of them is sent."""
-        with self._lock:
-            self._db.execute(
-                "UPDATE zalo_messages SET answer = ?, parts_sent = 0 WHERE msg_id = ?",
-                (json.dumps(parts, ensure_ascii=False), msg_id),
-            )
+        self._update(msg_id, answer=json.dumps(parts, ensure_ascii=False), parts_sent=0)
 
     def mark_parts_sent(self, msg_id: str, count: int) -> None:
         """``count`` parts of the saved answer went out."""
-        with self._lock:
-            self._db.execute("UPDATE zalo_messages SET parts_sent = ? WHERE msg_id = ?", (count, msg_id))
+        self._update(msg_id, parts_sent=count)
 
     def mark_answered(self, msg_id: str) -> None:
         """Every part of the real answer went out: the citizen's text is no longer kept."""
-        self._finish(msg_id, "answered_at")
+        self._update(msg_id, answered_at=time.time(), text=None, answer=None)
 
     def mark_given_up(self, msg_id: str) -> None:
         """The message will not be answered; it is not retried and its text is dropped."""
-        self._finish(msg_id, "given_up_at")
-
-    def _finish(self, msg_id: str, column: str) -> None:
-        with self._lock:
-            self._db.execute(
-                f"UPDATE zalo_messages SET {column} = ?, text = NULL, answer = NULL WHERE msg_id = ?",
-                (time.time(), msg_id),
-            )
+        self._update(msg_id, given_up_at=time.time(), text=None, answer=None)
 
     def pending_messages(self, max_age_seconds: float) -> list[PendingMessage]:
         """Messages received within ``max_age_seconds`` that are neither answered nor given up."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT msg_id, user_id, text, answer, parts_sent FROM zalo_messages "
-                "WHERE answered_at IS NULL AND given_up_at IS NULL AND received_at >= ? "
-                "ORDER BY received_at",
-                (time.time() - max_age_seconds,),
-            ).fetchall()
-        return [
-            PendingMessage(msg_id, user_id, text or "", json.loads(answer) if answer else None, parts_sent)
-            for msg_id, user_id, text, answer, parts_sent in rows
-        ]
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(ZaloMessage)
+                .where(
+                    ZaloMessage.answered_at.is_(None),
+                    ZaloMessage.given_up_at.is_(None),
+                    ZaloMessage.received_at >= time.time() - max_age_seconds,
+                )
+                .order_by(ZaloMessage.received_at)
+            ).all()
+            return [
+                PendingMessage(
+                    row.msg_id,
+                    row.user_id,
+                    row.text or "",
+                    json.loads(row.answer) if row.answer else None,
+                    row.parts_sent,
+                )
+                for row in rows
+            ]
 
     def forget_messages_older_than(self, seconds: float) -> int:
         """Drop old message records (answered or not); Zalo stops retrying long before."""
-        with self._lock:
-            cursor = self._db.execute(
-                "DELETE FROM zalo_messages WHERE received_at < ?", (time.time() - seconds,)
+        with self.db.session() as session:
+            result = session.execute(
+                delete(ZaloMessage).where(ZaloMessage.received_at < time.time() - seconds)
             )
-            return cursor.rowcount
+            return int(result.rowcount or 0)
 
     # ---- tokens -----------------------------------------------------------------------------
 
@@ -179,26 +151,67 @@ class ZaloStore:
 
     def get_token(self, name: str) -> tuple[str, float | None] | None:
         """The token and its expiry; None when absent or sealed with another key."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT value, expires_at FROM zalo_tokens WHERE name = ?", (name,)
-            ).fetchone()
-        value = self._open(row[0]) if row else None
-        return (value, row[1]) if value is not None else None
+        with self.db.session() as session:
+            row = session.get(ZaloToken, name)
+            stored = (row.value, row.expires_at) if row else None
+        value = self._open(stored[0]) if stored else None
+        return (value, stored[1]) if stored and value is not None else None
 
     def set_token(self, name: str, value: str, expires_at: float | None = None) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO zalo_tokens (name, value, expires_at, updated_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET value = excluded.value, "
-                "expires_at = excluded.expires_at, updated_at = excluded.updated_at",
-                (name, self._seal(value), expires_at, time.time()),
-            )
+        self._store_token(name, self._seal(value), expires_at)
+
+    def _store_token(self, name: str, stored: str, expires_at: float | None) -> None:
+        with self.db.session() as session:
+            row = session.get(ZaloToken, name)
+            if row is None:
+                session.add(ZaloToken(name=name, value=stored, expires_at=expires_at, updated_at=time.time()))
+            else:
+                row.value, row.expires_at, row.updated_at = stored, expires_at, time.time()
 
     def delete_token(self, name: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM zalo_tokens WHERE name = ?", (name,))
+        with self.db.session() as session:
+            session.execute(delete(ZaloToken).where(ZaloToken.name == name))
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Nothing to close: the app owns the database."""
+
+    # ---- the former SQLite file -------------------------------------------------------------
+
+    def import_legacy(self, path: Path) -> bool:
+        """Move the tokens and unfinished messages of the channel's former SQLite file into the
+        database, once: the file is renamed ``*.imported`` afterwards. The refresh token works once,
+        so losing the stored one would cut the channel off."""
+        if not path.is_file() or _same_file(path, self.db):
+            return False
+        with sqlite3.connect(path) as legacy:
+            tokens = legacy.execute("SELECT name, value, expires_at FROM zalo_tokens").fetchall()
+            columns = {row[1] for row in legacy.execute("PRAGMA table_info(zalo_messages)")}
+            wanted = [c for c in ("answer", "parts_sent", "given_up_at") if c in columns]
+            messages = legacy.execute(
+                "SELECT msg_id, user_id, text, received_at, answered_at"
+                + "".join(f", {column}" for column in wanted)
+                + " FROM zalo_messages"
+            ).fetchall()
+        for name, value, expires_at in tokens:
+            self._store_token(name, value, expires_at)  # stored as it was: sealed or not
+        with self.db.session() as session:
+            known = set(session.scalars(select(ZaloMessage.msg_id)))
+            for row in messages:
+                if row[0] in known:
+                    continue
+                extra = dict(zip(wanted, row[5:], strict=True))
+                session.add(
+                    ZaloMessage(
+                        msg_id=row[0], user_id=row[1], text=row[2], received_at=row[3], answered_at=row[4],
+                        answer=extra.get("answer"), parts_sent=extra.get("parts_sent") or 0,
+                        given_up_at=extra.get("given_up_at"),
+                    )
+                )  # fmt: skip
+        path.rename(path.with_name(path.name + ".imported"))
+        logger.info("Zalo state moved from %s into the app's database", path.name)
+        return True
+
+
+def _same_file(path: Path, database: Database) -> bool:
+    name = database.engine.url.database if database.dialect == "sqlite" else None
+    return bool(name) and Path(name).expanduser().resolve() == path.expanduser().resolve()

@@ -163,3 +163,14 @@ def database_url_for(kind: str, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield from database_url_for(request.param, tmp_path)
+
+
+@pytest.fixture
+def app_db(database_url: str) -> Iterator[Any]:
+    """The app's database, migrated, on each of SQLite and PostgreSQL."""
+    from connectors.db import Database
+
+    database = Database(database_url)
+    database.upgrade()
+    yield database
+    database.dispose()

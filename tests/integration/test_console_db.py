@@ -24,20 +24,12 @@ PASSWORD = "mat-khau-dai-du-10"
 SETTINGS = ConsoleSettings(max_failed_logins=3, lock_minutes=10)
 
 
-@pytest.fixture
-def db(database_url: str) -> Database:
-    database = Database(database_url)
-    database.upgrade()
-    yield database
-    database.dispose()
-
-
-def test_migrations_create_every_table_and_run_twice(db: Database) -> None:
-    db.upgrade()
-    assert db.revision() == "0001_console"
-    tables = set(inspect(db.engine).get_table_names())
+def test_migrations_create_every_table_and_run_twice(app_db: Database) -> None:
+    app_db.upgrade()
+    assert app_db.revision() == "0002_zalo_state"
+    tables = set(inspect(app_db.engine).get_table_names())
     expected = {"volunteers", "console_sessions", "handoffs", "assignments", "conversation_messages"}
-    assert expected | {"audit_log", "alembic_version"} <= tables
+    assert expected | {"audit_log", "zalo_messages", "zalo_tokens", "alembic_version"} <= tables
 
 
 def test_sqlite_file_is_private(tmp_path: Path) -> None:
@@ -48,25 +40,25 @@ def test_sqlite_file_is_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def add(db: Database, username: str = "lan", role: str = "volunteer") -> Volunteer:
-    with db.session() as session:
+def add(app_db: Database, username: str = "lan", role: str = "volunteer") -> Volunteer:
+    with app_db.session() as session:
         return auth.add_volunteer(session, username, f"Tên {username}", role, PASSWORD)
 
 
-def test_password_is_hashed_with_argon2_and_accounts_are_checked(db: Database) -> None:
-    volunteer = add(db)
+def test_password_is_hashed_with_argon2_and_accounts_are_checked(app_db: Database) -> None:
+    volunteer = add(app_db)
     assert volunteer.password_hash.startswith("$argon2id$")
     assert PASSWORD not in volunteer.password_hash
     with pytest.raises(auth.AccountError, match="đã có"):
-        add(db)
-    with db.session() as session, pytest.raises(auth.AccountError, match="10 ký tự"):
+        add(app_db)
+    with app_db.session() as session, pytest.raises(auth.AccountError, match="10 ký tự"):
         auth.add_volunteer(session, "minh", "Minh", "volunteer", "ngan")
-    with db.session() as session, pytest.raises(auth.AccountError, match="Vai trò"):
+    with app_db.session() as session, pytest.raises(auth.AccountError, match="Vai trò"):
         auth.add_volunteer(session, "minh", "Minh", "admin", PASSWORD)
 
 
-def login(db: Database, password: str, username: str = "lan") -> Volunteer:
-    with db.session() as session:
+def login(app_db: Database, password: str, username: str = "lan") -> Volunteer:
+    with app_db.session() as session:
         try:
             return auth.authenticate(session, username, password, SETTINGS)
         except auth.LoginRefusedError as refused:
@@ -74,53 +66,53 @@ def login(db: Database, password: str, username: str = "lan") -> Volunteer:
     raise refused_error  # outside the transaction, which committed the failed-login count
 
 
-def test_wrong_password_then_lock_out_then_disabled(db: Database) -> None:
-    add(db)
-    assert login(db, PASSWORD).username == "lan"
+def test_wrong_password_then_lock_out_then_disabled(app_db: Database) -> None:
+    add(app_db)
+    assert login(app_db, PASSWORD).username == "lan"
     with pytest.raises(auth.LoginRefusedError) as unknown:
-        login(db, PASSWORD, username="nobody")
+        login(app_db, PASSWORD, username="nobody")
     assert unknown.value.status == 401
     for _ in range(SETTINGS.max_failed_logins - 1):
         with pytest.raises(auth.LoginRefusedError) as wrong:
-            login(db, "sai-mat-khau")
+            login(app_db, "sai-mat-khau")
         assert wrong.value.status == 401 and wrong.value.message == auth.WRONG_CREDENTIALS
     with pytest.raises(auth.LoginRefusedError) as locked:
-        login(db, "sai-mat-khau")
+        login(app_db, "sai-mat-khau")
     assert locked.value.status == 423 and "tạm khóa" in locked.value.message
     with pytest.raises(auth.LoginRefusedError) as still_locked:
-        login(db, PASSWORD)  # the right password does not open a locked account
+        login(app_db, PASSWORD)  # the right password does not open a locked account
     assert still_locked.value.status == 423
-    with db.session() as session:
+    with app_db.session() as session:
         session.scalar(select(Volunteer)).locked_until = utcnow() - timedelta(seconds=1)
-    assert login(db, PASSWORD).failed_logins == 0
-    with db.session() as session:
+    assert login(app_db, PASSWORD).failed_logins == 0
+    with app_db.session() as session:
         auth.disable_volunteer(session, "lan")
     with pytest.raises(auth.LoginRefusedError) as disabled:
-        login(db, PASSWORD)
+        login(app_db, PASSWORD)
     assert disabled.value.status == 403
 
 
-def test_sessions_store_only_a_hash_and_expire(db: Database) -> None:
-    volunteer = add(db)
-    with db.session() as session:
+def test_sessions_store_only_a_hash_and_expire(app_db: Database) -> None:
+    volunteer = add(app_db)
+    with app_db.session() as session:
         opened = auth.open_session(session, volunteer, SETTINGS)
-    with db.session() as session:
+    with app_db.session() as session:
         stored = session.scalars(select(ConsoleSession)).all()
         assert [row.token_hash for row in stored] == [auth.token_hash(opened.token)]
         assert auth.find_session(session, opened.token).volunteer.username == "lan"
         assert auth.find_session(session, "forged") is None
         stored[0].expires_at = utcnow() - timedelta(seconds=1)
-    with db.session() as session:
+    with app_db.session() as session:
         assert auth.find_session(session, opened.token) is None
 
 
-def test_queue_take_take_over_and_hand_back(db: Database) -> None:
-    lan, minh, boss = add(db, "lan"), add(db, "minh"), add(db, "boss", role="coordinator")
-    with db.session() as session:
+def test_queue_take_take_over_and_hand_back(app_db: Database) -> None:
+    lan, minh, boss = add(app_db, "lan"), add(app_db, "minh"), add(app_db, "boss", role="coordinator")
+    with app_db.session() as session:
         queue.record(session, "zalo:42", "citizen", "Cho tôi gặp người thật")
         queue.enqueue(session, "zalo:42", "1.001193", in_hours=True)
         assert queue.enqueue(session, "zalo:42", None, in_hours=True).topic == "1.001193"  # one request
-    with db.session() as session:
+    with app_db.session() as session:
         [item] = queue.queue(session, 48)
         assert item["channel"] == "zalo" and item["topic"] == "1.001193"
         assert item["last_message"] == "Cho tôi gặp người thật" and item["status"] == "waiting"
@@ -128,7 +120,7 @@ def test_queue_take_take_over_and_hand_back(db: Database) -> None:
             queue.check_may_act(queue.open_handoff(session, "zalo:42"), lan)
         assert not_taken.value.status == 409
         queue.take(session, queue.open_handoff(session, "zalo:42"), lan, take_over=False)
-    with db.session() as session:
+    with app_db.session() as session:
         handoff = queue.open_handoff(session, "zalo:42")
         with pytest.raises(ConsoleActionError) as other:
             queue.check_may_act(handoff, minh)
@@ -140,12 +132,12 @@ def test_queue_take_take_over_and_hand_back(db: Database) -> None:
         _, action = queue.take(session, handoff, minh, take_over=True)
         assert action == "take_over" and handoff.holder.username == "minh"
         queue.audit(session, minh, action, "zalo:42")
-    with db.session() as session:
+    with app_db.session() as session:
         handoff = queue.open_handoff(session, "zalo:42")
         handoff.last_citizen_at = utcnow() - timedelta(hours=49)
         assert queue.handoff_json(session, handoff, 48)["past_reply_window"]
         queue.finish(session, handoff, "released")
-    with db.session() as session:
+    with app_db.session() as session:
         assert queue.queue(session, 48) == []
         assert session.scalar(select(Handoff)).status == "released"
         assert [entry.action for entry in session.scalars(select(AuditEntry))] == ["take_over"]

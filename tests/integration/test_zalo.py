@@ -242,7 +242,8 @@ def start_app(tmp_path: Path) -> Iterator[Callable[..., RunningApp]]:
             backoff_seconds=0.05,
             timeout_seconds=2.0,
         )
-        overrides.setdefault("database_url", f"sqlite:///{tmp_path / 'tthc.db'}")
+        # The channel's state lives in the app's database: ``state_db`` names that SQLite file.
+        overrides.setdefault("database_url", f"sqlite:///{state_db or tmp_path / 'tthc.db'}")
         settings = AppSettings(state_db=state_db or tmp_path / "connectors.db", zalo=zalo, **overrides)
         chat = chat if chat is not None else RecordingChat()
         server, thread, url = serve(create_app(settings, chat=chat))
@@ -776,7 +777,7 @@ def test_sigkill_of_the_app_mid_reply_the_citizen_gets_the_real_answer_once(
             "ZALO_TIMEOUT_SECONDS": "300",
         },
     )
-    db = tmp_path / "connectors.db"
+    db = tmp_path / "tthc.db"  # the app's database in the state dir
     with app:
         assert app.wait_app(60), app.app_log_file.read_text(errors="replace")
         event = text_event("Con tôi mới sinh, làm giấy khai sinh cần gì?", user_id=f"u{uuid.uuid4().hex[:8]}")
