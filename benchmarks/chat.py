@@ -131,7 +131,7 @@ def main() -> None:
             app_port=free_port(),
             rasa_port=free_port(),
             state_dir=Path(state_dir),
-            app_env={"TTHC_RATE_LIMIT_MESSAGES": "10000"},
+            app_env={"TTHC_RATE_LIMIT_MESSAGES": "10000", "TTHC_RATE_LIMIT_IP_MESSAGES": "100000"},
         )
         started = time.monotonic()
         with stack:

@@ -2,13 +2,18 @@
 
 The endpoints file is rendered from environment variables:
 
-- ``TTHC_ACTION_ENDPOINT``: where Rasa calls custom actions
-  (default: the rasa-sdk executor mounted in the FastAPI app, http://127.0.0.1:8000/webhook);
+- ``TTHC_ACTION_ENDPOINT``: where Rasa calls custom actions (default: the action server,
+  ``bot.actions.server``, on loopback: http://127.0.0.1:5055/webhook); every call carries the
+  shared secret ``TTHC_ACTIONS_SECRET`` in a header, which Rasa substitutes from its environment
+  (``${TTHC_ACTIONS_SECRET}`` in the file), so the secret is never written to disk;
 - ``TTHC_TRACKER_STORE_URL``: ``postgresql://user[:password]@host[:port]/db`` for a PostgreSQL
   tracker store; without it a SQLite file under ``var/`` keeps conversations across restarts
   (``TTHC_TRACKER_DB`` overrides its path);
 - ``TTHC_LOCK_STORE_URL``: ``redis://[:password@]host[:port][/db]`` for a Redis lock store;
   without it Rasa keeps its locks in memory.
+
+Rasa's HTTP API needs the token ``TTHC_RASA_TOKEN`` (``--auth-token``; clients send it as the
+``token`` query parameter) and listens on loopback.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -35,7 +41,8 @@ RASA_VENV = Path(os.environ.get("TTHC_RASA_VENV", PROJECT_ROOT / ".venv-rasa"))
 DEFAULT_MODEL = VAR_DIR / "rasa-models" / "tthc.tar.gz"
 DEFAULT_ENDPOINTS = VAR_DIR / "rasa-endpoints.yml"
 DEFAULT_LOG_FILE = VAR_DIR / "logs" / "rasa.log"
-DEFAULT_ACTION_ENDPOINT = "http://127.0.0.1:8000/webhook"
+DEFAULT_ACTION_ENDPOINT = "http://127.0.0.1:5055/webhook"
+ACTIONS_SECRET_HEADER = "X-TTHC-Actions-Secret"
 
 
 class ConfigurationError(ValueError):
@@ -91,9 +98,17 @@ def lock_store_config(url: str | None = None) -> dict[str, Any] | None:
     return config
 
 
+def action_endpoint_config(url: str | None = None) -> dict[str, Any]:
+    """The ``action_endpoint`` section; Rasa fills in the secret from its environment."""
+    return {
+        "url": url or os.environ.get("TTHC_ACTION_ENDPOINT", DEFAULT_ACTION_ENDPOINT),
+        "headers": {ACTIONS_SECRET_HEADER: "${TTHC_ACTIONS_SECRET}"},
+    }
+
+
 def endpoints_config() -> dict[str, Any]:
     config: dict[str, Any] = {
-        "action_endpoint": {"url": os.environ.get("TTHC_ACTION_ENDPOINT", DEFAULT_ACTION_ENDPOINT)},
+        "action_endpoint": action_endpoint_config(),
         "tracker_store": tracker_store_config(),
     }
     lock_store = lock_store_config()
@@ -115,7 +130,11 @@ def render_endpoints(path: Path | str = DEFAULT_ENDPOINTS) -> Path:
 
 
 class RasaServer:
-    """A ``rasa run`` subprocess serving the trained model over HTTP on loopback."""
+    """A ``rasa run`` subprocess serving the trained model over HTTP on loopback, behind a token.
+
+    ``token`` defaults to ``TTHC_RASA_TOKEN``, or a new random one; ``actions_secret`` to
+    ``TTHC_ACTIONS_SECRET`` (or a random one, so that no action call is accepted).
+    """
 
     def __init__(
         self,
@@ -124,14 +143,18 @@ class RasaServer:
         model: Path | str = DEFAULT_MODEL,
         endpoints: Path | str | None = None,
         log_file: Path | str = DEFAULT_LOG_FILE,
-        cors: str = "*",
+        token: str | None = None,
+        actions_secret: str | None = None,
     ) -> None:
         self.port = port
         self.host = host
         self.model = Path(model)
         self.endpoints = Path(endpoints) if endpoints else None
         self.log_file = Path(log_file)
-        self.cors = cors
+        self.token = token or os.environ.get("TTHC_RASA_TOKEN") or secrets.token_urlsafe(32)
+        self.actions_secret = (
+            actions_secret or os.environ.get("TTHC_ACTIONS_SECRET") or secrets.token_urlsafe(32)
+        )
         self._process: subprocess.Popen[bytes] | None = None
         self._log_handle: Any = None
 
@@ -153,8 +176,8 @@ class RasaServer:
             str(RASA_VENV / "bin" / "rasa"),
             "run",
             "--enable-api",
-            "--cors",
-            self.cors,
+            "--auth-token",
+            self.token,
             "-p",
             str(self.port),
             "-i",
@@ -165,22 +188,30 @@ class RasaServer:
             str(endpoints),
         ]
 
-    def start(self) -> None:
-        if self.running:
-            return
+    def environment(self) -> dict[str, str]:
+        """What Rasa's process needs in its environment besides the caller's."""
+        return {
+            "RASA_TELEMETRY_ENABLED": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "SANIC_HOST": self.host,
+            "TTHC_ACTIONS_SECRET": self.actions_secret,
+        }
+
+    def check_installed(self) -> None:
         if not self.model.is_file():
             raise FileNotFoundError(f"No trained Rasa model at {self.model}; run `make train` first")
         if not (RASA_VENV / "bin" / "rasa").exists():
             raise FileNotFoundError(f"Rasa is not installed in {RASA_VENV}; run `make setup-rasa` first")
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self.check_installed()
         if self.endpoints is None:
             self.endpoints = render_endpoints()
         env = dict(os.environ)
-        env.update(
-            RASA_TELEMETRY_ENABLED="false",
-            TF_CPP_MIN_LOG_LEVEL="2",
-            PYTHONPATH=str(PROJECT_ROOT),
-            SANIC_HOST=self.host,
-        )
+        env.update(self.environment())
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log_handle = self.log_file.open("ab")
         logger.info("Starting Rasa on %s (log: %s)", self.url, self.log_file)
@@ -196,7 +227,7 @@ class RasaServer:
     def status(self) -> dict[str, Any] | None:
         """Rasa's ``GET /status`` body, or None when it does not answer."""
         try:
-            response = httpx.get(f"{self.url}/status", timeout=2.0)
+            response = httpx.get(f"{self.url}/status", params={"token": self.token}, timeout=2.0)
         except httpx.HTTPError:
             return None
         if response.status_code != 200:

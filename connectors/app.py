@@ -1,5 +1,7 @@
-"""The FastAPI app: the chat API, health, the web widget and its demo page, the Zalo webhook, and
-Rasa's action webhook (helper module ``bot.actions.endpoint``).
+"""The FastAPI app: the chat API, health, the web widget and its demo page, the Zalo webhook.
+
+Rasa's custom actions are not served here: they run in their own process on loopback
+(``bot.actions.server``), which only Rasa reaches.
 
 Run with ``uvicorn connectors.app:create_app --factory`` or ``python -m connectors.run``.
 """
@@ -8,27 +10,31 @@ from __future__ import annotations
 
 import asyncio
 import html
-import inspect
 import json
 import logging
 import re
-import threading
-import time
 import unicodedata
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
+from bot.rasa_server import ACTIONS_SECRET_HEADER
 from connectors.chat import RASA_UNAVAILABLE_MESSAGE, BotMessage, ChatBackend, RasaChat, RasaUnavailableError
+from connectors.console.api import mount as mount_console
+from connectors.console.desk import Desk, HandoffChat
+from connectors.console.rasa_api import RasaConversations
+from connectors.db import Database
 from connectors.limits import BodySizeLimitMiddleware
 from connectors.ratelimit import RATE_LIMITED_MESSAGE, RateLimiter
 from connectors.settings import AppSettings
@@ -37,18 +43,33 @@ logger = logging.getLogger(__name__)
 
 SENDER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 UNEXPECTED_ERROR_MESSAGE = "Đã có lỗi ngoài ý muốn. Bạn vui lòng thử lại sau ít phút."
+# What FastAPI says when reading the JSON body failed other than by a JSONDecodeError.
+FASTAPI_BODY_ERROR = "There was an error parsing the body"
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class ChatRequest(BaseModel):
+    """One turn of a conversation from the web widget (or any client of the chat API)."""
+
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    sender_id: str = Field(pattern=SENDER_ID_PATTERN)
-    text: str
+    sender_id: str = Field(
+        pattern=SENDER_ID_PATTERN,
+        description="The conversation's id, chosen by the client: letters, digits, '-' and '_'.",
+        examples=["widget-3f2a9c"],
+    )
+    text: str = Field(description="The citizen's message.", examples=["Làm giấy khai sinh cần gì?"])
 
 
 class ChatResponse(BaseModel):
     messages: list[BotMessage]
+    # The conversation is with the volunteers (queued or held): the widget listens for their messages.
+    live: bool = False
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(description="What went wrong, in Vietnamese, for a person to act on.")
+    code: str = Field(description="A stable code: empty_body, malformed_json, rate_limited, …")
 
 
 class ApiError(Exception):
@@ -79,98 +100,99 @@ def _validation_message(error: dict[str, Any]) -> str:
     return f"Trường {label} không hợp lệ."
 
 
-def parse_chat_request(raw: bytes, max_chars: int) -> ChatRequest:
-    """The chat request from raw bytes, or an ApiError with a message a person can act on."""
-    if not raw.strip():
-        raise ApiError(400, "empty_body", 'Yêu cầu trống: hãy gửi JSON {"sender_id": ..., "text": ...}.')
+def clean_text(text: str, max_chars: int) -> str:
+    """The message as Rasa gets it (NFC, no control characters), or an ApiError a person can act on."""
     try:
-        decoded = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ApiError(400, "not_text", "Nội dung gửi lên không phải văn bản UTF-8.") from error
-    try:
-        payload = json.loads(decoded)
-    except ValueError as error:
-        raise ApiError(400, "malformed_json", "Nội dung gửi lên không phải JSON hợp lệ.") from error
-    if not isinstance(payload, dict):
-        raise ApiError(422, "invalid_request", "Cần một đối tượng JSON có sender_id và text.")
-    try:
-        request = ChatRequest.model_validate(payload)
-    except ValidationError as error:
-        raise ApiError(422, "invalid_request", _validation_message(error.errors()[0])) from error
-    text = _CONTROL_CHARS.sub(" ", unicodedata.normalize("NFC", request.text)).strip()
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ApiError(422, "invalid_text", "Câu hỏi chứa ký tự không hợp lệ (không mã hóa được).") from error
+    text = _CONTROL_CHARS.sub(" ", unicodedata.normalize("NFC", text)).strip()
     if not text:
         raise ApiError(422, "empty_text", "Câu hỏi trống. Bạn hãy nhập câu hỏi về thủ tục hành chính.")
     if len(text) > max_chars:
         raise ApiError(
             422, "text_too_long", f"Câu hỏi quá dài ({len(text)} ký tự); tối đa {max_chars} ký tự."
         )
-    return ChatRequest(sender_id=request.sender_id, text=text)
+    return text
+
+
+async def body_error(request: Request, errors: list[Any]) -> ApiError:
+    """The error for a body FastAPI could not validate, told apart as a person needs it."""
+    raw = await request.body()
+    kinds = {error.get("type") for error in errors}
+    if not raw.strip():
+        return ApiError(400, "empty_body", 'Yêu cầu trống: hãy gửi JSON {"sender_id": ..., "text": ...}.')
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return ApiError(400, "not_text", "Nội dung gửi lên không phải văn bản UTF-8.")
+    if "json_invalid" in kinds:
+        try:
+            json.loads(raw)
+        except RecursionError:
+            return ApiError(400, "too_deep", "Nội dung JSON lồng nhau quá sâu.")
+        except ValueError:
+            pass
+        return ApiError(400, "malformed_json", "Nội dung gửi lên không phải JSON hợp lệ.")
+    if errors and errors[0].get("loc") == ("body",) and errors[0].get("type") != "missing":
+        return ApiError(422, "invalid_request", "Cần một đối tượng JSON có sender_id và text.")
+    message = _validation_message(errors[0]) if errors else "Yêu cầu không hợp lệ."
+    return ApiError(422, "invalid_request", message)
 
 
 def _static_text(name: str) -> str:
     return resources.files("connectors.static").joinpath(name).read_text(encoding="utf-8")
 
 
-async def _check(name: str, probe: Callable[[], Any]) -> dict[str, Any]:
-    """Run a readiness probe (sync or async) without letting it break the health endpoint."""
+async def actions_status(http: httpx.AsyncClient, settings: AppSettings) -> dict[str, dict[str, Any]]:
+    """The action server's ``/health``: whether the actions and their search index are loaded."""
     try:
-        result = await asyncio.wait_for(run_in_threadpool(probe), timeout=5.0)
-        if inspect.isawaitable(result):
-            result = await asyncio.wait_for(result, timeout=5.0)
-    except Exception as error:
-        logger.warning("Readiness probe %s failed: %s", name, error)
-        return {"ready": False, "detail": type(error).__name__}
-    if isinstance(result, dict):
-        return {"ready": bool(result.get("ready")), **result}
-    return {"ready": bool(result)}
+        response = await http.get(
+            f"{settings.actions_url}/health",
+            headers={ACTIONS_SECRET_HEADER: settings.actions_secret},
+            timeout=5.0,
+        )
+        body = response.json()
+        parts = {name: {"ready": bool(body[name]["ready"])} for name in ("actions", "search")}
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
+        detail = {"ready": False, "detail": f"action server: {type(error).__name__}"}
+        return {"actions": detail, "search": detail}
+    return parts
 
 
-def _actions_probe() -> Any:
-    from bot.actions.endpoint import actions_ready
-
-    return actions_ready()
-
-
-def _search_probe() -> Any:
-    from knowledge.search import ready
-
-    return ready()
-
-
-def warm_up() -> None:
-    """Load the actions and the search index before the first question needs them."""
-    started = time.perf_counter()
-    try:
-        _actions_probe()
-        from knowledge.search import get_searcher
-
-        get_searcher()
-    except Exception:
-        logger.exception("Warm-up failed; /healthz will tell which part is not ready")
-        return
-    logger.info("Actions and search index loaded in %.1f s", time.perf_counter() - started)
-
-
-def create_app(
-    settings: AppSettings | None = None,
-    chat: ChatBackend | None = None,
-    mount_actions: bool = True,
-) -> FastAPI:
+def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = None) -> FastAPI:
     """The app; ``chat`` replaces the Rasa chat core (the seam tests and other channels use)."""
     settings = settings or AppSettings.from_env()
-    chat_core: ChatBackend = chat or RasaChat(settings.rasa_url, settings.rasa_timeout_seconds)
-    limiter = RateLimiter(settings.rate_limit_messages, settings.rate_limit_window_seconds)
+    database = Database(settings.database_url)
+    desk = Desk(
+        database,
+        settings,
+        RasaConversations(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds),
+    )
+    chat_core: ChatBackend = HandoffChat(
+        chat or RasaChat(settings.rasa_url, settings.rasa_timeout_seconds, settings.rasa_token), desk
+    )
+    internal_http = httpx.AsyncClient()
+    window = settings.rate_limit_window_seconds
+    limiter = RateLimiter(settings.rate_limit_messages, window, settings.rate_limit_storage, "sender")
+    # Rotating sender ids does not help: each client address has its own, larger budget.
+    ip_limiter = RateLimiter(settings.rate_limit_ip_messages, window, settings.rate_limit_storage, "ip")
     zalo_channel = None
     if settings.zalo.enabled:
         from connectors.zalo.store import ZaloStore
         from connectors.zalo.webhook import ZaloChannel
 
-        zalo_channel = ZaloChannel(settings.zalo, ZaloStore(settings.state_db), chat_core, limiter)
+        if not settings.secret_key:
+            logger.warning("TTHC_SECRET_KEY is not set: the Zalo tokens are stored unencrypted")
+        store = ZaloStore(database, settings.secret_key)
+        zalo_channel = ZaloChannel(settings.zalo, store, chat_core, limiter)
+        desk.zalo = zalo_channel
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if settings.warm_up:
-            threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+        await run_in_threadpool(database.upgrade)
+        if zalo_channel is not None and settings.state_db is not None:
+            await run_in_threadpool(zalo_channel.store.import_legacy, settings.state_db)
         if zalo_channel is not None:
             zalo_channel.resume_unanswered()
         logger.info(
@@ -180,6 +202,9 @@ def create_app(
         if zalo_channel is not None:
             await zalo_channel.aclose()
         await chat_core.aclose()
+        await internal_http.aclose()
+        await desk.rasa.aclose()
+        database.dispose()
 
     app = FastAPI(
         title="Trợ lý Thủ tục",
@@ -211,16 +236,24 @@ def create_app(
         return _error(error.status, error.code, error.message, error.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
-        errors = error.errors()
-        message = _validation_message(errors[0]) if errors else "Yêu cầu không hợp lệ."
-        return _error(422, "invalid_request", message)
+    async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        problem = await body_error(request, list(error.errors()))
+        return _error(problem.status, problem.code, problem.message)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400 and error.detail == FASTAPI_BODY_ERROR:
+            # A body json.loads gave up on with something other than a JSONDecodeError.
+            problem = await body_error(request, [{"type": "json_invalid"}])
+            return _error(problem.status, problem.code, problem.message)
         messages = {404: "Không tìm thấy địa chỉ này.", 405: "Phương thức không được hỗ trợ."}
         detail = messages.get(error.status_code) or str(error.detail)
         return _error(error.status_code, "http_error", detail, dict(error.headers or {}))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_went_away(request: Request, _: ClientDisconnect) -> Response:
+        logger.warning("Client went away before its %s %s was read", request.method, request.url.path)
+        return Response(status_code=400)
 
     @app.exception_handler(Exception)
     async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
@@ -229,12 +262,27 @@ def create_app(
         )
         return _error(503, "unexpected_error", UNEXPECTED_ERROR_MESSAGE, {"Retry-After": "30"})
 
-    @app.post("/api/chat", response_model=ChatResponse)
-    async def chat_endpoint(request: Request) -> ChatResponse:
-        chat_request = parse_chat_request(await request.body(), settings.max_text_chars)
-        if not limiter.allow(chat_request.sender_id):
-            wait = max(1, round(limiter.retry_after(chat_request.sender_id)))
-            raise ApiError(429, "rate_limited", RATE_LIMITED_MESSAGE, {"Retry-After": str(wait)})
+    @app.post(
+        "/api/chat",
+        response_model=ChatResponse,
+        responses={
+            400: {"model": ErrorBody, "description": "Empty, non-UTF-8 or malformed JSON body"},
+            413: {"model": ErrorBody, "description": "Body too large"},
+            422: {"model": ErrorBody, "description": "Fields missing, of the wrong type, or empty text"},
+            429: {"model": ErrorBody, "description": "Too many messages; see Retry-After"},
+            503: {"model": ErrorBody, "description": "The assistant is restarting; see Retry-After"},
+        },
+    )
+    async def chat_endpoint(chat_request: ChatRequest, request: Request) -> ChatResponse:
+        chat_request = ChatRequest(
+            sender_id=chat_request.sender_id, text=clean_text(chat_request.text, settings.max_text_chars)
+        )
+        # The peer's address; uvicorn puts the client's there only for TTHC_TRUSTED_PROXIES.
+        client_ip = request.client.host if request.client else "unknown"
+        for budget, key in ((ip_limiter, client_ip), (limiter, chat_request.sender_id)):
+            if not budget.allow(key):
+                wait = max(1, round(budget.retry_after(key)))
+                raise ApiError(429, "rate_limited", RATE_LIMITED_MESSAGE, {"Retry-After": str(wait)})
         try:
             messages = await chat_core.send(chat_request.sender_id, chat_request.text)
         except RasaUnavailableError as error:
@@ -242,19 +290,16 @@ def create_app(
             raise ApiError(
                 503, "assistant_unavailable", RASA_UNAVAILABLE_MESSAGE, {"Retry-After": "30"}
             ) from error
-        return ChatResponse(messages=messages)
+        return ChatResponse(messages=messages, live=await desk.live(chat_request.sender_id))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        rasa, actions, search = await asyncio.gather(
-            chat_core.status(), _check("actions", _actions_probe), _check("search", _search_probe)
-        )
-        ready = all(part.get("ready") for part in (rasa, actions, search))
+        rasa, internal = await asyncio.gather(chat_core.status(), actions_status(internal_http, settings))
+        ready = rasa.get("ready") and all(part["ready"] for part in internal.values())
         body = {
             "status": "ok" if ready else "degraded",
             "rasa": rasa,
-            "actions": actions,
-            "search": search,
+            **internal,
             "zalo": {"enabled": zalo_channel is not None},
         }
         return JSONResponse(body, status_code=200 if ready else 503)
@@ -282,17 +327,11 @@ def create_app(
         )
         return HTMLResponse(page.replace("<!--ZALO_SITE_VERIFICATION-->", meta))
 
+    mount_console(app, desk)
+
     if zalo_channel is not None:
         from connectors.zalo.webhook import build_router
 
         app.include_router(build_router(zalo_channel))
-
-    if mount_actions:
-        try:
-            from bot.actions.endpoint import router as actions_router
-        except Exception:
-            logger.exception("Rasa's action webhook could not be mounted; custom actions will fail")
-        else:
-            app.include_router(actions_router)
 
     return app

@@ -25,6 +25,8 @@ class Button(BaseModel):
 class BotMessage(BaseModel):
     text: str = ""
     buttons: list[Button] = Field(default_factory=list)
+    # A handoff request from action_request_human, for the channel only (never sent to a citizen).
+    handoff: dict[str, Any] | None = Field(default=None, exclude=True)
 
 
 class RasaUnavailableError(Exception):
@@ -55,6 +57,9 @@ def messages_from_rasa(raw_messages: Any) -> list[BotMessage]:
             continue
         text = _as_text(raw.get("text"))
         custom = raw.get("custom")
+        if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
+            messages.append(BotMessage(handoff=custom["handoff"]))
+            continue
         if not text and isinstance(custom, dict):
             text = _as_text(custom.get("text"))
         if not text and _as_text(raw.get("image")):
@@ -72,11 +77,13 @@ def messages_from_rasa(raw_messages: Any) -> list[BotMessage]:
 class RasaChat:
     """The chat core over Rasa's REST channel (``POST /webhooks/rest/webhook``)."""
 
-    def __init__(self, rasa_url: str, timeout_seconds: float = 30.0) -> None:
+    def __init__(self, rasa_url: str, timeout_seconds: float = 30.0, token: str = "") -> None:
         self.rasa_url = rasa_url.rstrip("/")
+        # Rasa's HTTP API token (``--auth-token``), sent as the ``token`` query parameter.
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_seconds, connect=3.0),
             limits=httpx.Limits(max_keepalive_connections=20),
+            params={"token": token} if token else None,
         )
 
     async def send(self, sender_id: str, text: str) -> list[BotMessage]:

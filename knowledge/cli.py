@@ -243,7 +243,16 @@ def chat(
     raise typer.Exit(run_chat(url, sender or None))
 
 
+def _add_app_commands() -> None:
+    """The app's own commands (volunteer accounts, its database) live with the app."""
+    from connectors.console.cli import db_app, volunteer_app
+
+    app.add_typer(volunteer_app, name="volunteer")
+    app.add_typer(db_app, name="db")
+
+
 def main() -> None:
+    _add_app_commands()
     app()
 
 

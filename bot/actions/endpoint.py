@@ -1,7 +1,9 @@
-"""Rasa's action webhook served by the FastAPI app with rasa-sdk's executor.
+"""Rasa's action webhook, run by rasa-sdk's executor: the routes of the action server.
 
-Mount with ``app.include_router(bot.actions.endpoint.router)``; point Rasa's ``action_endpoint`` at
-``http://127.0.0.1:8000/webhook``. Bodies and status codes match rasa-sdk's own action server.
+``bot.actions.server`` serves this router on loopback behind a shared secret; Rasa's
+``action_endpoint`` points at its ``/webhook``. Bodies and status codes match rasa-sdk's own action
+server, except that a failure never echoes the request and a compressed body is inflated only up
+to the body limit.
 """
 
 from __future__ import annotations
@@ -78,22 +80,48 @@ def actions_ready() -> bool:
     return registered and _catalogue_loaded.is_set()
 
 
-def _decode_body(raw: bytes, encoding: str | None) -> Any:
-    if encoding == "deflate":
-        raw = zlib.decompress(raw)
+class BodyTooLargeError(ValueError):
+    """The body, once inflated, is larger than the limit."""
+
+
+_WBITS = {"deflate": zlib.MAX_WBITS, "gzip": zlib.MAX_WBITS | 16}
+
+
+def inflate(raw: bytes, encoding: str | None, limit: int) -> bytes:
+    """The body without its Content-Encoding, never more than ``limit`` bytes (no zip bombs)."""
+    encoding = (encoding or "identity").strip().lower()
+    if encoding == "identity":
+        return raw
+    if encoding not in _WBITS:
+        raise ValueError(f"unsupported Content-Encoding {encoding!r}")
+    inflater = zlib.decompressobj(_WBITS[encoding])
+    body = inflater.decompress(raw, limit + 1)
+    if len(body) > limit or inflater.unconsumed_tail:
+        raise BodyTooLargeError
+    return body
+
+
+def _decode_body(raw: bytes, encoding: str | None, limit: int) -> Any:
+    raw = inflate(raw, encoding, limit)
     if not raw:
         return None
     return json.loads(raw)
 
 
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
 @router.post("/webhook")
 async def webhook(request: Request) -> JSONResponse:
     raw = await request.body()
+    limit = getattr(request.app.state, "max_body_bytes", MAX_BODY_BYTES)
     try:
-        action_call = _decode_body(raw, request.headers.get("Content-Encoding"))
-    except (ValueError, zlib.error):
+        action_call = _decode_body(raw, request.headers.get("Content-Encoding"), limit)
+    except BodyTooLargeError:
+        return JSONResponse({"error": "Request body too large"}, status_code=413)
+    except (ValueError, zlib.error, RecursionError):
         action_call = None
-    if not isinstance(action_call, dict):
+    if not isinstance(action_call, dict) or not isinstance(action_call.get("next_action"), str):
         return JSONResponse({"error": "Invalid body request"}, status_code=400)
 
     utils.check_version_compatibility(action_call.get("version"))
@@ -108,9 +136,11 @@ async def webhook(request: Request) -> JSONResponse:
     except ActionMissingDomainException as error:
         logger.debug(error)
         return JSONResponse({"error": error.message, "action_name": error.action_name}, status_code=449)
-    except Exception as error:
-        logger.exception("Exception while running action %r", action_call.get("next_action"))
-        return JSONResponse({"error": str(error), "request_body": action_call}, status_code=500)
+    except Exception:
+        # Not a 500 with the request in it: the tracker holds the citizen's conversation.
+        name = action_call["next_action"]
+        logger.exception("Exception while running action %r", name)
+        return JSONResponse({"error": "The action failed", "action_name": name}, status_code=422)
     return JSONResponse(result.model_dump() if result else None, status_code=200)
 
 
@@ -118,8 +148,8 @@ async def webhook(request: Request) -> JSONResponse:
 async def list_actions() -> JSONResponse:
     try:
         actions = [item.model_dump() for item in get_executor().list_actions()]
-    except Exception as error:
+    except Exception:
         logger.exception("The Rasa actions could not be loaded")
         get_executor.cache_clear()
-        return JSONResponse({"error": str(error)}, status_code=500)
+        return JSONResponse({"error": "The actions could not be loaded"}, status_code=503)
     return JSONResponse(actions, status_code=200)

@@ -401,38 +401,6 @@ class ActionChooseOption(Action):
         return answer_procedure(dispatcher, procedure, aspect, new_topic=procedure.code != current_code)
 
 
-class ActionRequestHuman(Action):
-    """Where to reach a person. No hotline data exists, so no number is given: only where to find it."""
-
-    def name(self) -> str:
-        return "action_request_human"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        places = [resolve_place(mention) for mention in latest_entities(tracker, "place")]
-        place = next((p for p in places if p is not None), None)
-        if place is not None:
-            where = f"Trung tâm Phục vụ hành chính công của {place.province}"
-            if place.commune:
-                where = (
-                    f"Bộ phận một cửa / Trung tâm Phục vụ hành chính công {place.commune} ({place.province})"
-                )
-            if place.note:
-                where += f". {place.note}"
-        else:
-            where = "Trung tâm Phục vụ hành chính công của xã/phường hoặc tỉnh nơi bạn nộp hồ sơ"
-        dispatcher.utter_message(
-            text=(
-                "Tôi chưa có số điện thoại đường dây nóng chính thức trong dữ liệu nên không đưa số nào "
-                f"để tránh sai. Bạn có thể gặp trực tiếp cán bộ tại {where}; hồ sơ được nhận ở bất kỳ "
-                "Trung tâm nào trong tỉnh (Nghị định 118/2025/NĐ-CP). Số điện thoại và địa chỉ chính thức "
-                f"được công bố trên Cổng Dịch vụ công quốc gia ({PORTAL_URL}) và cổng dịch vụ công của tỉnh."
-            )
-        )
-        return []
-
-
 class ActionExtraPapers(Action):
     """An office asked for papers beyond the list: show the legal list and how to send feedback."""
 

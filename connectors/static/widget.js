@@ -96,6 +96,10 @@
     ".bot{align-self:flex-start;background:#fff;border:1px solid #d5dce4;border-bottom-left-radius:4px}",
     ".user{align-self:flex-end;background:#0b4f8a;color:#fff;border-bottom-right-radius:4px}",
     ".user a{color:#fff}",
+    ".volunteer{border-color:#1d7a36;background:#f1f9f3}",
+    ".author{display:block;font-size:12px;font-weight:700;color:#1d5a2c;margin-bottom:2px}",
+    ".agent{margin:0;padding:5px 14px;font-size:13px;background:#e8f0f8;color:#0b3a66;border-bottom:1px solid #d5dce4}",
+    ".agent.human{background:#e2f3e6;color:#1d5a2c;font-weight:600}",
     ".bot a{color:#0a58a8}",
     ".error{align-self:stretch;background:#fdecea;color:#7a1c14;border:1px solid #f2b8b0}",
     ".sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);border:0}",
@@ -155,6 +159,7 @@
     el("div", { style: "flex:1" }, [heading, el("p", { text: "Hỏi đáp thủ tục hành chính, có nguồn dẫn" })]),
     resetButton, closeButton
   ]);
+  var agent = el("p", { className: "agent", role: "status", "aria-live": "polite", text: "Trợ lý tự động đang trả lời" });
   var log = el("div", {
     className: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions",
     "aria-label": "Nội dung trò chuyện", tabindex: "0"
@@ -173,7 +178,7 @@
   var note = el("p", { className: "note", text: "Không gửi số căn cước, số điện thoại hay thông tin riêng tư." });
   var panel = el("div", {
     id: "tthc-panel", className: "panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "tthc-title"
-  }, [header, log, form, note]);
+  }, [header, agent, log, form, note]);
   panel.hidden = true;
 
   var root = el("div", { className: "root" }, [launcher, panel]);
@@ -237,8 +242,12 @@
   }
 
   function renderEntry(entry) {
-    var bubble = el("div", { className: "msg " + (entry.role === "user" ? "user" : "bot") });
-    if (entry.role === "user") {
+    var kind = entry.role === "user" ? "user" : (entry.role === "volunteer" ? "bot volunteer" : "bot");
+    var bubble = el("div", { className: "msg " + kind });
+    if (entry.role === "volunteer") {
+      bubble.appendChild(el("span", { className: "author", text: "Tình nguyện viên " + (entry.author || "") }));
+      renderText(bubble, entry.text);
+    } else if (entry.role === "user") {
       bubble.appendChild(el("span", { className: "sr-only", text: "Bạn: " }));
       bubble.appendChild(document.createTextNode(entry.text));
     } else {
@@ -282,6 +291,47 @@
     box.textContent = message;
     log.insertBefore(box, typing);
     scrollToEnd();
+  }
+
+  // ---- volunteers: who answers, and their messages live (server-sent events) ---------------
+  var stream = null;
+
+  function showAgent(status) {
+    var human = status && status.status === "assigned";
+    agent.className = "agent" + (human ? " human" : "");
+    if (human) agent.textContent = "Tình nguyện viên " + (status.volunteer || "") + " đang trả lời bạn";
+    else if (status && status.status === "waiting") agent.textContent = "Trợ lý tự động đang trả lời · đang chờ tình nguyện viên";
+    else agent.textContent = "Trợ lý tự động đang trả lời";
+  }
+
+  function listenToVolunteers() {
+    if (stream || !window.EventSource) return;
+    stream = new EventSource(apiBase + "/api/chat/" + encodeURIComponent(state.senderId) +
+      "/stream?after=" + (state.lastPushed || 0));
+    stream.addEventListener("message", function (event) {
+      var item = JSON.parse(event.data);
+      if (item.id <= (state.lastPushed || 0)) return;
+      state.lastPushed = item.id;
+      var entry = { role: item.role === "volunteer" ? "volunteer" : "bot", text: item.text, author: item.author, buttons: [] };
+      state.history.push(entry);
+      saveState();
+      renderEntry(entry);
+      scrollToEnd();
+    });
+    stream.addEventListener("status", function (event) {
+      var status = JSON.parse(event.data);
+      state.agent = status;
+      showAgent(status);
+      if (status.status !== "waiting" && status.status !== "assigned") {
+        state.live = false;
+        stopListening();
+      }
+      saveState();
+    });
+  }
+
+  function stopListening() {
+    if (stream) { stream.close(); stream = null; }
   }
 
   // ---- talking to the API ------------------------------------------------------------------
@@ -328,7 +378,9 @@
       });
     }).then(function (body) {
       var messages = (body && body.messages) || [];
-      if (!messages.length) {
+      if (body && body.live) { state.live = true; listenToVolunteers(); }
+      var withVolunteer = state.live && state.agent && state.agent.status === "assigned";
+      if (!messages.length && !withVolunteer) {
         messages = [{ text: "Xin lỗi, tôi chưa có câu trả lời cho câu này. Bạn thử hỏi cách khác nhé.", buttons: [] }];
       }
       messages.forEach(function (reply) {
@@ -368,8 +420,10 @@
   launcher.addEventListener("click", function () { setOpen(panel.hidden); });
   closeButton.addEventListener("click", function () { setOpen(false); });
   resetButton.addEventListener("click", function () {
+    stopListening();
     state = { senderId: newSenderId(), history: [] };
     saveState();
+    showAgent(null);
     renderAll();
     input.focus();
   });
@@ -393,6 +447,8 @@
   function mount() {
     document.body.appendChild(host);
     renderAll();
+    showAgent(state.live ? state.agent : null);
+    if (state.live) listenToVolunteers();
     if (dataset.open === "true" || wasOpen()) setOpen(true, false);
   }
 

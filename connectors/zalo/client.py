@@ -16,7 +16,7 @@ import httpx
 from connectors.chat import BotMessage
 from connectors.settings import ZaloSettings
 from connectors.zalo.store import ZaloStore
-from connectors.zalo.text import split_text, zalo_buttons
+from connectors.zalo.text import zalo_messages
 
 logger = logging.getLogger(__name__)
 
@@ -132,17 +132,14 @@ class ZaloClient:
                 continue
             raise ZaloError(f"message refused by Zalo (HTTP {response.status_code}, error {error})")
 
+    async def post_message(self, user_id: str, message: dict[str, Any]) -> None:
+        """One Zalo message (a part from ``connectors.zalo.text.zalo_messages``)."""
+        await self._post_message(message, user_id)
+
     async def send(self, user_id: str, message: BotMessage) -> None:
         """One bot message: its text in chunks of at most 2,000 characters, buttons on the last."""
-        chunks = split_text(message.text) or ([""] if message.buttons else [])
-        for index, chunk in enumerate(chunks):
-            payload: dict[str, Any] = {"text": chunk or "Mời bạn chọn:"}
-            if index == len(chunks) - 1 and message.buttons:
-                payload["attachment"] = {
-                    "type": "template",
-                    "payload": {"buttons": zalo_buttons(message.buttons)},
-                }
-            await self._post_message(payload, user_id)
+        for part in zalo_messages(message):
+            await self._post_message(part, user_id)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -1,111 +1,217 @@
-"""Durable state of the Zalo channel in SQLite: received messages and the OAuth tokens.
+"""Durable state of the Zalo channel in the app's database: received messages with their answers, and
+the OAuth tokens (tables ``zalo_messages`` and ``zalo_tokens``, see ``connectors.db.models``).
 
-A message is recorded when its webhook arrives and marked answered once the reply went out (or was
-given up). Its text is kept only until then, so a crash in between loses nothing: the next start
-answers what is still unanswered.
+A message goes through these states, each committed before the next step starts:
+
+1. received (``claim_message``): the webhook arrived; the citizen's text is kept;
+2. answer known (``save_answer``): Rasa answered; the Zalo messages to send are kept, in order;
+3. part sent (``mark_parts_sent``): after each Zalo message that went out, how many went out;
+4. answered (``mark_answered``): every part went out; text and answer are no longer kept.
+   Or given up (``mark_given_up``): it will never be answered (rate limited, refused by Zalo, held
+   longer than the resume window); text and answer are dropped too.
+
+A crash anywhere leaves the message pending: the next start asks Rasa again only when no answer was
+saved yet, and sends only the parts not yet sent. An outage notice is never saved as an answer.
+Replicas share the database, so a message id is claimed once across all of them.
+
+Tokens are encrypted with Fernet when a key is given (``TTHC_SECRET_KEY``). ``import_legacy`` moves
+the state of the channel's former SQLite file (``TTHC_CONNECTORS_DB``) into the database once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
+import os
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS zalo_messages (
-    msg_id TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL,
-    text TEXT,
-    received_at REAL NOT NULL,
-    answered_at REAL
-);
-CREATE TABLE IF NOT EXISTS zalo_tokens (
-    name TEXT PRIMARY KEY,
-    value TEXT NOT NULL,
-    expires_at REAL,
-    updated_at REAL NOT NULL
-);
-"""
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from connectors.db import Database
+from connectors.db.models import ZaloMessage, ZaloToken
+
+logger = logging.getLogger(__name__)
+
+_ENCRYPTED_PREFIX = "fernet:"
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` (and SQLite's companions when they exist) readable by the owner only."""
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(candidate, 0o600)
 
 
 @dataclass(frozen=True)
-class UnansweredMessage:
+class PendingMessage:
+    """A message not answered yet; ``parts`` is None until Rasa's answer was saved."""
+
     msg_id: str
     user_id: str
     text: str
+    parts: list[dict[str, Any]] | None = None
+    parts_sent: int = 0
 
 
 class ZaloStore:
     """Small synchronous store; each write is committed before the call returns."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+    def __init__(self, database: Database, secret_key: str = "") -> None:
+        self.db = database
+        self._fernet = Fernet(secret_key.encode()) if secret_key else None
+
+    # ---- messages ---------------------------------------------------------------------------
 
     def claim_message(self, msg_id: str, user_id: str, text: str) -> bool:
         """True the first time a message id is seen, False for every later delivery of it."""
-        with self._lock:
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO zalo_messages (msg_id, user_id, text, received_at) "
-                "VALUES (?, ?, ?, ?)",
-                (msg_id, user_id, text, time.time()),
-            )
-            return cursor.rowcount == 1
+        try:
+            with self.db.session() as session:
+                session.add(ZaloMessage(msg_id=msg_id, user_id=user_id, text=text, received_at=time.time()))
+                session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    def _update(self, msg_id: str, **values: Any) -> None:
+        with self.db.session() as session:
+            session.execute(update(ZaloMessage).where(ZaloMessage.msg_id == msg_id).values(**values))
+
+    def save_answer(self, msg_id: str, parts: list[dict[str, Any]]) -> None:
+        """The Zalo messages that make up the real answer, before the first of them is sent."""
+        self._update(msg_id, answer=json.dumps(parts, ensure_ascii=False), parts_sent=0)
+
+    def mark_parts_sent(self, msg_id: str, count: int) -> None:
+        """``count`` parts of the saved answer went out."""
+        self._update(msg_id, parts_sent=count)
 
     def mark_answered(self, msg_id: str) -> None:
-        """The reply went out (or was given up): the citizen's text is no longer kept."""
-        with self._lock:
-            self._db.execute(
-                "UPDATE zalo_messages SET answered_at = ?, text = NULL WHERE msg_id = ?",
-                (time.time(), msg_id),
-            )
+        """Every part of the real answer went out: the citizen's text is no longer kept."""
+        self._update(msg_id, answered_at=time.time(), text=None, answer=None)
 
-    def unanswered_messages(self, max_age_seconds: float) -> list[UnansweredMessage]:
-        """Messages received within ``max_age_seconds`` whose reply never went out, oldest first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT msg_id, user_id, text FROM zalo_messages "
-                "WHERE answered_at IS NULL AND received_at >= ? ORDER BY received_at",
-                (time.time() - max_age_seconds,),
-            ).fetchall()
-        return [UnansweredMessage(msg_id, user_id, text or "") for msg_id, user_id, text in rows]
+    def mark_given_up(self, msg_id: str) -> None:
+        """The message will not be answered; it is not retried and its text is dropped."""
+        self._update(msg_id, given_up_at=time.time(), text=None, answer=None)
+
+    def pending_messages(self, max_age_seconds: float) -> list[PendingMessage]:
+        """Messages received within ``max_age_seconds`` that are neither answered nor given up."""
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(ZaloMessage)
+                .where(
+                    ZaloMessage.answered_at.is_(None),
+                    ZaloMessage.given_up_at.is_(None),
+                    ZaloMessage.received_at >= time.time() - max_age_seconds,
+                )
+                .order_by(ZaloMessage.received_at)
+            ).all()
+            return [
+                PendingMessage(
+                    row.msg_id,
+                    row.user_id,
+                    row.text or "",
+                    json.loads(row.answer) if row.answer else None,
+                    row.parts_sent,
+                )
+                for row in rows
+            ]
 
     def forget_messages_older_than(self, seconds: float) -> int:
         """Drop old message records (answered or not); Zalo stops retrying long before."""
-        with self._lock:
-            cursor = self._db.execute(
-                "DELETE FROM zalo_messages WHERE received_at < ?", (time.time() - seconds,)
+        with self.db.session() as session:
+            result = session.execute(
+                delete(ZaloMessage).where(ZaloMessage.received_at < time.time() - seconds)
             )
-            return cursor.rowcount
+            return int(result.rowcount or 0)
+
+    # ---- tokens -----------------------------------------------------------------------------
+
+    def _seal(self, value: str) -> str:
+        if self._fernet is None:
+            return value
+        return _ENCRYPTED_PREFIX + self._fernet.encrypt(value.encode()).decode()
+
+    def _open(self, stored: str) -> str | None:
+        if not stored.startswith(_ENCRYPTED_PREFIX):
+            return stored
+        if self._fernet is None:
+            return None
+        try:
+            return self._fernet.decrypt(stored[len(_ENCRYPTED_PREFIX) :].encode()).decode()
+        except InvalidToken:
+            return None
 
     def get_token(self, name: str) -> tuple[str, float | None] | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT value, expires_at FROM zalo_tokens WHERE name = ?", (name,)
-            ).fetchone()
-        return (row[0], row[1]) if row else None
+        """The token and its expiry; None when absent or sealed with another key."""
+        with self.db.session() as session:
+            row = session.get(ZaloToken, name)
+            stored = (row.value, row.expires_at) if row else None
+        value = self._open(stored[0]) if stored else None
+        return (value, stored[1]) if stored and value is not None else None
 
     def set_token(self, name: str, value: str, expires_at: float | None = None) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO zalo_tokens (name, value, expires_at, updated_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET value = excluded.value, "
-                "expires_at = excluded.expires_at, updated_at = excluded.updated_at",
-                (name, value, expires_at, time.time()),
-            )
+        self._store_token(name, self._seal(value), expires_at)
+
+    def _store_token(self, name: str, stored: str, expires_at: float | None) -> None:
+        with self.db.session() as session:
+            row = session.get(ZaloToken, name)
+            if row is None:
+                session.add(ZaloToken(name=name, value=stored, expires_at=expires_at, updated_at=time.time()))
+            else:
+                row.value, row.expires_at, row.updated_at = stored, expires_at, time.time()
 
     def delete_token(self, name: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM zalo_tokens WHERE name = ?", (name,))
+        with self.db.session() as session:
+            session.execute(delete(ZaloToken).where(ZaloToken.name == name))
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Nothing to close: the app owns the database."""
+
+    # ---- the former SQLite file -------------------------------------------------------------
+
+    def import_legacy(self, path: Path) -> bool:
+        """Move the tokens and unfinished messages of the channel's former SQLite file into the
+        database, once: the file is renamed ``*.imported`` afterwards. The refresh token works once,
+        so losing the stored one would cut the channel off."""
+        if not path.is_file() or _same_file(path, self.db):
+            return False
+        with sqlite3.connect(path) as legacy:
+            tokens = legacy.execute("SELECT name, value, expires_at FROM zalo_tokens").fetchall()
+            columns = {row[1] for row in legacy.execute("PRAGMA table_info(zalo_messages)")}
+            wanted = [c for c in ("answer", "parts_sent", "given_up_at") if c in columns]
+            messages = legacy.execute(
+                "SELECT msg_id, user_id, text, received_at, answered_at"
+                + "".join(f", {column}" for column in wanted)
+                + " FROM zalo_messages"
+            ).fetchall()
+        for name, value, expires_at in tokens:
+            self._store_token(name, value, expires_at)  # stored as it was: sealed or not
+        with self.db.session() as session:
+            known = set(session.scalars(select(ZaloMessage.msg_id)))
+            for row in messages:
+                if row[0] in known:
+                    continue
+                extra = dict(zip(wanted, row[5:], strict=True))
+                session.add(
+                    ZaloMessage(
+                        msg_id=row[0], user_id=row[1], text=row[2], received_at=row[3], answered_at=row[4],
+                        answer=extra.get("answer"), parts_sent=extra.get("parts_sent") or 0,
+                        given_up_at=extra.get("given_up_at"),
+                    )
+                )  # fmt: skip
+        path.rename(path.with_name(path.name + ".imported"))
+        logger.info("Zalo state moved from %s into the app's database", path.name)
+        return True
+
+
+def _same_file(path: Path, database: Database) -> bool:
+    name = database.engine.url.database if database.dialect == "sqlite" else None
+    return bool(name) and Path(name).expanduser().resolve() == path.expanduser().resolve()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from connectors.chat import Button
+from connectors.chat import BotMessage, Button
 
 MAX_TEXT_CHARS = 2000
 MAX_BUTTONS = 5
@@ -65,3 +66,15 @@ def zalo_buttons(buttons: list[Button]) -> list[dict[str, str]]:
         }
         for button in buttons[:MAX_BUTTONS]
     ]
+
+
+def zalo_messages(message: BotMessage) -> list[dict[str, Any]]:
+    """The Zalo messages for one bot message: its text in chunks, the buttons on the last chunk."""
+    chunks = split_text(message.text) or ([""] if message.buttons else [])
+    parts: list[dict[str, Any]] = []
+    for index, chunk in enumerate(chunks):
+        part: dict[str, Any] = {"text": chunk or "Mời bạn chọn:"}
+        if index == len(chunks) - 1 and message.buttons:
+            part["attachment"] = {"type": "template", "payload": {"buttons": zalo_buttons(message.buttons)}}
+        parts.append(part)
+    return parts

@@ -2,15 +2,20 @@
 
 Zalo retries slow webhooks and eventually disables them, so the request handler only checks the
 signature, records the message and schedules the work; the reply goes out through the OA API.
-A message is marked answered only after its reply went out, so one interrupted by a crash is
-answered at the next start (``resume_unanswered``).
+The steps of an answer are recorded in ``ZaloStore`` (see there), so a message interrupted by a
+crash or a stop is answered at the next start with the parts the citizen did not get yet.
+While Rasa is down or loading, messages are held and answered once it is ready again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
+import re
+import time
+from collections import defaultdict
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,9 +24,10 @@ from fastapi.responses import JSONResponse
 from connectors.chat import RASA_UNAVAILABLE_MESSAGE, BotMessage, ChatBackend, RasaUnavailableError
 from connectors.ratelimit import RATE_LIMITED_MESSAGE, RateLimiter
 from connectors.settings import ZaloSettings
-from connectors.zalo.client import ZaloClient, ZaloError
+from connectors.zalo.client import ZaloClient, ZaloError, ZaloUnreachableError
 from connectors.zalo.signature import signature_matches
-from connectors.zalo.store import ZaloStore
+from connectors.zalo.store import PendingMessage, ZaloStore
+from connectors.zalo.text import zalo_messages
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +35,10 @@ SIGNATURE_HEADER = "X-ZEvent-Signature"
 TEXT_EVENT = "user_send_text"
 SENDER_PREFIX = "zalo:"
 EMPTY_TEXT_REPLY = "Trợ lý hiện chỉ đọc được tin nhắn chữ. Bạn vui lòng gõ câu hỏi về thủ tục hành chính."
+
+
+class _HeldTooLongError(Exception):
+    """Rasa stayed unavailable for longer than the resume window."""
 
 
 class ZaloChannel:
@@ -49,49 +59,89 @@ class ZaloChannel:
         self.client = client or ZaloClient(settings, store)
         self._tasks: set[asyncio.Task[None]] = set()
         self._limited_notice_sent: set[str] = set()
+        # One citizen's messages are answered one after the other, in the order they arrived.
+        self._user_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    def schedule(self, msg_id: str, user_id: str, text: str) -> None:
-        task = asyncio.create_task(self._answer_and_mark(msg_id, user_id, text))
+    def schedule(self, message: PendingMessage) -> None:
+        task = asyncio.create_task(self._process(message))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     def resume_unanswered(self) -> int:
-        """Prune old message ids and answer what a previous process received but never answered."""
+        """Prune old message ids and finish what a previous process received but never answered."""
         self.store.forget_messages_older_than(self.settings.keep_message_ids_seconds)
-        pending = self.store.unanswered_messages(self.settings.resume_window_seconds)
+        pending = self.store.pending_messages(self.settings.resume_window_seconds)
         for message in pending:
-            self.schedule(message.msg_id, message.user_id, message.text)
+            self.schedule(message)
         if pending:
             logger.info("Answering %d Zalo message(s) left unanswered by the previous run", len(pending))
         return len(pending)
 
-    async def _answer_and_mark(self, msg_id: str, user_id: str, text: str) -> None:
-        await self.answer(user_id, text)
-        # Not reached when the task is cancelled at shutdown: the message stays for the next start.
-        self.store.mark_answered(msg_id)
-
-    async def answer(self, user_id: str, text: str) -> None:
-        try:
-            if not self.limiter.allow(SENDER_PREFIX + user_id):
-                if user_id not in self._limited_notice_sent:
-                    self._limited_notice_sent.add(user_id)
-                    await self.client.send(user_id, BotMessage(text=RATE_LIMITED_MESSAGE))
-                return
-            self._limited_notice_sent.discard(user_id)
-            if not text.strip():
-                await self.client.send(user_id, BotMessage(text=EMPTY_TEXT_REPLY))
-                return
+    async def _process(self, message: PendingMessage) -> None:
+        async with self._user_locks[message.user_id]:
             try:
-                replies = await self.chat.send(SENDER_PREFIX + user_id, text[:2000])
-            except RasaUnavailableError as error:
-                logger.warning("Zalo message not answered by Rasa: %s", error)
-                replies = [BotMessage(text=RASA_UNAVAILABLE_MESSAGE)]
-            for reply in replies:
-                await self.client.send(user_id, reply)
+                await self._answer(message)
+            except ZaloUnreachableError as error:
+                # Kept pending: the next start sends what did not go out.
+                logger.error("Zalo reply postponed: %s", error)
+            except ZaloError as error:
+                logger.error("Zalo reply given up: %s", error)
+                self.store.mark_given_up(message.msg_id)
+            except _HeldTooLongError:
+                logger.error("Zalo message given up: Rasa unavailable for longer than the resume window")
+                self.store.mark_given_up(message.msg_id)
+                await self._notify(message.user_id, RASA_UNAVAILABLE_MESSAGE)
+            except Exception:
+                logger.exception("Zalo reply failed unexpectedly")
+
+    async def _answer(self, message: PendingMessage) -> None:
+        parts = message.parts
+        if parts is None:
+            replies = await self._replies(message)
+            if replies is None:
+                self.store.mark_given_up(message.msg_id)
+                return
+            parts = [part for reply in replies for part in zalo_messages(reply)]
+            self.store.save_answer(message.msg_id, parts)
+        for index in range(message.parts_sent, len(parts)):
+            await self.client.post_message(message.user_id, parts[index])
+            self.store.mark_parts_sent(message.msg_id, index + 1)
+        self.store.mark_answered(message.msg_id)
+
+    async def _replies(self, message: PendingMessage) -> list[BotMessage] | None:
+        """The real answer to the message, or None when it is not to be answered (rate limited)."""
+        user_id = message.user_id
+        if not self.limiter.allow(SENDER_PREFIX + user_id):
+            if user_id not in self._limited_notice_sent:
+                self._limited_notice_sent.add(user_id)
+                await self._notify(user_id, RATE_LIMITED_MESSAGE)
+            return None
+        self._limited_notice_sent.discard(user_id)
+        if not message.text.strip():
+            return [BotMessage(text=EMPTY_TEXT_REPLY)]
+        return await self._ask_rasa(SENDER_PREFIX + user_id, message.text[:2000])
+
+    async def _ask_rasa(self, sender_id: str, text: str) -> list[BotMessage]:
+        """Rasa's answer; while Rasa is down or loading, wait until it is ready again."""
+        deadline = time.monotonic() + self.settings.resume_window_seconds
+        delay = self.settings.hold_poll_seconds
+        while True:
+            if (await self.chat.status()).get("ready"):
+                try:
+                    return await self.chat.send(sender_id, text)
+                except RasaUnavailableError as error:
+                    logger.warning("Zalo message held, Rasa did not answer: %s", error)
+            if time.monotonic() + delay > deadline:
+                raise _HeldTooLongError
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10 * self.settings.hold_poll_seconds)
+
+    async def _notify(self, user_id: str, text: str) -> None:
+        """A notice that is not the answer to a message; failures are only logged."""
+        try:
+            await self.client.send(user_id, BotMessage(text=text))
         except ZaloError as error:
-            logger.error("Zalo reply given up: %s", error)
-        except Exception:
-            logger.exception("Zalo reply failed unexpectedly")
+            logger.error("Zalo notice not sent: %s", error)
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait for replies in flight (used at shutdown and by tests)."""
@@ -99,17 +149,35 @@ class ZaloChannel:
             await asyncio.wait(set(self._tasks), timeout=timeout)
 
     async def _cancel_unfinished(self) -> None:
-        """Replies still hanging at shutdown stay unanswered in the store for the next start."""
+        """Replies still held at shutdown stay pending in the store for the next start."""
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=1.0)
 
     async def aclose(self) -> None:
-        await self.drain()
+        await self.drain(self.settings.shutdown_grace_seconds)
         await self._cancel_unfinished()
         await self.client.aclose()
         self.store.close()
+
+
+_TIMESTAMP = re.compile(rb'"timestamp"\s*:\s*"?(\d{1,16})"?')
+
+
+def timestamps_in(raw_body: bytes, limit: int = 5) -> list[str]:
+    """Candidates for the event's timestamp (ms), read from the raw bytes without parsing the JSON."""
+    found = itertools.islice(_TIMESTAMP.finditer(raw_body), limit)
+    return [match.group(1).decode() for match in found]
+
+
+def encodable(*texts: str) -> bool:
+    try:
+        for text in texts:
+            text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _reject(status: int, message: str) -> JSONResponse:
@@ -119,23 +187,34 @@ def _reject(status: int, message: str) -> JSONResponse:
 def build_router(channel: ZaloChannel) -> APIRouter:
     router = APIRouter(tags=["zalo"])
 
-    @router.post("/zalo/webhook")
+    @router.post("/zalo/webhook", responses={401: {"description": "Missing, wrong or stale signature"}})
     async def zalo_webhook(request: Request) -> JSONResponse:
         signature = request.headers.get(SIGNATURE_HEADER)
         if not signature:
             return _reject(401, "Thiếu chữ ký X-ZEvent-Signature.")
         raw_body = await request.body()
-        try:
-            event: Any = json.loads(raw_body)
-        except (ValueError, UnicodeDecodeError):
-            event = None
-        if not isinstance(event, dict):
-            return _reject(401, "Chữ ký không hợp lệ.")
-        timestamp = str(event.get("timestamp", ""))
+        # The signature covers the body and its timestamp: it is checked before the body is parsed.
         settings = channel.settings
-        if not signature_matches(signature, settings.app_id, raw_body, timestamp, settings.oa_secret_key):
+        timestamp = next(
+            (
+                candidate
+                for candidate in timestamps_in(raw_body)
+                if signature_matches(signature, settings.app_id, raw_body, candidate, settings.oa_secret_key)
+            ),
+            None,
+        )
+        if timestamp is None:
             logger.warning("Zalo webhook with a wrong signature rejected")
             return _reject(401, "Chữ ký không hợp lệ.")
+        if abs(time.time() - int(timestamp) / 1000) > settings.timestamp_window_seconds:
+            logger.warning("Zalo webhook with a timestamp outside the window rejected")
+            return _reject(401, "Thời điểm ký không hợp lệ.")
+        try:
+            event: Any = json.loads(raw_body)
+        except (ValueError, RecursionError):
+            return _reject(400, "Nội dung không phải JSON hợp lệ.")
+        if not isinstance(event, dict) or str(event.get("timestamp", "")) != timestamp:
+            return _reject(400, "Nội dung không hợp lệ.")
 
         if event.get("event_name") != TEXT_EVENT:
             return JSONResponse({"ok": True, "handled": False})
@@ -145,9 +224,11 @@ def build_router(channel: ZaloChannel) -> APIRouter:
         if not isinstance(msg_id, str) or not msg_id or not isinstance(user_id, str) or not user_id:
             return JSONResponse({"ok": True, "handled": False})
         text = text if isinstance(text, str) else ""
+        if not encodable(msg_id, user_id, text):
+            return _reject(400, "Tin nhắn chứa ký tự không mã hóa được.")
         if not channel.store.claim_message(msg_id, user_id, text):
             return JSONResponse({"ok": True, "handled": False, "duplicate": True})
-        channel.schedule(msg_id, user_id, text)
+        channel.schedule(PendingMessage(msg_id, user_id, text))
         return JSONResponse({"ok": True, "handled": True})
 
     return router

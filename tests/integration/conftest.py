@@ -1,19 +1,25 @@
-"""Fixtures that start real servers on loopback.
+"""Fixtures that start real servers on loopback, and the app's database on SQLite and PostgreSQL.
 
 ``stack`` (session scope) is the whole product as `make run` starts it, through
-``connectors.run.Stack``: Rasa (the trained model ``var/rasa-models/tthc.tar.gz``) and the FastAPI
-app (uvicorn subprocess, which also serves the custom actions at ``/webhook``). Rasa listens on
+``connectors.run.Stack``: under supervisord, Rasa (the trained model
+``var/rasa-models/tthc.tar.gz``, its API behind ``stack.rasa_token``), the action server
+(``stack.actions_url``, behind ``stack.actions_secret``) and the FastAPI app. Rasa listens on
 127.0.0.1:5005, or on a free port when 5005 is taken (``TTHC_TEST_RASA_PORT`` forces one); the app
-listens on a free loopback port. The tracker SQLite file, the connectors state DB and both logs live
-in a session temp dir (``stack.state_dir``; logs in ``stack.logs_dir``). The fixture waits until
-``/healthz`` reports Rasa, the actions and the search index ready (``TTHC_TEST_READY_TIMEOUT``, 900 s
-by default: on a first start the app may have to build a stale search index) and fails with the log
-tails otherwise; without a trained model it skips.
+and the action server listen on free loopback ports. ``stack.kill(name)`` sends a signal to one
+of the processes; supervisord starts it again. The tracker SQLite file, the connectors state DB
+and the logs live in a session temp dir (``stack.state_dir``; logs in ``stack.logs_dir``). The
+fixture waits until ``/healthz`` reports Rasa, the actions and the search index ready
+(``TTHC_TEST_READY_TIMEOUT``, 900 s by default: on a first start the action server may have to build
+a stale search index) and fails with the log tails otherwise; without a trained model it skips.
 
 Use ``stack.app_url`` for HTTP calls (the ``talk`` fixture posts one turn to ``/api/chat``),
 ``stack.rasa_url`` to talk to Rasa directly and ``stack.restart_rasa()`` to restart Rasa alone
 mid-conversation (the tracker file is kept, so the conversation survives). Use a fresh sender id per
 test (``sender_id`` fixture): the stack is shared by every test of the session.
+
+``database_url`` is parametrised over the app's two databases: a fresh SQLite file, or a schema of its
+own in the local PostgreSQL database ``test`` (``TTHC_TEST_POSTGRES_URL``, default
+postgresql://postgres@127.0.0.1:5432/test), dropped afterwards; without PostgreSQL that half skips.
 
 To iterate quickly against a stack that is already running (e.g. `make run`), set
 ``TTHC_TEST_APP_URL`` (and ``TTHC_TEST_RASA_URL``); the fixture then neither starts nor stops anything,
@@ -24,7 +30,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -84,7 +90,14 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         state_dir=state_dir,
         tracker_db=state_dir / "tracker.db",
         # The conversation tests send many messages from one process; keep the limit out of their way.
-        app_env={"TTHC_RATE_LIMIT_MESSAGES": "1000"},
+        # Volunteers are on duty around the clock here: the outside-hours answer has unit tests.
+        app_env={
+            "TTHC_RATE_LIMIT_MESSAGES": "1000",
+            "TTHC_RATE_LIMIT_IP_MESSAGES": "100000",
+            "TTHC_CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE": "1000",
+            "TTHC_SUPPORT_DAYS": "1-7",
+            "TTHC_SUPPORT_HOURS": "00:00-24:00",
+        },
     )
     request.config.add_cleanup(running.stop)
     running.start()
@@ -117,3 +130,47 @@ def chat(stack: Stack, sender: str, text: str, timeout: float = 30.0) -> list[di
 def talk(stack: Stack) -> Callable[[str, str], list[dict[str, Any]]]:
     """``talk(sender_id, text)`` -> the bot messages of one turn on the shared stack."""
     return lambda sender, text: chat(stack, sender, text)
+
+
+# ---- the app's database on SQLite and on the local PostgreSQL -------------------------------------
+
+POSTGRES_URL = os.environ.get("TTHC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_schema() -> Iterator[str]:
+    import psycopg
+
+    schema = f"tthc_test_{uuid.uuid4().hex[:12]}"
+    try:
+        connection = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {error}")
+    with connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+        finally:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def database_url_for(kind: str, tmp_path: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tthc.db'}"
+    else:
+        yield from _postgres_schema()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from database_url_for(request.param, tmp_path)
+
+
+@pytest.fixture
+def app_db(database_url: str) -> Iterator[Any]:
+    """The app's database, migrated, on each of SQLite and PostgreSQL."""
+    from connectors.db import Database
+
+    database = Database(database_url)
+    database.upgrade()
+    yield database
+    database.dispose()

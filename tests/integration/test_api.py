@@ -80,6 +80,10 @@ def test_rasa_down_gives_503_with_a_friendly_vietnamese_message(client: httpx.Cl
         (b'{"sender_id": "a", "text": "   "}', 422, "empty_text"),
         (b'{"sender_id": "a", "text": "\\u0000\\u0007"}', 422, "empty_text"),
         (json.dumps({"sender_id": "a", "text": "x" * 2001}).encode(), 422, "text_too_long"),
+        (b'{"sender_id": "a", "text": "\\ud800"}', 422, "invalid_text"),
+        (b'{"sender_id": "a", "text": "ok \\udfff"}', 422, "invalid_text"),
+        (b"[" * 5000 + b"]" * 5000, 400, "too_deep"),
+        (b'{"sender_id": "a", "text": ' + b"[" * 5000 + b"]" * 5000 + b"}", 400, "too_deep"),
     ],
 )
 def test_bad_input_gets_a_clear_4xx(client: httpx.Client, body: bytes, status: int, code: str) -> None:
@@ -247,7 +251,7 @@ def test_unexpected_errors_never_give_a_500() -> None:
     from connectors.app import create_app
     from connectors.settings import AppSettings
 
-    app = create_app(AppSettings(warm_up=False), chat=BrokenChat(), mount_actions=False)
+    app = create_app(AppSettings(), chat=BrokenChat())
     with TestClient(app, raise_server_exceptions=False) as http:
         response = http.post("/api/chat", json={"sender_id": "bug-1", "text": "xin chào"})
         assert response.status_code == 503

@@ -64,7 +64,9 @@ def say(server: RasaServer, sender: str, text: str) -> list[dict]:
 
 
 def user_texts(server: RasaServer, sender: str) -> list[str]:
-    response = httpx.get(f"{server.url}/conversations/{sender}/tracker", timeout=30)
+    response = httpx.get(
+        f"{server.url}/conversations/{sender}/tracker", params={"token": server.token}, timeout=30
+    )
     response.raise_for_status()
     return [e.get("text") for e in response.json()["events"] if e.get("event") == "user"]
 

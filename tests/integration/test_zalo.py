@@ -242,11 +242,11 @@ def start_app(tmp_path: Path) -> Iterator[Callable[..., RunningApp]]:
             backoff_seconds=0.05,
             timeout_seconds=2.0,
         )
-        settings = AppSettings(
-            state_db=state_db or tmp_path / "connectors.db", zalo=zalo, warm_up=False, **overrides
-        )
+        # The channel's state lives in the app's database: ``state_db`` names that SQLite file.
+        overrides.setdefault("database_url", f"sqlite:///{state_db or tmp_path / 'tthc.db'}")
+        settings = AppSettings(state_db=state_db or tmp_path / "connectors.db", zalo=zalo, **overrides)
         chat = chat if chat is not None else RecordingChat()
-        server, thread, url = serve(create_app(settings, chat=chat, mount_actions=False))
+        server, thread, url = serve(create_app(settings, chat=chat))
         servers.append((server, thread))
         return RunningApp(url, settings, chat)
 
@@ -480,7 +480,7 @@ def test_expired_token_is_refreshed_once_and_the_new_refresh_token_stored(
     assert fake.delivered[1]["message"]["text"] == "Bạn vừa hỏi: lệ phí bao nhiêu"
 
 
-def test_zalo_api_down_is_retried_then_given_up_without_citizen_data_in_logs(start_app, caplog) -> None:
+def test_zalo_api_down_is_retried_then_postponed_without_citizen_data_in_logs(start_app, caplog) -> None:
     caplog.set_level(logging.INFO)
     closed = f"http://127.0.0.1:{free_port()}"
     app = start_app(closed)
@@ -488,7 +488,7 @@ def test_zalo_api_down_is_retried_then_given_up_without_citizen_data_in_logs(sta
     started = time.monotonic()
     assert app.post_event(text_event(citizen_text, user_id=user_id)).status_code == 200
     assert time.monotonic() - started < 2.0
-    assert wait_for(lambda: any("given up" in record.getMessage() for record in caplog.records))
+    assert wait_for(lambda: any("postponed" in record.getMessage() for record in caplog.records))
     retries = [record for record in caplog.records if "retrying" in record.getMessage()]
     assert len(retries) == 2  # three attempts in all
     for record in caplog.records:
@@ -521,7 +521,7 @@ def test_healthz_says_the_channel_is_on(fake_zalo, start_app) -> None:
 
 def test_a_question_through_the_real_rasa_stack_reaches_zalo(fake_zalo, start_app, stack: Stack) -> None:
     fake, api_base = fake_zalo
-    app = start_app(api_base, chat=RasaChat(stack.rasa_url))
+    app = start_app(api_base, chat=RasaChat(stack.rasa_url, token=stack.rasa_token))
     started = time.monotonic()
     response = app.post_event(
         text_event("Đăng ký tạm trú cần giấy tờ gì?", user_id=f"u{uuid.uuid4().hex[:8]}")
@@ -556,3 +556,287 @@ def test_oversized_webhook_body_is_refused(fake_zalo, start_app) -> None:
     assert response.status_code == 413
     time.sleep(0.3)
     assert fake.requests == [] and app.chat.received == []
+
+
+def test_a_volunteer_answers_on_zalo_within_the_reply_window(
+    fake_zalo, start_app, stack: Stack, database_url: str
+) -> None:
+    """The handoff round trip on Zalo, on SQLite and PostgreSQL: real Rasa, the fake Zalo API."""
+    from datetime import timedelta
+
+    from console_client import ConsoleClient, add_volunteer
+
+    from connectors.db import Database
+    from connectors.db.models import Handoff, utcnow
+
+    fake, api_base = fake_zalo
+    app = start_app(
+        api_base,
+        chat=RasaChat(stack.rasa_url, token=stack.rasa_token),
+        rasa_url=stack.rasa_url,
+        rasa_token=stack.rasa_token,
+        database_url=database_url,
+    )
+    user = f"u{uuid.uuid4().hex[:10]}"
+    conversation = f"zalo:{user}"
+
+    def texts() -> list[str]:
+        return [item["message"]["text"] for item in fake.delivered if item["recipient"]["user_id"] == user]
+
+    def settled() -> int:
+        """The number of messages delivered, once nothing more arrived for a second."""
+        count = -1
+        while count != len(texts()):
+            count = len(texts())
+            time.sleep(1.0)
+        return count
+
+    def citizen(text: str, replies: int) -> list[str]:
+        before = settled()
+        assert app.post_event(text_event(text, user_id=user)).status_code == 200
+        assert wait_for(lambda: len(texts()) >= before + replies, timeout=60), texts()
+        return texts()[before : settled()]
+
+    assert "tạm trú" in " ".join(citizen("Đăng ký tạm trú cần giấy tờ gì?", 1)).lower()
+    assert "tình nguyện viên" in " ".join(citizen("Cho tôi gặp người thật", 1))
+
+    lan = ConsoleClient(app.url)
+    assert lan.login(add_volunteer(database_url, name="Phạm Thu Hà")).status_code == 200
+    item = lan.queued(conversation)
+    assert (
+        item and item["channel"] == "zalo" and item["topic"] == "1.004194" and not item["past_reply_window"]
+    )
+    before = len(texts())
+    lan.ok(f"conversations/{conversation}/take", {})
+    assert wait_for(lambda: any("Phạm Thu Hà" in text for text in texts()[before:]))
+
+    # Held: the bot stays quiet on Zalo, the console shows the citizen's turn.
+    assert app.post_event(text_event("Tôi ở trọ thì cần thêm gì?", user_id=user)).status_code == 200
+    assert wait_for(
+        lambda: any(
+            t["text"] == "Tôi ở trọ thì cần thêm gì?"
+            for t in lan.get(f"conversations/{conversation}").json()["history"]
+        )
+    )
+    count = settled()
+    lan.ok(f"conversations/{conversation}/messages", {"text": "Bạn cần thêm hợp đồng thuê nhà nhé."})
+    assert texts()[count:] == ["Bạn cần thêm hợp đồng thuê nhà nhé."]
+
+    # Past Zalo's reply window the console marks the conversation and sends nothing.
+    database = Database(database_url)
+    try:
+        with database.session() as session:
+            handoff = session.query(Handoff).filter_by(conversation_id=conversation, status="assigned").one()
+            handoff.last_citizen_at = utcnow() - timedelta(hours=49)
+    finally:
+        database.dispose()
+    assert lan.queued(conversation)["past_reply_window"]
+    late = lan.post(f"conversations/{conversation}/messages", {"text": "Bạn còn đó không?"})
+    assert late.status_code == 409 and "Zalo" in late.json()["detail"]
+    assert len(texts()) == count + 1
+    assert app.post_event(text_event("Tôi vẫn đây", user_id=user)).status_code == 200
+    assert wait_for(lambda: not lan.queued(conversation)["past_reply_window"])
+
+    before = len(texts())
+    lan.ok(f"conversations/{conversation}/release")
+    assert wait_for(lambda: any("tiếp tục" in text for text in texts()[before:]))
+    assert "tạm trú" in " ".join(citizen("Lệ phí bao nhiêu?", 1)).lower()
+    assert lan.queued(conversation) is None
+
+
+class RasaDownThenUp(RecordingChat):
+    """Rasa unavailable (down or loading) for its first ``down_checks`` status checks, then answering."""
+
+    def __init__(self, down_checks: int) -> None:
+        super().__init__()
+        self.down_checks = down_checks
+        self.checks = 0
+
+    async def status(self) -> dict[str, Any]:
+        self.checks += 1
+        return {"ready": self.checks > self.down_checks}
+
+
+def test_a_message_is_held_while_rasa_is_unavailable_and_then_really_answered(
+    fake_zalo, start_app, tmp_path
+) -> None:
+    fake, api_base = fake_zalo
+    db = tmp_path / "state.db"
+    app = start_app(api_base, chat=RasaDownThenUp(down_checks=3), state_db=db)
+    app.settings.zalo.hold_poll_seconds = 0.2
+    assert app.post_event(text_event("lệ phí bao nhiêu", msg_id="msg-held-1")).status_code == 200
+    time.sleep(0.3)
+    assert fake.delivered == [] and stored_messages(db)["msg-held-1"][1] is None  # held, not answered
+    delivered = wait_for(lambda: fake.delivered)
+    assert [item["message"]["text"] for item in delivered] == ["Bạn vừa hỏi: lệ phí bao nhiêu"]
+    assert wait_for(lambda: stored_messages(db)["msg-held-1"][1] is not None)
+
+
+class FlakyZalo(FakeZalo):
+    """Accepts ``accept`` messages, then answers 500 (a crash of the reply half-way, seen from the app)."""
+
+    accept: int = 1_000_000
+
+    def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        if path == "/v3.0/oa/message/cs" and len(self.accepted) >= self.accept:
+            with self.lock:
+                self.requests.append(Recorded("refused", headers, body))
+            return 500, {"error": -1}
+        return super().handle(path, headers, body)
+
+
+def test_an_interrupted_reply_resends_only_the_parts_not_sent_without_asking_rasa_again(
+    fake_zalo, start_app, tmp_path
+) -> None:
+    fake, api_base = fake_zalo
+    fake.__class__ = FlakyZalo
+    fake.accept = 1
+    db = tmp_path / "state.db"
+    first = start_app(api_base, state_db=db)
+    first.post_event(text_event("cho tôi danh sách dài", msg_id="msg-long-1"))
+    assert wait_for(lambda: len(fake.calls("refused")) == 3)  # every attempt at the second part
+    time.sleep(0.3)
+    assert len(fake.delivered) == 1
+    with sqlite3.connect(db) as connection:
+        answer, parts_sent, answered_at = connection.execute(
+            "SELECT answer, parts_sent, answered_at FROM zalo_messages WHERE msg_id = 'msg-long-1'"
+        ).fetchone()
+    parts = json.loads(answer)
+    assert len(parts) >= 3 and parts_sent == 1 and answered_at is None
+
+    fake.accept = 1_000_000
+    restarted = start_app(api_base, state_db=db)
+    assert wait_for(lambda: len(fake.delivered) == len(parts))
+    time.sleep(0.5)
+    assert [item["message"] for item in fake.delivered] == parts  # each part once, in order
+    assert restarted.chat.received == []  # the saved answer was sent, Rasa was not asked again
+    assert wait_for(lambda: stored_messages(db)["msg-long-1"][1] is not None)
+
+
+def test_tokens_are_encrypted_and_the_database_is_private_on_disk(fake_zalo, start_app, tmp_path) -> None:
+    from cryptography.fernet import Fernet
+
+    fake, api_base = fake_zalo
+    db = tmp_path / "sealed.db"
+    key = Fernet.generate_key().decode()
+    app = start_app(api_base, state_db=db, secret_key=key)
+    app.post_event(text_event("xin chào"))
+    assert wait_for(lambda: fake.delivered)
+    raw = db.read_bytes() + b"".join(path.read_bytes() for path in tmp_path.glob("sealed.db-*"))
+    assert b"refresh-1" not in raw and b"access-1" not in raw
+    with sqlite3.connect(db) as connection:
+        values = dict(connection.execute("SELECT name, value FROM zalo_tokens").fetchall())
+    sealed = values["refresh_token"].removeprefix("fernet:").encode()
+    assert Fernet(key.encode()).decrypt(sealed) == b"refresh-1"
+    for path in [db, *tmp_path.glob("sealed.db-*")]:
+        assert path.stat().st_mode & 0o777 == 0o600, path
+
+    # The next start reads the sealed refresh token and keeps the channel working.
+    fake.expire_access_token()
+    restarted = start_app(api_base, state_db=db, secret_key=key)
+    restarted.post_event(text_event("lệ phí bao nhiêu"))
+    assert wait_for(lambda: len(fake.delivered) == 2)
+
+
+class HoldingZalo(FakeZalo):
+    """Accepts ``accept`` messages, then holds the next one open until ``release`` is set."""
+
+    accept: int = 1_000_000
+    release: threading.Event
+
+    def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        if path == "/v3.0/oa/message/cs" and len(self.accepted) >= self.accept:
+            with self.lock:
+                self.requests.append(Recorded("held", headers, body))
+            self.release.wait(120)
+            return 500, {"error": -1}
+        return super().handle(path, headers, body)
+
+
+def test_sigkill_of_the_app_mid_reply_the_citizen_gets_the_real_answer_once(
+    fake_zalo, stack: Stack, tmp_path
+) -> None:
+    fake, api_base = fake_zalo
+    fake.__class__ = HoldingZalo
+    fake.accept, fake.release = 1, threading.Event()
+    app = Stack(
+        app_port=free_port(),
+        rasa_port=stack.rasa_port,
+        actions_port=stack.actions_port,
+        state_dir=tmp_path,
+        with_rasa=False,
+        rasa_token=stack.rasa_token,
+        actions_secret=stack.actions_secret,
+        app_env={
+            "ZALO_APP_ID": APP_ID,
+            "ZALO_APP_SECRET": APP_SECRET,
+            "ZALO_OA_SECRET_KEY": OA_SECRET_KEY,
+            "ZALO_REFRESH_TOKEN": FIRST_REFRESH_TOKEN,
+            "ZALO_OA_API_BASE": api_base,
+            "ZALO_OAUTH_BASE": api_base,
+            "ZALO_TIMEOUT_SECONDS": "300",
+        },
+    )
+    db = tmp_path / "tthc.db"  # the app's database in the state dir
+    with app:
+        assert app.wait_app(60), app.app_log_file.read_text(errors="replace")
+        event = text_event("Con tôi mới sinh, làm giấy khai sinh cần gì?", user_id=f"u{uuid.uuid4().hex[:8]}")
+        body = json.dumps(event, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json", "X-ZEvent-Signature": sign(body, event["timestamp"])}
+        assert httpx.post(f"{app.app_url}/zalo/webhook", content=body, headers=headers).status_code == 200
+        assert wait_for(lambda: fake.calls("held"), timeout=90), "the reply never reached its second part"
+        with sqlite3.connect(db) as connection:
+            answer, parts_sent = connection.execute("SELECT answer, parts_sent FROM zalo_messages").fetchone()
+        parts = json.loads(answer)
+        assert len(parts) >= 2 and parts_sent == 1
+        assert "1.001193" in " ".join(part["text"] for part in parts)  # the real answer
+
+        fake.accept = 1_000_000
+        killed = app.kill("app")
+        fake.release.set()
+        # supervisord starts the app again; it sends what the citizen did not get yet.
+        assert wait_for(lambda: len(fake.delivered) >= len(parts), timeout=120)
+        time.sleep(2.0)
+        assert app.pids["app"] not in {None, killed}
+        assert [item["message"] for item in fake.delivered] == parts  # each part once, in order
+        assert all("gián đoạn" not in item["message"]["text"] for item in fake.delivered)
+        assert wait_for(lambda: next(iter(stored_messages(db).values()))[1] is not None)
+
+
+@pytest.mark.parametrize("when", ["2019-01-01", "2099-01-01", "20 minutes ago", "20 minutes ahead"])
+def test_signed_webhooks_with_a_timestamp_outside_the_window_are_refused(
+    fake_zalo, start_app, when: str
+) -> None:
+    fake, api_base = fake_zalo
+    app = start_app(api_base)
+    offsets = {"20 minutes ago": -1200, "20 minutes ahead": 1200}
+    moment = time.time() + offsets[when] if when in offsets else time.mktime(time.strptime(when, "%Y-%m-%d"))
+    event = dict(text_event("lệ phí bao nhiêu"), timestamp=str(int(moment * 1000)))
+    assert app.post_event(event).status_code == 401
+    time.sleep(0.3)
+    assert fake.requests == [] and app.chat.received == []
+    assert app.post_event(text_event("lệ phí bao nhiêu")).status_code == 200  # now is within ±15 min
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"timestamp": "TS", "event_name": "user_send_text", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b'{"timestamp": "TS", "event_name": "user_send_text", "sender": {"id": "1"}, '
+        b'"message": {"msg_id": "m-sur", "text": "\\ud800"}}',
+        b'{"timestamp": "TS", "event_name": "user_send_text", "message": ',
+    ],
+    ids=["deep-nesting", "lone-surrogate", "truncated"],
+)
+def test_signed_but_unusable_bodies_get_a_4xx(fake_zalo, start_app, body: bytes) -> None:
+    _, api_base = fake_zalo
+    app = start_app(api_base)
+    timestamp = str(int(time.time() * 1000))
+    body = body.replace(b"TS", timestamp.encode())
+    headers = {"Content-Type": "application/json", "X-ZEvent-Signature": sign(body, timestamp)}
+    response = httpx.post(f"{app.url}/zalo/webhook", content=body, headers=headers, timeout=10)
+    assert response.status_code == 400, response.text
+    # Unsigned, the same body never reaches the parser.
+    headers["X-ZEvent-Signature"] = "mac=" + "0" * 64
+    assert httpx.post(f"{app.url}/zalo/webhook", content=body, headers=headers).status_code == 401
+    assert app.chat.received == []

@@ -34,7 +34,9 @@ def test_full_card_has_every_part_and_the_source():
     assert "• Trực tuyến: 7 ngày làm việc; 10.000 đ/lần đăng ký" in card
     assert "• 68/2020/QH14 – Luật Cư trú 2020" in card
     last = card.splitlines()[-1]
-    assert last.startswith("Nguồn: mã TTHC 1.004222 · Quyết định 1523/QĐ-BCA-C06 · https://dichvucong.gov.vn/")
+    assert last.startswith(
+        "Nguồn: mã TTHC 1.004222 · Quyết định 1523/QĐ-BCA-C06 · https://dichvucong.gov.vn/"
+    )
     assert last.endswith("chưa kiểm tra thủ công")
     assert "Mã: KQ" not in card and "Từ khóa" not in card
 

@@ -22,9 +22,7 @@ pytestmark = [
 
 def tthc(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TTHC_TODAY": "2026-11-23"}
-    return subprocess.run(
-        [TTHC, *args], capture_output=True, text=True, env=env, timeout=600, check=False
-    )
+    return subprocess.run([TTHC, *args], capture_output=True, text=True, env=env, timeout=600, check=False)
 
 
 def fees(record: dict, kind: str) -> list[int | None]:

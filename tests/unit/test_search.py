@@ -100,7 +100,12 @@ def test_cli_reads_questions_from_stdin_as_json_lines(searcher) -> None:
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
     done = subprocess.run(
         [sys.executable, "-m", "knowledge.cli", "search", "--json", "--top", "2"],
-        input=stdin, capture_output=True, text=True, env=env, timeout=600, check=True,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=True,
     )
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [line["query"] for line in lines] == ["khai sinh cho con", "", "thời tiết hôm nay", "\x00garbage"]

@@ -1,0 +1,230 @@
+"""The handoff desk: what happens between the citizen's channel, Rasa and the volunteers' queue.
+
+``HandoffChat`` wraps the chat core both channels use: it puts a conversation in the queue when
+``action_request_human`` signals it, and records the turns of queued conversations. ``Desk`` carries out
+the console's actions: taking a conversation pauses the bot through Rasa's HTTP API, a volunteer's
+message goes into the tracker as a bot-side turn and out on the citizen's channel (the widget's live
+stream, or the Zalo OA message API within its reply window), and handing back resumes the bot.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from connectors.chat import BotMessage, ChatBackend
+from connectors.console import queue
+from connectors.console.queue import ConsoleActionError
+from connectors.console.rasa_api import RasaApiError, RasaConversations
+from connectors.db import Database
+from connectors.db.models import Volunteer
+from connectors.settings import AppSettings
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RASA_DOWN = "Trợ lý (Rasa) không phản hồi nên chưa làm được việc này. Hãy thử lại sau ít phút."
+
+
+class Desk:
+    def __init__(
+        self, db: Database, settings: AppSettings, rasa: RasaConversations, zalo: Any | None = None
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.rasa = rasa
+        self.zalo = zalo
+        self.window_hours = settings.zalo.reply_window_hours
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """``work`` in one transaction, in a worker thread."""
+
+        def in_session() -> T:
+            with self.db.session() as session:
+                return work(session)
+
+        return await run_in_threadpool(in_session)
+
+    # ---- the citizen's side ---------------------------------------------------------------------
+
+    async def citizen_said(self, conversation_id: str, text: str) -> None:
+        def work(session: Session) -> None:
+            handoff = queue.open_handoff(session, conversation_id)
+            if handoff is not None:
+                queue.record(session, conversation_id, "citizen", text)
+                queue.touch(handoff, citizen=True)
+
+        await self.run(work)
+
+    async def bot_said(self, conversation_id: str, text: str, messages: list[BotMessage]) -> list[BotMessage]:
+        """Queue the conversation if the bot signalled a handoff; the signal itself is dropped."""
+        signals = [message.handoff for message in messages if message.handoff is not None]
+        replies = [message for message in messages if message.handoff is None]
+
+        def work(session: Session) -> None:
+            handoff = queue.open_handoff(session, conversation_id)
+            if signals:
+                signal = signals[-1]
+                if handoff is None:
+                    queue.record(session, conversation_id, "citizen", text)
+                handoff = queue.enqueue(
+                    session, conversation_id, signal.get("topic"), bool(signal.get("in_hours"))
+                )
+            if handoff is not None:
+                for reply in replies:
+                    if reply.text:
+                        queue.record(session, conversation_id, "bot", reply.text)
+
+        await self.run(work)
+        return replies
+
+    async def live(self, conversation_id: str) -> bool:
+        return await self.run(lambda session: queue.open_handoff(session, conversation_id) is not None)
+
+    # ---- delivering to the citizen's channel ----------------------------------------------------
+
+    async def _deliver(
+        self, conversation_id: str, messages: list[BotMessage], role: str, author: str | None
+    ) -> None:
+        if conversation_id.startswith(queue.ZALO_PREFIX):
+            if self.zalo is None:
+                raise ConsoleActionError(503, "Kênh Zalo chưa được bật trên máy chủ này.")
+            from connectors.zalo.client import ZaloError
+
+            for message in messages:
+                try:
+                    await self.zalo.client.send(conversation_id[len(queue.ZALO_PREFIX) :], message)
+                except ZaloError as error:
+                    logger.warning("Zalo refused a console message: %s", error)
+                    raise ConsoleActionError(502, "Zalo không nhận tin nhắn này; hãy thử lại sau.") from error
+
+        def work(session: Session) -> None:
+            for message in messages:
+                if message.text:
+                    queue.record(session, conversation_id, role, message.text, author=author, pushed=True)
+
+        await self.run(work)
+
+    # ---- the console's actions ------------------------------------------------------------------
+
+    async def take(self, volunteer: Volunteer, conversation_id: str, take_over: bool) -> dict[str, Any]:
+        def assign(session: Session) -> tuple[str, str | None, int | None]:
+            handoff = queue.open_handoff(session, conversation_id)
+            previous = (handoff.status, handoff.assigned_to) if handoff else ("waiting", None)
+            handoff, action = queue.take(session, handoff, volunteer, take_over)
+            return action, previous[0], previous[1]
+
+        action, previous_status, previous_holder = await self.run(assign)
+        try:
+            joined = await self.rasa.run_response(
+                conversation_id, "utter_volunteer_joined", {"volunteer_name": volunteer.name}
+            )
+            await self.rasa.pause(conversation_id)
+            await self._deliver(conversation_id, joined, "bot", None)
+        except (RasaApiError, ConsoleActionError) as error:
+            logger.warning("Taking a conversation undone: %s", error)
+            await self.run(
+                lambda session: queue.undo_take(session, conversation_id, previous_status, previous_holder)
+            )
+            if isinstance(error, ConsoleActionError):
+                raise
+            raise ConsoleActionError(503, RASA_DOWN) from error
+
+        def log(session: Session) -> dict[str, Any]:
+            detail = {"previous_holder": previous_holder} if action == "take_over" else None
+            queue.audit(session, volunteer, action, conversation_id, detail)
+            return self._state(session, conversation_id)
+
+        return await self.run(log)
+
+    def _state(self, session: Session, conversation_id: str) -> dict[str, Any]:
+        handoff = queue.latest_handoff(session, conversation_id)
+        if handoff is None:
+            raise ConsoleActionError(404, "Cuộc trò chuyện này không có trong hàng chờ.")
+        return queue.handoff_json(session, handoff, self.window_hours)
+
+    async def say(
+        self,
+        volunteer: Volunteer,
+        conversation_id: str,
+        text: str,
+        action: str = "message",
+        detail: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A volunteer's message: into the tracker, out on the citizen's channel, into the audit log."""
+
+        def check(session: Session) -> None:
+            handoff = queue.check_may_act(queue.open_handoff(session, conversation_id), volunteer)
+            if queue.past_reply_window(handoff, self.window_hours):
+                raise ConsoleActionError(
+                    409,
+                    f"Đã quá {self.window_hours:g} giờ từ tin nhắn cuối của người dân: Zalo không cho "
+                    "Official Account gửi tin tư vấn nữa. Chờ người dân nhắn lại.",
+                )
+
+        await self.run(check)
+        await self._deliver(conversation_id, [BotMessage(text=text)], "volunteer", volunteer.name)
+        try:
+            await self.rasa.volunteer_turn(conversation_id, text, volunteer.username, volunteer.name)
+        except RasaApiError as error:
+            # Delivered already: the tracker misses this turn, the database and audit log keep it.
+            logger.warning("A volunteer's message was delivered but not added to the tracker: %s", error)
+
+        def log(session: Session) -> dict[str, Any]:
+            handoff = queue.open_handoff(session, conversation_id)
+            if handoff is not None:
+                queue.touch(handoff)
+            queue.audit(session, volunteer, action, conversation_id, {"chars": len(text), **(detail or {})})
+            return self._state(session, conversation_id)
+
+        return await self.run(log)
+
+    async def finish(self, volunteer: Volunteer, conversation_id: str, status: str) -> dict[str, Any]:
+        """Hand back to the bot (``released``) or close (``closed``); either way the bot answers again."""
+
+        def check(session: Session) -> bool:
+            handoff = queue.check_may_act(
+                queue.open_handoff(session, conversation_id), volunteer, needs_holder=False
+            )
+            return handoff.status == "assigned"
+
+        was_held = await self.run(check)
+        if was_held:
+            try:
+                await self.rasa.resume(conversation_id)
+                back = await self.rasa.run_response(conversation_id, "utter_handback")
+            except RasaApiError as error:
+                raise ConsoleActionError(503, RASA_DOWN) from error
+            await self._deliver(conversation_id, back, "bot", None)
+
+        def done(session: Session) -> dict[str, Any]:
+            handoff = queue.open_handoff(session, conversation_id)
+            if handoff is not None:
+                queue.finish(session, handoff, status)
+            queue.audit(session, volunteer, "release" if status == "released" else "close", conversation_id)
+            return self._state(session, conversation_id)
+
+        return await self.run(done)
+
+
+class HandoffChat:
+    """The chat core with the handoff desk in front of it (a ``ChatBackend`` itself)."""
+
+    def __init__(self, inner: ChatBackend, desk: Desk) -> None:
+        self.inner = inner
+        self.desk = desk
+
+    async def send(self, sender_id: str, text: str) -> list[BotMessage]:
+        await self.desk.citizen_said(sender_id, text)
+        messages = await self.inner.send(sender_id, text)
+        return await self.desk.bot_said(sender_id, text, messages)
+
+    async def status(self) -> dict[str, Any]:
+        return await self.inner.status()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
