@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from bot.rasa_server import ACTIONS_SECRET_HEADER
+from connectors import retention
 from connectors.chat import RASA_UNAVAILABLE_MESSAGE, BotMessage, ChatBackend, RasaChat, RasaUnavailableError
 from connectors.limits import BodySizeLimitMiddleware
 from connectors.ratelimit import RATE_LIMITED_MESSAGE, RateLimiter
@@ -174,14 +175,24 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
         store = ZaloStore(settings.state_db or settings.var_dir / "connectors.db", settings.secret_key)
         zalo_channel = ZaloChannel(settings.zalo, store, chat_core, limiter)
 
+    async def _apply_retention() -> None:
+        keep_seconds = settings.retention_days * 24 * 3600
+        while True:
+            await asyncio.to_thread(retention.purge, settings)
+            if zalo_channel is not None:
+                zalo_channel.store.forget_messages_older_than(keep_seconds)
+            await asyncio.sleep(settings.retention_interval_hours * 3600)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        purging = asyncio.create_task(_apply_retention())
         if zalo_channel is not None:
             zalo_channel.resume_unanswered()
         logger.info(
             "App ready; Rasa at %s; Zalo channel %s", settings.rasa_url, "on" if zalo_channel else "off"
         )
         yield
+        purging.cancel()
         if zalo_channel is not None:
             await zalo_channel.aclose()
         await chat_core.aclose()

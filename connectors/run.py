@@ -212,6 +212,7 @@ class Stack:
             TTHC_ACTIONS_URL=self.actions_url,
             TTHC_ACTIONS_SECRET=self.actions_secret,
             TTHC_CONNECTORS_DB=os.environ.get("TTHC_CONNECTORS_DB") or str(self.state_dir / "connectors.db"),
+            TTHC_TRACKER_DB=str(self.tracker_db or self.state_dir / "rasa-tracker.db"),
             TTHC_SECRET_KEY=secret_key_from(self.state_dir),
         )
         env.update(self.app_env)
@@ -250,6 +251,7 @@ class Stack:
         lines = [
             "[supervisord]",
             "nodaemon=true",
+            "umask=077",
             f"logfile={_conf_value(str(self.logs_dir / 'supervisord.log'))}",
             f"logfile_maxbytes={LOG_MAX_BYTES}",
             f"logfile_backups={LOG_BACKUPS}",
@@ -275,6 +277,7 @@ class Stack:
                 f"command={line}",
                 f"directory={_conf_value(str(PROJECT_ROOT))}",
                 f"priority={priorities[name]}",
+                "umask=077",
                 "autostart=true",
                 "autorestart=true",
                 "startsecs=3",
@@ -303,9 +306,17 @@ class Stack:
         config = self.write_supervisor_config()
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
+        # Files an earlier version left readable by everyone become private too.
+        earlier = [self.tracker_db or self.state_dir / "rasa-tracker.db", self.state_dir / "connectors.db"]
+        for path in [*earlier, *self.logs_dir.glob("*.log*")]:
+            if path.is_file():
+                private_file(path)
         supervisord = Path(sys.executable).with_name("supervisord")
         logger.info("Starting %s under supervisord (logs: %s)", ", ".join(self.programs), self.logs_dir)
-        self._errors = (self.logs_dir / "supervisord.err").open("ab")
+        # Every file supervisord and its processes create (databases, logs) is the owner's alone.
+        errors = self.logs_dir / "supervisord.err"
+        private_file(errors)
+        self._errors = errors.open("ab")
         self._supervisord = subprocess.Popen(
             [str(supervisord), "-c", str(config)],
             cwd=PROJECT_ROOT,
@@ -313,6 +324,7 @@ class Stack:
             stdout=subprocess.DEVNULL,
             stderr=self._errors,
             start_new_session=True,
+            umask=0o077,
         )
 
     def _rpc(self) -> Any:
