@@ -442,7 +442,7 @@ def main() -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = AppSettings.from_env()
     rasa_port = urlsplit(settings.rasa_url).port or 5005
-    timeout = float(os.environ.get("TTHC_READY_TIMEOUT", "120"))
+    timeout = float(os.environ.get("TTHC_READY_TIMEOUT", "300"))
     # Ctrl-C and SIGTERM both stop the stack, also when started in the background with SIGINT ignored.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _raise_keyboard_interrupt)
@@ -480,6 +480,9 @@ def main() -> int:
         print(f"Could not start: {error}", file=sys.stderr)
         return 1
     finally:
+        # A service manager (or make) may signal again: the stop in progress finishes regardless.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
         stack.stop()
 
 
