@@ -99,17 +99,18 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def report(app_url: str, rasa_url: str, ready_seconds: float | None) -> None:
+def report(app_url: str, rasa_url: str, actions_url: str, ready_seconds: float | None) -> None:
     latencies = measure(app_url)
     print("| measure | value |")
     print("|---|---|")
     if ready_seconds is not None:
-        print(f"| stack start to ready (Rasa + app, trained model) | {ready_seconds:.1f} s |")
+        print(f"| stack start to ready (Rasa + actions + app, trained model) | {ready_seconds:.1f} s |")
     print(f"| /api/chat requests (warm, {CONVERSATIONS} conversations) | {len(latencies)} |")
     print(f"| /api/chat p50 | {percentile(latencies, 0.50):.0f} ms |")
     print(f"| /api/chat p95 | {percentile(latencies, 0.95):.0f} ms |")
     print(f"| /api/chat mean / max | {statistics.mean(latencies):.0f} / {max(latencies):.0f} ms |")
-    for name, url in (("app (FastAPI + actions + search)", app_url), ("Rasa", rasa_url)):
+    processes = {"app (FastAPI)": app_url, "action server (actions + search)": actions_url, "Rasa": rasa_url}
+    for name, url in processes.items():
         port = urlsplit(url).port
         pid = pid_listening_on(port) if port else None
         memory = f"{rss_mib(pid):.0f} MiB" if pid else "n/a"
@@ -124,7 +125,8 @@ def main() -> None:
         health = None
     if health and health.get("status") == "ok":
         print(f"Using the running stack at {app_url}\n")
-        report(app_url, os.environ.get("TTHC_RASA_URL", "http://127.0.0.1:5005"), None)
+        rasa_url = os.environ.get("TTHC_RASA_URL", "http://127.0.0.1:5005")
+        report(app_url, rasa_url, os.environ.get("TTHC_ACTIONS_URL", "http://127.0.0.1:5055"), None)
         return
     with tempfile.TemporaryDirectory(prefix="tthc-bench-") as state_dir:
         stack = Stack(
@@ -137,7 +139,7 @@ def main() -> None:
         with stack:
             if not stack.wait_ready(180):
                 raise RuntimeError(f"the stack did not become ready: {stack.health()}")
-            report(stack.app_url, stack.rasa_url, time.monotonic() - started)
+            report(stack.app_url, stack.rasa_url, stack.actions_url, time.monotonic() - started)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from bot.rasa_server import ACTIONS_SECRET_HEADER
+from connectors import retention
 from connectors.chat import RASA_UNAVAILABLE_MESSAGE, BotMessage, ChatBackend, RasaChat, RasaUnavailableError
 from connectors.console.api import mount as mount_console
 from connectors.console.desk import Desk, HandoffChat
@@ -188,17 +189,27 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
         zalo_channel = ZaloChannel(settings.zalo, store, chat_core, limiter)
         desk.zalo = zalo_channel
 
+    async def _apply_retention() -> None:
+        keep_seconds = settings.retention_days * 24 * 3600
+        while True:
+            await asyncio.to_thread(retention.purge, settings)
+            if zalo_channel is not None:
+                zalo_channel.store.forget_messages_older_than(keep_seconds)
+            await asyncio.sleep(settings.retention_interval_hours * 3600)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(database.upgrade)
         if zalo_channel is not None and settings.state_db is not None:
             await run_in_threadpool(zalo_channel.store.import_legacy, settings.state_db)
+        purging = asyncio.create_task(_apply_retention())
         if zalo_channel is not None:
             zalo_channel.resume_unanswered()
         logger.info(
             "App ready; Rasa at %s; Zalo channel %s", settings.rasa_url, "on" if zalo_channel else "off"
         )
         yield
+        purging.cancel()
         if zalo_channel is not None:
             await zalo_channel.aclose()
         await chat_core.aclose()

@@ -217,6 +217,7 @@ class Stack:
             TTHC_ACTIONS_URL=self.actions_url,
             TTHC_ACTIONS_SECRET=self.actions_secret,
             TTHC_CONNECTORS_DB=os.environ.get("TTHC_CONNECTORS_DB") or str(self.state_dir / "connectors.db"),
+            TTHC_TRACKER_DB=str(self.tracker_db or self.state_dir / "rasa-tracker.db"),
             TTHC_SECRET_KEY=secret_key_from(self.state_dir),
             TTHC_DATABASE_URL=self.database_url,
         )
@@ -256,6 +257,7 @@ class Stack:
         lines = [
             "[supervisord]",
             "nodaemon=true",
+            "umask=077",
             f"logfile={_conf_value(str(self.logs_dir / 'supervisord.log'))}",
             f"logfile_maxbytes={LOG_MAX_BYTES}",
             f"logfile_backups={LOG_BACKUPS}",
@@ -281,6 +283,7 @@ class Stack:
                 f"command={line}",
                 f"directory={_conf_value(str(PROJECT_ROOT))}",
                 f"priority={priorities[name]}",
+                "umask=077",
                 "autostart=true",
                 "autorestart=true",
                 "startsecs=3",
@@ -309,9 +312,17 @@ class Stack:
         config = self.write_supervisor_config()
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
+        # Files an earlier version left readable by everyone become private too.
+        earlier = [self.tracker_db or self.state_dir / "rasa-tracker.db", self.state_dir / "connectors.db"]
+        for path in [*earlier, *self.logs_dir.glob("*.log*")]:
+            if path.is_file():
+                private_file(path)
         supervisord = Path(sys.executable).with_name("supervisord")
         logger.info("Starting %s under supervisord (logs: %s)", ", ".join(self.programs), self.logs_dir)
-        self._errors = (self.logs_dir / "supervisord.err").open("ab")
+        # Every file supervisord and its processes create (databases, logs) is the owner's alone.
+        errors = self.logs_dir / "supervisord.err"
+        private_file(errors)
+        self._errors = errors.open("ab")
         self._supervisord = subprocess.Popen(
             [str(supervisord), "-c", str(config)],
             cwd=PROJECT_ROOT,
@@ -319,6 +330,7 @@ class Stack:
             stdout=subprocess.DEVNULL,
             stderr=self._errors,
             start_new_session=True,
+            umask=0o077,
         )
 
     def _rpc(self) -> Any:
@@ -461,7 +473,7 @@ def main() -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = AppSettings.from_env()
     rasa_port = urlsplit(settings.rasa_url).port or 5005
-    timeout = float(os.environ.get("TTHC_READY_TIMEOUT", "120"))
+    timeout = float(os.environ.get("TTHC_READY_TIMEOUT", "300"))
     # Ctrl-C and SIGTERM both stop the stack, also when started in the background with SIGINT ignored.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _raise_keyboard_interrupt)
@@ -499,6 +511,9 @@ def main() -> int:
         print(f"Could not start: {error}", file=sys.stderr)
         return 1
     finally:
+        # A service manager (or make) may signal again: the stop in progress finishes regardless.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
         stack.stop()
 
 

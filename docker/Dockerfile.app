@@ -1,4 +1,4 @@
-# The app: FastAPI, the chat connectors, the search, and Rasa's action webhook.
+# The app (FastAPI, the chat connectors) and, with another command, the action server and its search.
 # Build from the directory that holds both the repo and shared/:
 #   docker build -f main/docker/Dockerfile.app -t tthc-app .
 FROM python:3.11-slim
@@ -12,4 +12,6 @@ COPY shared/data /srv/shared/data
 COPY main/ .
 RUN pip install --no-cache-dir --no-deps -e . && tthc model convert && tthc index build
 EXPOSE 8000
-CMD ["uvicorn", "connectors.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "connectors.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", \
+     "--http", "connectors.slowclients:TimedH11Protocol", "--timeout-keep-alive", "5", \
+     "--timeout-graceful-shutdown", "25"]

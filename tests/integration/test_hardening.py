@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import gzip
 import socket
+import sqlite3
 import time
+import uuid
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +22,7 @@ import httpx
 import pytest
 
 from bot.rasa_server import ACTIONS_SECRET_HEADER
-from connectors.run import LOOPBACK, Stack
+from connectors.run import LOOPBACK, Stack, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -174,3 +176,59 @@ def test_sigkill_of_rasa_the_app_stays_up_and_the_conversation_keeps_its_topic(
     print(f"\nRasa answered again {restart_seconds:.1f} s after its SIGKILL")
     assert BIRTH in " ".join(message["text"] for message in reply)  # the topic was kept
     assert stack.wait_ready(RESTART_TIMEOUT)
+
+
+def test_files_at_rest_are_private_and_old_conversations_leave_the_tracker_store(
+    stack: Stack, talk: Talk, tmp_path
+) -> None:
+    old, recent = f"old-{uuid.uuid4().hex[:8]}", f"recent-{uuid.uuid4().hex[:8]}"
+    talk(old, "số điện thoại của tôi là 0912345678")
+    talk(recent, "xin chào")
+    tracker = stack.tracker_db or stack.state_dir / "rasa-tracker.db"
+    private = [tracker, stack.state_dir / "secret.key", stack.state_dir / "supervisord.conf"]
+    private += list(stack.logs_dir.glob("*.log"))
+    for path in private:
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    with sqlite3.connect(tracker) as connection:
+        connection.execute("UPDATE events SET timestamp = timestamp - 40 * 86400 WHERE sender_id = ?", (old,))
+
+    def events(sender: str) -> int:
+        with sqlite3.connect(tracker) as connection:
+            query = "SELECT COUNT(*) FROM events WHERE sender_id = ?"
+            return int(connection.execute(query, (sender,)).fetchone()[0])
+
+    assert events(old) > 0 and events(recent) > 0
+    # An app that starts (as after any restart) applies TTHC_RETENTION_DAYS (30 by default) at once.
+    restarted = Stack(
+        app_port=free_port(),
+        rasa_port=stack.rasa_port,
+        state_dir=tmp_path,
+        tracker_db=tracker,
+        with_rasa=False,
+    )
+    with restarted:
+        assert restarted.wait_app(60)
+        deadline = time.monotonic() + 30
+        while events(old) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    assert events(old) == 0
+    assert events(recent) > 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "số điện thoại của tôi là 0912345678",
+        "sđt 0987 654 321, cho tôi hỏi làm giấy khai sinh cần gì",
+        "căn cước của tôi số 001099012345",
+        "con tôi có mã định danh 036205001234, đăng ký thường trú ở đâu",
+        "gọi cho tôi số 0903123456 nhé",
+    ],
+)
+def test_a_phone_or_id_number_is_never_a_person_or_a_place(stack: Stack, text: str) -> None:
+    parsed = httpx.post(
+        f"{stack.rasa_url}/model/parse", params={"token": stack.rasa_token}, json={"text": text}, timeout=30
+    ).json()
+    for entity in parsed["entities"]:
+        if entity["entity"] in {"person", "place"}:
+            assert not any(character.isdigit() for character in str(entity["value"])), entity

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import signal
 import sqlite3
 import threading
 import time
@@ -739,9 +740,11 @@ def test_tokens_are_encrypted_and_the_database_is_private_on_disk(fake_zalo, sta
 
 
 class HoldingZalo(FakeZalo):
-    """Accepts ``accept`` messages, then holds the next one open until ``release`` is set."""
+    """Accepts ``accept`` messages, then holds the next one open until ``release`` is set; it is then
+    accepted if the app is still there to hear it (``accept_when_released``)."""
 
     accept: int = 1_000_000
+    accept_when_released: bool = False
     release: threading.Event
 
     def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
@@ -749,16 +752,20 @@ class HoldingZalo(FakeZalo):
             with self.lock:
                 self.requests.append(Recorded("held", headers, body))
             self.release.wait(120)
-            return 500, {"error": -1}
+            if not self.accept_when_released:
+                return 500, {"error": -1}
         return super().handle(path, headers, body)
 
 
-def test_sigkill_of_the_app_mid_reply_the_citizen_gets_the_real_answer_once(
-    fake_zalo, stack: Stack, tmp_path
+@pytest.mark.parametrize("stop", ["SIGKILL", "SIGTERM"])
+def test_the_app_stopped_mid_reply_the_citizen_gets_the_real_answer_once(
+    fake_zalo, stack: Stack, tmp_path, stop: str
 ) -> None:
+    """SIGKILL: the next start sends the parts not sent. SIGTERM: the reply in flight finishes first."""
     fake, api_base = fake_zalo
     fake.__class__ = HoldingZalo
     fake.accept, fake.release = 1, threading.Event()
+    fake.accept_when_released = stop == "SIGTERM"
     app = Stack(
         app_port=free_port(),
         rasa_port=stack.rasa_port,
@@ -792,7 +799,8 @@ def test_sigkill_of_the_app_mid_reply_the_citizen_gets_the_real_answer_once(
         assert "1.001193" in " ".join(part["text"] for part in parts)  # the real answer
 
         fake.accept = 1_000_000
-        killed = app.kill("app")
+        killed = app.kill("app", getattr(signal, stop))
+        time.sleep(1.0)
         fake.release.set()
         # supervisord starts the app again; it sends what the citizen did not get yet.
         assert wait_for(lambda: len(fake.delivered) >= len(parts), timeout=120)
