@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from knowledge.cards import render_card, time_text
+from knowledge.cards import channel_time, render_card, time_text
 from knowledge.config import PROJECT_ROOT, Settings
 from knowledge.importers import bqp, dvcqg
 from knowledge.importers.tables import CHANNEL_HEADER, CHANNEL_NAMES, TIME_WITH_UNIT, split_channel_rows
@@ -38,8 +38,11 @@ TIME_IN_TEXT = re.compile(
 LONG_ASCII = re.compile(r"(?<![A-Za-zà-ỹÀ-Ỹ])[a-z]{12,}(?![A-Za-zà-ỹ])")
 REMARK_CASE = re.compile(r"^(?:Lưu ý|Ghi chú|Chú ý)\b", re.IGNORECASE)
 FORM_NAMED_IN_FILE = re.compile(r"(?i)(?:mẫu|mau|mus|phụ lục|phu luc|phlc)\W*(?:số|so)?\W*\d")
-# A time as a figure, an honest 'không ghi', or a moment the source names ('trước khi tàu rời cảng').
-TIME_STATEMENT = re.compile(r"\d|không|ngay|trước khi|sau khi|chậm nhất|kết thúc|hằng năm|hoàn thành", re.I)
+# A time as a figure, an honest 'không ghi' or 'chưa xác minh', or a moment the source names
+# ('trước khi tàu rời cảng').
+TIME_STATEMENT = re.compile(
+    r"\d|không|chưa xác minh|ngay|trước khi|sau khi|chậm nhất|kết thúc|hằng năm|hoàn thành", re.I
+)
 ELLIPSIS_MARKERS = ("… còn", "… xem", "• … và")
 
 
@@ -77,7 +80,7 @@ CHECKS: tuple[Check, ...] = (
     Check("card_cut_word", "a card line cut inside a word"),
     Check("document_or_condition_cut", "a document or condition on the card cut inside a sentence"),
     Check("form_file_without_code", "a form file named by its number ('Mẫu số 08…') without a form code"),
-    Check("time_not_honest", "a channel whose card time is neither a figure nor an honest 'không ghi'"),
+    Check("time_not_honest", "a channel whose card time is neither a figure nor 'không ghi'/'chưa xác minh'"),
     Check("no_source", "no source link or decision"),
 )
 CHECK_NAMES = tuple(check.name for check in CHECKS)
@@ -225,9 +228,9 @@ def _channels(proc: Procedure, card: str, raw: RawRecord | None, today: date) ->
             TIME_WITH_UNIT.search(description) or re.search(r"\d\s*(?:đồng|VNĐ)", description)
         ):
             yield "filing_line_not_place", description[:90]
-        shown_time = time_text(channel)
+        shown_time = channel_time(proc, channel)
         if "xem ghi chú" in shown_time or not TIME_STATEMENT.search(shown_time):
-            yield "time_not_honest", f"{channel.kind.value}: {time_text(channel)[:80]}"
+            yield "time_not_honest", f"{channel.kind.value}: {shown_time[:80]}"
         for fee in channel.fees_in_force(today):
             exemption = re.search(r"[Mm]iễn[^.;]*?(?:cho|đối với|đối tượng|theo)[^.;]{3,}", fee.note or "")
             # 'Thông tư … quy định mức thu, miễn một số khoản phí, lệ phí nhằm hỗ trợ …' is a title.

@@ -57,6 +57,11 @@ def unverified_mark(proc: Procedure, *fields: str) -> str:
     return f" ({UNVERIFIED})" if any(name in proc.unverified for name in fields) else ""
 
 
+def marked(text: str, proc: Procedure, *fields: str) -> str:
+    """The text with its ' (chưa xác minh)' mark, unless the text already says it is not verified."""
+    return text if UNVERIFIED in text.lower() else text + unverified_mark(proc, *fields)
+
+
 def _date(value: date) -> str:
     return value.strftime("%d/%m/%Y")
 
@@ -139,6 +144,15 @@ def time_text(channel: Channel) -> str:
     if limit.value is None:
         return _short(limit.note or "", 320)
     return limit.text()
+
+
+def channel_time(proc: Procedure, channel: Channel) -> str:
+    """The channel's time as the card shows it: an unchecked record without a figure says so."""
+    limit = channel.time_limit
+    unstated = limit is None or (limit.value is None and not limit.note and not limit.by_case)
+    if unstated and "time_limit" in proc.unverified:
+        return f"{UNVERIFIED} thời hạn"
+    return marked(time_text(channel), proc, "time_limit")
 
 
 def _counts(document: Document) -> str | None:
@@ -249,9 +263,9 @@ def _channels(proc: Procedure, today: date, show_time: bool, show_fee: bool) -> 
     for channel in proc.channels:
         parts = []
         if show_time:
-            parts.append(time_text(channel) + unverified_mark(proc, "time_limit"))
+            parts.append(channel_time(proc, channel))
         if show_fee:
-            parts.append(channel_fees(channel, today) + unverified_mark(proc, "fees"))
+            parts.append(marked(channel_fees(channel, today), proc, "fees"))
         by_text.setdefault("; ".join(parts), []).append(channel.kind.label)
     return [title, *(f"• {', '.join(kinds)}: {text}" for text, kinds in by_text.items())]
 
@@ -288,10 +302,14 @@ def _legal(proc: Procedure) -> list[str]:
     return lines
 
 
+LEGAL_KINDS = ("Luật", "Bộ", "Nghị", "Thông", "Quyết", "Pháp")
+
+
 def source_line(proc: Procedure) -> str:
     parts = [f"mã TTHC {proc.code}"]
-    if proc.source.decision:
-        parts.append(f"Quyết định {proc.source.decision}")
+    if decision := proc.source.decision:
+        # A curated record's source is the legal text it is written from ('Thông tư 21/2019/TT-BGDĐT').
+        parts.append(decision if decision.split()[0] in LEGAL_KINDS else f"Quyết định {decision}")
     parts.append(source_link(proc))
     verified = proc.source.verified
     if verified and not proc.unverified:

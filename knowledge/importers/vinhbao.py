@@ -23,7 +23,7 @@ from typing import Any
 
 from knowledge.importers.common import ImportedRecord, finish_record
 from knowledge.importers.fees import FeeCell, build_fees
-from knowledge.importers.tables import CHANNEL_NAMES, time_limit
+from knowledge.importers.tables import CHANNEL_NAMES, TIME_WITH_UNIT, time_limit
 from knowledge.importers.text import form_code, one_line, parse_number
 from knowledge.schema import (
     Channel,
@@ -230,6 +230,20 @@ def _dedupe_sentences(text: str) -> str:
     return ". ".join(kept) + ("." if kept else "")
 
 
+def _split_place_and_time(description: str) -> tuple[str | None, list[str]]:
+    """The 'Mô tả' cell often states the time limit again, per case ('10 ngày làm việc đối với …,
+    15 ngày làm việc đối với …'): its sentences that state a time leave the place, each case once."""
+    sentences = re.split(r"(?<=\.)\s+", description)
+    place = " ".join(s for s in sentences if not TIME_WITH_UNIT.search(s)) or None
+    cases = [
+        case.strip(" .,;")
+        for sentence in sentences
+        if TIME_WITH_UNIT.search(sentence)
+        for case in re.split(r",\s*(?=\d)", sentence)
+    ]
+    return place, list(dict.fromkeys(case for case in cases if case))
+
+
 def parse_channels(raw: str | None, province_set: bool) -> tuple[list[Channel], list[str]]:
     """Rows of 'Hình thức nộp | Thời hạn giải quyết | Phí, lệ phí | Mô tả', each wrapped over lines."""
     lines = [line.strip() for line in repair_tone_marks(raw or "").replace("\r", "").split("\n")]
@@ -260,6 +274,11 @@ def parse_channels(raw: str | None, province_set: bool) -> tuple[list[Channel], 
             cell = FeeCell(free=True, raw=match["fee"])
         fees, fee_problems = build_fees(cell, description, kind, province_set)
         problems.extend(f"{kind.label}: {p}" for p in fee_problems)
+        if description:
+            description, cases = _split_place_and_time(description)
+            figures = {TIME_WITH_UNIT.search(case).group(0) for case in cases}  # type: ignore[union-attr]
+            if len(figures) > 1:
+                limit = limit.model_copy(update={"by_case": cases})
         if kind in channels:  # a second row for the same channel: another case's time limit
             first = channels[kind]
             if first.time_limit and limit.value is not None and limit.text() != first.time_limit.text():

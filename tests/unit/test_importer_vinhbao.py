@@ -105,6 +105,19 @@ def test_two_rows_for_one_channel_keep_both_time_limits() -> None:
     assert "15 ngày làm việc" in (channel.time_limit.note or "")
 
 
+def test_time_stated_again_in_the_description_leaves_the_place() -> None:
+    worship = records()["1.010803"].procedure.channel(ChannelKind.buu_chinh)
+    assert worship is not None
+    assert worship.description == (
+        "Trực tuyến hoặc qua dịch vụ bưu chính hoặc trực tiếp đến Trung tâm Phục vụ hành chính công."
+    )
+    care = records()["2.000286"].procedure.channel(ChannelKind.truc_tiep)
+    assert care is not None and care.time_limit is not None
+    assert care.description is None  # the cell held only the time, per case, three times over
+    assert [case[:17] for case in care.time_limit.by_case] == ["10 ngày làm việc ", "15 ngày làm việc "]
+    assert care.time_limit.by_case[1].endswith("thuộc phạm vi Ủy ban nhân dân cấp tỉnh quản lý")
+
+
 def test_fee_figures_are_read_from_the_fee_column() -> None:
     copy = records()["2.001406"].procedure.channel(ChannelKind.truc_tiep)
     assert copy is not None and [fee.amount for fee in copy.fees] == [50000]
@@ -182,5 +195,5 @@ def test_catalogue_keeps_the_national_record_where_a_crawl_has_the_code() -> Non
 
     catalogue = load_catalogue()
     assert catalogue.imported.origins["1.014027"] == "vinhbao"
-    assert catalogue.imported.origins["1.001612"] == "dvcqg"  # in the handbook too: the portal's record
+    assert catalogue.imported.origins["1.011609"] == "dvcqg"  # in the handbook too: the portal's record
     assert catalogue["1.014027"].source.origin == "vinhbao"
