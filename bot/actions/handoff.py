@@ -141,7 +141,11 @@ class ActionRequestHuman(Action):
         now = _now()
         in_hours = hours.is_open(now)
         if in_hours:
-            dispatcher.utter_message(response="utter_handoff_in_hours", support_hours=hours.describe())
+            dispatcher.utter_message(
+                response="utter_handoff_in_hours",
+                support_hours=hours.describe(),
+                service_centre=service_centre(tracker),
+            )
         else:
             dispatcher.utter_message(
                 response="utter_handoff_outside_hours",

@@ -61,6 +61,7 @@ def test_in_hours_the_citizen_hears_a_volunteer_will_answer_soon(office_hours, m
     said, signal = run(ActionRequestHuman(), slots={"current_procedure": "1.004194"})
     assert said["response"] == "utter_handoff_in_hours"
     assert said["support_hours"] == "07:30–17:00, Thứ Hai đến Thứ Sáu"
+    assert "Trung tâm Phục vụ hành chính công" in said["service_centre"]
     assert signal["custom"] == {"handoff": {"topic": "1.004194", "in_hours": True}}
 
 
