@@ -9,10 +9,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 TOO_LARGE_MESSAGE = "Nội dung gửi lên quá lớn."
 
 
-class _BodyTooLargeError(Exception):
-    pass
-
-
 class BodySizeLimitMiddleware:
     """Answers 413 when a request to one of ``limits``' paths carries more than its byte limit."""
 
@@ -32,27 +28,33 @@ class BodySizeLimitMiddleware:
 
         received = 0
         response_started = False
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            # Past the limit the 413 goes out at once and the app sees the client leave: whatever
+            # reads the body (a framework may catch exceptions there) stops reading.
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _BodyTooLargeError
+                    refused = True
+                    if not response_started:
+                        await _reject(send, limit)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal response_started
+            if refused:
+                return  # the 413 already answered this request
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLargeError:
-            if not response_started:
-                await _reject(send, limit)
+        await self.app(scope, limited_receive, tracking_send)
 
 
 async def _reject(send: Send, limit: int) -> None:

@@ -98,7 +98,7 @@ class _UnixTransport(xmlrpc.client.Transport):
         class Connection(http.client.HTTPConnection):
             def connect(self) -> None:
                 self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self.sock.settimeout(10)
+                self.sock.settimeout(90)  # stopProcess waits up to a stopwaitsecs
                 self.sock.connect(path)
 
         return Connection("localhost")

@@ -3,9 +3,8 @@
 ``stack`` (session scope) is the whole product as `make run` starts it, through
 ``connectors.run.Stack``: under supervisord, Rasa (the trained model
 ``var/rasa-models/tthc.tar.gz``, its API behind ``stack.rasa_token``), the action server
-(``stack.actions_url``, behind ``stack.actions_secret``) and the FastAPI app. Rasa listens on
-127.0.0.1:5005, or on a free port when 5005 is taken (``TTHC_TEST_RASA_PORT`` forces one); the app
-and the action server listen on free loopback ports. ``stack.kill(name)`` sends a signal to one
+(``stack.actions_url``, behind ``stack.actions_secret``) and the FastAPI app, all on free loopback
+ports (``TTHC_TEST_RASA_PORT`` forces Rasa's). ``stack.kill(name)`` sends a signal to one
 of the processes; supervisord starts it again. The tracker SQLite file, the connectors state DB
 and the logs live in a session temp dir (``stack.state_dir``; logs in ``stack.logs_dir``). The
 fixture waits until ``/healthz`` reports Rasa, the actions and the search index ready
@@ -39,7 +38,7 @@ import httpx
 import pytest
 
 from bot.rasa_server import DEFAULT_MODEL, RASA_VENV
-from connectors.run import Stack, free_port, port_in_use
+from connectors.run import Stack, free_port
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -50,10 +49,9 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 
 def _rasa_port() -> int:
+    # Never 5005: on a shared machine another stack may take it while this one's Rasa restarts.
     forced = os.environ.get("TTHC_TEST_RASA_PORT")
-    if forced:
-        return int(forced)
-    return 5005 if not port_in_use(5005) else free_port()
+    return int(forced) if forced else free_port()
 
 
 def _external_stack(app_url: str, rasa_url: str) -> Stack:
