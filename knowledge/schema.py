@@ -142,6 +142,9 @@ class Procedure(_Model):
     source: Source
     curated: bool = False
     notes: list[str] = Field(default_factory=list, description="Caveats to show, e.g. unclear source data")
+    editor_notes: list[str] = Field(
+        default_factory=list, description="Notes for catalogue editors about the source; never for citizens"
+    )
 
     def channel(self, kind: ChannelKind) -> Channel | None:
         return next((c for c in self.channels if c.kind == kind), None)
