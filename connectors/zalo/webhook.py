@@ -22,6 +22,7 @@ from connectors.settings import ZaloSettings
 from connectors.zalo.client import ZaloClient, ZaloError
 from connectors.zalo.signature import signature_matches
 from connectors.zalo.store import ZaloStore
+from connectors.zalo.text import shape_answer
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class ZaloChannel:
             except RasaUnavailableError as error:
                 logger.warning("Zalo message not answered by Rasa: %s", error)
                 replies = [BotMessage(text=RASA_UNAVAILABLE_MESSAGE)]
-            for reply in replies:
+            for reply in shape_answer(replies):
                 await self.client.send(user_id, reply)
         except ZaloError as error:
             logger.error("Zalo reply given up: %s", error)
