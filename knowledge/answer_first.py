@@ -95,8 +95,29 @@ def name_coverage(names: list[str], query_words: set[str], min_words: int) -> fl
     return best
 
 
-def decide_ranking(searcher: Searcher, ranking: Ranking, policy: AnswerPolicy | None = None) -> Decision:
+def decide_ranking(
+    searcher: Searcher,
+    ranking: Ranking,
+    policy: AnswerPolicy | None = None,
+    mention_rankings: list[Ranking] | tuple[Ranking, ...] = (),
+) -> Decision:
+    """The decision for a question's ranking; `mention_rankings` rank the procedure mentions NLU found
+    in it: when the question alone is not decisive but a mention alone would be answered with the same
+    top procedure, the two agree and it is answered."""
     policy = policy or load_policy()
+    decision = _decide_alone(searcher, ranking, policy)
+    if decision.kind != "ask" or not decision.options:
+        return decision
+    top = decision.options[0]
+    for mention_ranking in mention_rankings:
+        alone = _decide_alone(searcher, mention_ranking, policy)
+        if alone.kind == "answer" and alone.chosen is not None and alone.chosen.code == top.code:
+            variants = decision.options[1 : 1 + policy.max_variants]
+            return Decision("answer", top, variants, [], decision.probability, decision.name_coverage)
+    return decision
+
+
+def _decide_alone(searcher: Searcher, ranking: Ranking, policy: AnswerPolicy) -> Decision:
     records = searcher.index.records
     candidates = [
         Candidate(records[i].code, records[i].name, score)
@@ -117,22 +138,9 @@ def decide_ranking(searcher: Searcher, ranking: Ranking, policy: AnswerPolicy | 
 
 
 def decide(query: str, mentions: list[str] | tuple[str, ...] = ()) -> Decision:
-    """The answer-first decision for one question, on the process-wide searcher.
-
-    `mentions` are the procedure mentions NLU found in it: when the question alone is not decisive but
-    a mention alone would be answered with the same top procedure, the two agree and it is answered.
-    """
+    """The answer-first decision for one question (and its NLU procedure mentions)."""
     from knowledge.search import get_searcher
 
     searcher = get_searcher()
-    decision = decide_ranking(searcher, searcher.rank(query))
-    if decision.kind != "ask" or not decision.options:
-        return decision
-    top = decision.options[0]
-    policy = load_policy()
-    for mention in mentions:
-        alone = decide_ranking(searcher, searcher.rank(mention))
-        if alone.kind == "answer" and alone.chosen is not None and alone.chosen.code == top.code:
-            variants = decision.options[1 : 1 + policy.max_variants]
-            return Decision("answer", top, variants, [], decision.probability, decision.name_coverage)
-    return decision
+    mention_rankings = [searcher.rank(mention) for mention in mentions]
+    return decide_ranking(searcher, searcher.rank(query), mention_rankings=mention_rankings)

@@ -73,7 +73,7 @@ def buttons(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
 def test_the_first_answer_is_the_short_card_with_variants_to_pick() -> None:
     text = "dang ky tam tru can giay to gi"
     messages, slots = run(
-        ActionAnswerProcedure(), text, "ask_documents", [entity(text, "procedure", "tam tru")]
+        ActionAnswerProcedure(), text, "ask_documents", [entity(text, "procedure", "dang ky tam tru")]
     )
     assert slots["current_procedure"] == TEMPORARY_RESIDENCE and slots["answer_outcome"] == "answered"
     assert responses(messages)[:2] == ["utter_first_answer", "utter_other_procedures"]
