@@ -60,7 +60,7 @@ MAX_WRONG = 0.03  # answered directly but wrong, share of in-scope questions
 MAX_OUT_OF_SCOPE_ANSWERED = 0.10
 PROBABILITIES = [round(0.05 * i, 2) for i in range(1, 20)] + [1.01]
 COVERAGES = [0.5, 0.6, 0.67, 0.75, 0.8, 0.9, 1.0, 1.01]
-COVERED_WORDS = [1, 2, 3, 4, 5]
+COVERED_WORDS = [3]  # a name of fewer than three words is stated by chance; more excludes most names
 
 
 def split_of(question: str) -> str:

@@ -68,7 +68,7 @@ def test_conversation_survives_a_reload(page: Any, stack: Stack, artifacts: Path
     welcome = len(bot_texts(page))
     choices = page.locator("#tthc-chat-widget .choice")
     welcome_choices = choices.count()
-    ask(page, "Đăng ký tạm trú cần giấy tờ gì?")
+    ask(page, "dang ky tam tru can giay to gi")
     wait_for_bot_messages(page, welcome + 1)
     answer = "\n".join(bot_texts(page)[welcome:])
     assert "tạm trú" in answer.lower()
