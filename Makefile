@@ -81,6 +81,9 @@ format: $(APP_STAMP)
 
 test: setup train browser-deps lint
 	$(RASA_VENV)/bin/rasa data validate --config bot/config.yml --domain bot/domain --data training_data
+	# End-to-end test stories (training_data/tests): any wrong intent or action fails.
+	$(RASA_VENV)/bin/rasa test core --model $(VAR)/rasa-models/tthc.tar.gz --stories training_data/tests \
+		--fail-on-prediction-errors --no-plot --out $(VAR)/rasa-test
 	$(RASA_VENV)/bin/python -m pytest tests/rasa
 	$(VENV)/bin/pytest
 

@@ -1,6 +1,7 @@
 """`make bench`: every benchmark of the project, one after the other, each printing its own table.
 
-Run one alone with `python -m benchmarks.search`, `python -m benchmarks.nlu` or `python -m benchmarks.chat`.
+Run one alone with `python -m benchmarks.search`, `python -m benchmarks.dialogue`, `python -m benchmarks.nlu`
+or `python -m benchmarks.chat`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 import sys
 import time
 
-BENCHMARKS = ("search", "nlu", "chat")
+BENCHMARKS = ("search", "dialogue", "nlu", "chat")
 
 log = logging.getLogger("benchmarks")
 

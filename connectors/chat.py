@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, Field
@@ -74,6 +75,27 @@ def messages_from_rasa(raw_messages: Any) -> list[BotMessage]:
     return messages
 
 
+INTENT_PREFIX = "/"
+
+
+def offered_payloads(tracker: Any) -> set[str]:
+    """Payloads of every button the bot sent in a conversation (its tracker's bot events)."""
+    events = tracker.get("events") if isinstance(tracker, dict) else None
+    payloads: set[str] = set()
+    for event in events or []:
+        if not isinstance(event, dict) or event.get("event") != "bot":
+            continue
+        for button in (event.get("data") or {}).get("buttons") or []:
+            if isinstance(button, dict) and isinstance(button.get("payload"), str):
+                payloads.add(button["payload"].strip())
+    return payloads
+
+
+def as_plain_text(text: str) -> str:
+    """A typed message starting with "/" is text, not Rasa's intent syntax."""
+    return text.strip().lstrip(INTENT_PREFIX).strip() or "?"
+
+
 class RasaChat:
     """The chat core over Rasa's REST channel (``POST /webhooks/rest/webhook``)."""
 
@@ -86,8 +108,27 @@ class RasaChat:
             params={"token": token} if token else None,
         )
 
+    async def _offered(self, sender_id: str) -> set[str]:
+        try:
+            response = await self._client.get(
+                f"{self.rasa_url}/conversations/{quote(sender_id, safe='')}/tracker",
+                params={"include_events": "ALL"},
+            )
+            return offered_payloads(response.json()) if response.status_code == 200 else set()
+        except (httpx.HTTPError, ValueError):
+            return set()
+
+    async def guard(self, sender_id: str, text: str) -> str:
+        """Only a payload of a button the bot offered in this conversation reaches Rasa as an intent."""
+        if not text.lstrip().startswith(INTENT_PREFIX):
+            return text
+        if text.strip() in await self._offered(sender_id):
+            return text.strip()
+        return as_plain_text(text)
+
     async def send(self, sender_id: str, text: str) -> list[BotMessage]:
         started = time.perf_counter()
+        text = await self.guard(sender_id, text)
         try:
             response = await self._client.post(
                 f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender_id, "message": text}

@@ -15,7 +15,7 @@ from knowledge.schema import Channel, Document, Fee, Procedure
 
 ASPECTS = (
     "documents", "fee", "time", "place", "steps", "online", "forms",
-    "result", "conditions", "legal", "linked",
+    "result", "conditions", "legal", "linked", "cases", "source",
 )
 FULL_CARD = (
     "documents", "place", "online", "time", "fee", "result", "conditions", "steps", "legal", "linked",
@@ -203,6 +203,19 @@ def _documents(proc: Procedure) -> list[str]:
     return lines
 
 
+def _cases(proc: Procedure) -> list[str]:
+    """The documents of the cases beyond the common one (the first listed)."""
+    others = [case for case in proc.documents[1:] if case.documents]
+    if not others:
+        return ["Các trường hợp khác: nguồn không nêu trường hợp riêng ngoài hồ sơ thông thường."]
+    lines = ["Các trường hợp khác:"]
+    for case in others:
+        label = _short(case.case or "khác", 170).rstrip(":")
+        lines.append(label + ":" if label.lower().startswith("trường hợp") else f"Trường hợp {label}:")
+        lines.extend(document_line(document) for document in case.documents[:MAX_LIST_ITEMS])
+    return lines
+
+
 def _forms(proc: Procedure) -> list[str]:
     forms = [d for case in proc.documents for d in case.documents if d.form or d.form_file]
     if not forms:
@@ -347,6 +360,10 @@ def _section(proc: Procedure, aspect: str, today: date) -> list[str]:
         return _numbered(title, proc.steps, MAX_STEPS, MAX_STEP_CHARS, proc)
     if aspect == "legal":
         return _legal(proc)
+    if aspect == "cases":
+        return _cases(proc)
+    if aspect == "source":
+        return []  # the source line closes every card
     if aspect == "linked":
         return [f"Thủ tục liên thông/liên quan: {', '.join(proc.linked)}"] if proc.linked else []
     raise ValueError(f"unknown aspect {aspect!r}; expected one of {', '.join(ASPECTS)}")
@@ -422,3 +439,79 @@ def render_summary(proc: Procedure, today: date | None = None) -> str:
         if len(fees) == 1:
             parts.append(fee_text(fees[0], exemptions=False))
     return " · ".join(parts)
+
+
+# ---- the first answer: short, more on request ------------------------------------------------------
+
+FIRST_ANSWER_CHARS = 1000
+FIRST_DOCUMENT_CHARS = 110
+FIRST_DOCUMENTS = 6
+# Caveats short enough for the first answer: who the procedure is for, and the linked procedures.
+FIRST_NOTE_TOPICS = ("linked",)
+
+
+def _first_documents(proc: Procedure, limit: int) -> list[str]:
+    if not proc.documents or not proc.documents[0].documents:
+        return [f"Hồ sơ: nguồn không liệt kê giấy tờ; xem {source_link(proc)}"]
+    common = proc.documents[0].documents
+    lines = ["Hồ sơ:"]
+    for document in common[:limit]:
+        extras = [x for x in (_counts(document), f"mẫu {document.form}" if document.form else None) if x]
+        if document.present_only:
+            extras.append("xuất trình")
+        details = f" ({'; '.join(extras)})" if extras else ""
+        lines.append(f"• {_short(document.name, FIRST_DOCUMENT_CHARS)}{details}")
+    if len(common) > limit:
+        lines.append(f"• … và {len(common) - limit} giấy tờ khác")
+    return lines
+
+
+def _first_filing(proc: Procedure) -> str | None:
+    kinds = []
+    for channel in proc.channels:
+        if channel.kind.value == "truc_tiep":
+            kinds.append(f"trực tiếp tại {_short(proc.agency, 90)}" if proc.agency else "trực tiếp")
+        elif channel.kind.value == "truc_tuyen":
+            kinds.append(f"trực tuyến ({proc.online.url or PORTAL})")
+        else:
+            kinds.append("qua bưu chính")
+    return ("Nộp: " + "; ".join(kinds)) if kinds else None
+
+
+def _first_channel(proc: Procedure) -> Channel | None:
+    return next((c for c in proc.channels if c.kind.value == "truc_tiep"), None) or (
+        proc.channels[0] if proc.channels else None
+    )
+
+
+def _first_fee_and_time(proc: Procedure, today: date) -> list[str]:
+    channel = _first_channel(proc)
+    if channel is None:
+        return []
+    fees = channel.fees_in_force(today)
+    fee = fee_text(fees[0]) if fees else "không có thông tin về phí"
+    if len(fees) > 1:
+        fee += f" (còn {len(fees) - 1} mức khác)"
+    label = channel.kind.label.lower()
+    return [f"Lệ phí ({label}, ngày {_date(today)}): {fee}", f"Thời hạn ({label}): {time_text(channel)}"]
+
+
+def first_caveat(proc: Procedure) -> str | None:
+    """At most one citizen caveat: who the procedure is for, or its linked procedures."""
+    notes = relevant_notes(proc, FIRST_NOTE_TOPICS)
+    return f"Lưu ý: {_short(notes[0], 160)}" if notes else None
+
+
+def render_first_answer(proc: Procedure, today: date | None = None) -> str:
+    """The first answer about a procedure, at most FIRST_ANSWER_CHARS: name, the common case's
+    documents, where to file, today's fee, the time limit, one caveat and the source."""
+    today = today or get_settings().today()
+    tail = [x for x in (_first_filing(proc), *_first_fee_and_time(proc, today), first_caveat(proc)) if x]
+    text = ""
+    for limit in range(FIRST_DOCUMENTS, -1, -1):
+        blocks = [f"{_short(proc.name, 150)} (mã {proc.code})", "\n".join(_first_documents(proc, limit))]
+        blocks += ["\n".join(tail), source_line(proc)]
+        text = "\n\n".join(blocks)
+        if len(text) <= FIRST_ANSWER_CHARS:
+            break
+    return text

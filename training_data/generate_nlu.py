@@ -17,6 +17,8 @@ import re
 import unicodedata
 from pathlib import Path
 
+import yaml
+
 try:
     from bot.components.underthesea_tokenizer import default_fixed_words, segment, word_spans
 except ImportError:  # no Rasa in this environment: alignment is left to tests/rasa
@@ -59,19 +61,7 @@ PROCEDURES = [
     "giấy xác nhận cư trú", "hỗ trợ mai táng phí", "chế độ tử tuất", "đăng ký nhận con nuôi",
     "chứng thực hợp đồng", "tài khoản định danh điện tử mức 2", "vneid mức 2",
 ]
-SYNONYMS = {
-    "căn cước": ["cccd", "căn cước công dân", "can cuoc", "cmnd", "chứng minh nhân dân", "thẻ căn cước"],
-    "giấy phép lái xe": ["gplx", "bằng lái", "bằng lái xe", "bang lai", "bằng lái xe máy"],
-    "giấy chứng nhận quyền sử dụng đất": ["sổ đỏ", "so do", "sổ hồng", "so hong"],
-    "bảo hiểm y tế": ["bhyt", "thẻ bhyt", "the bhyt", "thẻ bảo hiểm y tế"],
-    "đăng ký thường trú": ["hộ khẩu", "nhập hộ khẩu", "ho khau", "nhap ho khau"],
-    "xóa đăng ký thường trú": ["cắt hộ khẩu", "cat ho khau"],
-    "bảo hiểm xã hội một lần": ["bhxh một lần", "bhxh 1 lần", "rút bhxh"],
-    "khai sinh": ["khai sanh", "giấy khai sinh", "giay khai sinh"],
-    "hộ chiếu": ["passport", "ho chieu"],
-    "lý lịch tư pháp": ["lltp", "ly lich tu phap"],
-    "đăng ký xe": ["cà vẹt", "ca vet", "cavet"],
-}
+ABBREVIATIONS = Path(__file__).resolve().parent.parent / "knowledge" / "abbreviations.yaml"
 PERSONS = [
     "con", "con tôi", "bé", "cháu", "vợ", "chồng", "bố", "mẹ", "bản thân", "em bé", "con nuôi",
     "bà nội", "ông ngoại", "người đã mất", "bố tôi đã mất", "mẹ tôi mới mất",
@@ -166,8 +156,27 @@ ASPECTS: dict[str, list[str]] = {
         "tôi muốn làm {p}", "thủ tục {p}", "hỏi về {p}", "cho tôi hỏi về {p}", "mình cần làm {p}",
         "tư vấn giúp tôi {p}", "tôi cần làm {p} cho {who}", "{p}", "muốn hỏi thủ tục {p}",
         "tìm hiểu {p}", "làm {p} cho {who}", "thông tin về {p}", "tôi định làm {p} ở {at}",
-        "em muốn đăng ký {p}", "giúp mình thủ tục {p} với", "còn {p} thì sao", "thế còn {p}",
+        "em muốn đăng ký {p}", "giúp mình thủ tục {p} với",
         "hỏi thêm về {p}", "chuyển sang {p} nhé", "giờ tôi hỏi {p}", "chuyển qua hỏi {p}",
+    ],
+    # The previous question about another procedure: the aspect slot is kept.
+    "ask_same": [
+        "còn {p} thì sao", "thế còn {p}", "vậy còn {p} thì sao", "còn {p} thì thế nào", "thế {p} thì sao",
+        "còn {p} thì như nào", "vậy {p} thì sao ạ", "còn với {p} thì sao", "thế còn {p} thì sao",
+        "{p} thì sao", "còn {p} nữa thì sao", "còn {p}?", "vậy còn {p}", "thế còn {p} thì thế nào",
+        "nếu là {p} thì sao", "còn nếu làm {p} thì sao",
+    ],
+    "ask_cases": [
+        "các trường hợp khác của {p}", "{p} có những trường hợp nào", "{p} trường hợp đặc biệt cần gì",
+        "{p} nếu ủy quyền thì cần gì thêm", "các trường hợp làm {p}",
+    ],
+    "ask_legal": [
+        "căn cứ pháp lý của {p}", "{p} theo luật nào", "văn bản nào quy định {p}",
+        "{p} quy định ở nghị định nào", "luật quy định về {p}",
+    ],
+    "ask_full": [
+        "cho xem đầy đủ thủ tục {p}", "thông tin đầy đủ về {p}", "chi tiết thủ tục {p}",
+        "xem toàn bộ thủ tục {p}", "{p} chi tiết đầy đủ",
     ],
 }
 # Follow-ups without a procedure: they are about the current topic.
@@ -211,21 +220,79 @@ FOLLOW_UPS: dict[str, list[str]] = {
         "cần điều kiện gì", "ai được làm", "có điều kiện gì không", "tôi có đủ điều kiện không",
         "bao nhiêu tuổi thì được làm", "có giới hạn tuổi không",
     ],
+    "ask_cases": [
+        "các trường hợp khác", "trường hợp khác thì sao", "còn trường hợp khác",
+        "trường hợp đặc biệt thì sao",
+        "xem các trường hợp khác", "nếu ủy quyền thì cần gì", "trường hợp của tôi khác thì cần gì",
+        "có trường hợp nào khác không", "các trường hợp riêng",
+    ],
+    "ask_legal": [
+        "căn cứ pháp lý", "theo luật nào", "văn bản nào quy định", "quy định ở đâu", "căn cứ vào đâu",
+        "luật nào quy định vậy", "nghị định nào quy định", "cơ sở pháp lý là gì", "dựa trên văn bản nào",
+    ],
+    "ask_source": [
+        "nguồn ở đâu", "thông tin lấy từ đâu", "nguồn thông tin", "xem nguồn", "link gốc",
+        "thông tin này chính xác không, nguồn đâu", "trích từ đâu vậy", "cho xin đường link",
+        "nguồn tin ở đâu", "dẫn nguồn giúp tôi",
+    ],
+    "ask_full": [
+        "xem đầy đủ", "cho xem chi tiết", "thông tin đầy đủ", "xem toàn bộ", "chi tiết hơn",
+        "nói rõ hơn được không", "cho tôi xem hết", "đầy đủ thông tin", "xem tất cả", "chi tiết đầy đủ",
+    ],
 }
 # Follow-ups that name only a place: where to file the current procedure.
 PLACE_FOLLOW_UPS = [
     "ở {at} nộp ở đâu", "{at} thì nộp chỗ nào", "tôi ở {at}, làm ở đâu", "nộp ở {at} được không",
     "ở {at} thì đến đâu", "nhà tôi ở {at} nộp chỗ nào", "làm ở {at} được không",
 ]
+# Ordinals choosing among offered buttons; the key is the entity value (position, or "last").
+ORDINALS: dict[str, list[str]] = {
+    "1": ["thứ nhất", "đầu tiên", "số 1", "số một", "thứ 1", "đầu"],
+    "2": ["thứ hai", "số 2", "số hai", "thứ 2"],
+    "3": ["thứ ba", "số 3", "số ba", "thứ 3"],
+    "4": ["thứ tư", "số 4", "số bốn", "thứ 4"],
+    "5": ["thứ năm", "số 5", "số năm", "thứ 5"],
+    "last": ["cuối", "cuối cùng"],
+}
+CHOICES = [
+    "cái {o}", "chọn {o}", "{o}", "lấy cái {o}", "thủ tục {o}", "mục {o}", "tôi chọn cái {o}", "dòng {o}",
+    "chọn cái {o}", "cái {o} nhé", "lựa chọn {o}", "phương án {o}", "lấy thủ tục {o}", "em chọn {o}",
+]
+# Papers abolished by Decree 104/2022 that officials still ask for.
+ABOLISHED_PAPERS = ["sổ hộ khẩu", "hộ khẩu giấy", "sổ tạm trú", "sổ tạm trú giấy", "kt3", "sổ hộ khẩu giấy"]
+ABOLISHED_PAPER_REPORTS = [
+    "họ đòi thêm {a} dù đã bỏ rồi", "bị đòi {a} dù đã có căn cước gắn chip", "xã vẫn bắt nộp {a}",
+    "cán bộ bắt photo {a}", "phường yêu cầu mang {a}", "làm {p} mà bị đòi {a}",
+    "nộp {p} bị bắt xuất trình {a}", "vẫn bị đòi {a} có đúng không",
+]
+
+
+def ordinal(text: str, value: str) -> str:
+    return f'[{text}]{{"entity": "ordinal", "value": "{value}"}}'
+
+
+def choices(rng: random.Random) -> list[str]:
+    out = []
+    for value, words in ORDINALS.items():
+        for word in words:
+            for pattern in rng.sample(CHOICES, 3):
+                if pattern == "{o}" and word in ("đầu", "cuối"):
+                    continue
+                out.append(pattern.replace("{o}", ordinal(word, value)))
+                plain = strip_accents(word)
+                out.append(strip_accents(pattern).replace("{o}", ordinal(plain, value)))
+    return out
+
+
+def abolished_paper_reports(rng: random.Random) -> list[str]:
+    out = []
+    for pattern in ABOLISHED_PAPER_REPORTS:
+        for paper in rng.sample(ABOLISHED_PAPERS, 2):
+            out.append(fill(pattern.replace("{a}", f"[{paper}](abolished_paper)"), rng))
+    return out
+
+
 OTHER: dict[str, list[str]] = {
-    "choose_option": [
-        "cái đầu tiên", "chọn số 1", "số 2", "cái thứ hai", "thủ tục thứ 3", "lựa chọn thứ nhất",
-        "tôi chọn cái số 2", "mục 1", "cái cuối", "số một", "cái thứ ba", "chọn thủ tục đầu",
-        "phương án 2", "cái số 4", "lấy cái đầu", "cái thứ 2", "số 3", "chọn 1", "lấy số 2",
-        "cái thứ nhất", "chon so 2", "so 1", "cai dau tien", "mục thứ hai", "cái số 3 nhé", "lựa chọn 2",
-        "phương án đầu", "cái thứ tư", "thủ tục số 2", "chọn cái thứ ba", "lấy thủ tục cuối",
-        "thu tuc thu 2", "dòng đầu tiên", "dòng thứ 2", "chọn cái cuối cùng",
-    ],
     "greet": [
         "xin chào", "chào bạn", "hello", "hi", "chào em", "alo", "chào ad", "chào buổi sáng",
         "xin chào trợ lý", "chào anh", "chào chị", "hey", "ê bot", "bạn ơi", "chao ban",
@@ -291,7 +358,6 @@ OTHER: dict[str, list[str]] = {
     "report_extra_papers": [
         "cán bộ bắt nộp thêm giấy tờ không có trong danh sách",
         "phường yêu cầu tôi nộp thêm giấy xác nhận cư trú",
-        "họ đòi thêm sổ hộ khẩu giấy dù đã bỏ rồi",
         "xã bắt photo công chứng thêm nhiều giấy",
         "làm {p} mà bị đòi thêm giấy tờ",
         "nộp {p} bị yêu cầu bổ sung giấy không có trong quy định",
@@ -305,7 +371,7 @@ OTHER: dict[str, list[str]] = {
         "cán bộ không nhận hồ sơ bắt về làm thêm giấy",
         "có được đòi thêm giấy tờ không có trong thủ tục không",
         "tôi bị đòi giấy chứng nhận độc thân dù không cần",
-        "cán bộ bắt bổ sung giấy không cần thiết", "bị đòi sổ hộ khẩu dù đã có căn cước gắn chip",
+        "cán bộ bắt bổ sung giấy không cần thiết",
         "xã đòi thêm xác nhận cư trú khi làm {p}", "một cửa trả hồ sơ bắt làm thêm giấy",
         "họ bắt tôi công chứng cả căn cước", "bị yêu cầu nộp bản sao chứng thực dù đã nộp online",
         "cán bộ bảo phải xin thêm giấy ở xã cũ", "bị hạch sách giấy tờ khi làm {p}",
@@ -408,7 +474,7 @@ def fill(pattern: str, rng: random.Random) -> str:
     return text
 
 
-SOCIAL = {"greet", "thank", "goodbye", "affirm", "deny", "choose_option"}
+SOCIAL = {"greet", "thank", "goodbye", "affirm", "deny", "choose_option", "ask_source", "ask_full"}
 
 
 def decorate(text: str, rng: random.Random, polite: bool = True) -> str:
@@ -524,6 +590,10 @@ def examples(rng: random.Random) -> dict[str, list[str]]:
     # People often type only the procedure's name.
     for procedure in rng.sample(PROCEDURES, 30):
         add("ask_procedure", decorate(p(procedure), rng, polite=False))
+    for text in choices(rng):
+        add("choose_option", text)
+    for text in abolished_paper_reports(rng):
+        add("report_extra_papers", text)
     for line in with_person_context(rng):
         intent, text = line.split("\t")
         add(intent, text)
@@ -535,12 +605,43 @@ def examples(rng: random.Random) -> dict[str, list[str]]:
     return {intent: sorted(texts) for intent, texts in sorted(data.items())}
 
 
+def synonyms() -> dict[str, list[str]]:
+    """The search's list of citizens' terms (knowledge/abbreviations.yaml) as NLU synonyms: one list."""
+    entries = yaml.safe_load(ABBREVIATIONS.read_text(encoding="utf-8"))["entries"]
+    seen: set[str] = set()
+    out: dict[str, list[str]] = {}
+    for entry in entries:
+        means = entry["means"]
+        for term in entry["terms"]:
+            for variant in dict.fromkeys([term, strip_accents(term)]):
+                key = variant.lower()
+                if len(key) < 3 or key in seen or key == means.lower():
+                    continue
+                seen.add(key)
+                out.setdefault(means, []).append(variant)
+    return out
+
+
 def synonyms_yaml() -> list[str]:
     lines = []
-    for canonical, variants in SYNONYMS.items():
+    for canonical, variants in synonyms().items():
         lines += [f"- synonym: {canonical}", "  examples: |"]
         lines += [f"    - {variant}" for variant in variants]
     return lines
+
+
+def regex_yaml() -> list[str]:
+    """Ordinal and abolished-paper patterns, as features for DIET."""
+    def alternatives(phrases: list[str]) -> str:
+        both = set(phrases) | {strip_accents(phrase) for phrase in phrases}
+        return "|".join(sorted(both, key=len, reverse=True))
+
+    words = alternatives([word for words in ORDINALS.values() for word in words])
+    papers = alternatives(ABOLISHED_PAPERS)
+    return [
+        "- regex: ordinal", "  examples: |", "    - \\b(" + words + ")\\b",
+        "- regex: abolished_paper", "  examples: |", "    - \\b(" + papers + ")\\b",
+    ]
 
 
 def main() -> None:
@@ -551,6 +652,7 @@ def main() -> None:
         lines += [f"- intent: {intent}", "  examples: |"]
         lines += [f"    - {text}" for text in texts]
     lines += synonyms_yaml()
+    lines += regex_yaml()
     OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     counts = ", ".join(f"{intent} {len(texts)}" for intent, texts in data.items())
     print(f"{OUT}: {sum(len(t) for t in data.values())} examples ({counts})")

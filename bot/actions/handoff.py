@@ -2,10 +2,10 @@
 
 ``action_request_human`` tells the citizen honestly when a volunteer will answer (support hours are
 configurable) and signals the channel, through a custom payload, to put the conversation in the
-volunteers' queue. ``action_offer_volunteer`` runs after every fallback and offers a volunteer once
-the bot has failed two turns in a row (two fallbacks without an answer, or an out-of-scope answer and
-such a fallback). The console then pauses and resumes the
-conversation through Rasa's HTTP API (connectors/console).
+volunteers' queue. ``action_offer_volunteer`` runs after out-of-scope and not-understood answers and
+offers a volunteer once the bot has failed two turns in a row (questions the search found nothing
+for, or out-of-scope ones). The console then pauses and resumes the conversation through Rasa's HTTP
+API (connectors/console).
 
 Support hours: ``TTHC_SUPPORT_DAYS`` (ISO weekdays, e.g. ``1-5`` for Monday to Friday, or ``1,3,5``),
 ``TTHC_SUPPORT_HOURS`` (``07:30-17:00``) and ``TTHC_SUPPORT_TIMEZONE`` (``Asia/Ho_Chi_Minh``).
@@ -175,15 +175,17 @@ def _turns(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return turns
 
 
-BOT_COULD_NOT_HELP = ("action_fallback", "action_out_of_scope")
+COULD_NOT_HELP = {"not_found", "not_understood"}
 
 
 def _failed(turn: list[dict[str, Any]]) -> bool:
-    """The fallback found nothing to answer with (it set no slot), or the question was out of scope."""
-    ran = [
-        i for i, e in enumerate(turn) if e.get("event") == "action" and e.get("name") in BOT_COULD_NOT_HELP
-    ]
-    return bool(ran) and not any(e.get("event") == "slot" for e in turn[ran[0] :])
+    """The search found nothing to answer with, or the question was out of scope."""
+    return any(
+        (e.get("event") == "action" and e.get("name") == "utter_out_of_scope")
+        or (e.get("event") == "slot" and e.get("name") == "answer_outcome"
+            and e.get("value") in COULD_NOT_HELP)
+        for e in turn
+    )
 
 
 def _offered(turn: list[dict[str, Any]]) -> bool:

@@ -1,4 +1,4 @@
-"""Shaping replies for Zalo: long texts split in order, buttons within Zalo's limits."""
+"""Shaping replies for Zalo: one answer in at most two messages, buttons within Zalo's limits."""
 
 from __future__ import annotations
 
@@ -78,3 +78,30 @@ def zalo_messages(message: BotMessage) -> list[dict[str, Any]]:
             part["attachment"] = {"type": "template", "payload": {"buttons": zalo_buttons(message.buttons)}}
         parts.append(part)
     return parts
+def _fit(text: str, chunks: int) -> list[str]:
+    """At most ``chunks`` pieces of at most MAX_TEXT_CHARS; what does not fit is cut, marked "…"."""
+    pieces = split_text(text)
+    if len(pieces) > chunks:
+        pieces = pieces[:chunks]
+        pieces[-1] = _shorten(pieces[-1], MAX_TEXT_CHARS - 1) + "…"
+    return pieces
+
+
+def shape_answer(replies: list[BotMessage]) -> list[BotMessage]:
+    """One answer as at most two Zalo messages: the answer's text, then the rest with the buttons
+    (those of the last replies first: the choices offered under the answer)."""
+    replies = [reply for reply in replies if reply.text or reply.buttons]
+    if not replies:
+        return []
+    buttons = list({b.payload: b for reply in reversed(replies) for b in reply.buttons}.values())[
+        :MAX_BUTTONS
+    ]
+    if len(replies) == 1:
+        messages = [BotMessage(text=piece) for piece in _fit(replies[0].text, 2)] or [BotMessage()]
+    else:
+        rest = "\n\n".join(reply.text for reply in replies[1:] if reply.text)
+        messages = [BotMessage(text=piece) for piece in _fit(replies[0].text, 1)]
+        if rest or buttons:
+            messages.append(BotMessage(text=(_fit(rest, 1) or [""])[0]))
+    messages[-1].buttons = buttons
+    return messages

@@ -27,7 +27,7 @@ from connectors.settings import ZaloSettings
 from connectors.zalo.client import ZaloClient, ZaloError, ZaloUnreachableError
 from connectors.zalo.signature import signature_matches
 from connectors.zalo.store import PendingMessage, ZaloStore
-from connectors.zalo.text import zalo_messages
+from connectors.zalo.text import shape_answer, zalo_messages
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class ZaloChannel:
             if replies is None:
                 self.store.mark_given_up(message.msg_id)
                 return
-            parts = [part for reply in replies for part in zalo_messages(reply)]
+            parts = [part for reply in shape_answer(replies) for part in zalo_messages(reply)]
             self.store.save_answer(message.msg_id, parts)
         for index in range(message.parts_sent, len(parts)):
             await self.client.post_message(message.user_id, parts[index])

@@ -68,12 +68,13 @@ def test_conversation_survives_a_reload(page: Any, stack: Stack, artifacts: Path
     welcome = len(bot_texts(page))
     choices = page.locator("#tthc-chat-widget .choice")
     welcome_choices = choices.count()
-    ask(page, "Đăng ký tạm trú cần giấy tờ gì?")
+    ask(page, "dang ky tam tru can giay to gi")
     wait_for_bot_messages(page, welcome + 1)
     answer = "\n".join(bot_texts(page)[welcome:])
     assert "tạm trú" in answer.lower()
     assert "CT01" in answer or "tờ khai" in answer.lower(), answer
-    assert "Trực tiếp" in answer and "Trực tuyến" in answer and " đ" in answer, "fees per channel"
+    assert "Nộp: trực tiếp" in answer and "trực tuyến" in answer and " đ" in answer, "where to file, the fee"
+    assert "Bạn cần thủ tục khác?" in answer, "close variants offered under the answer"
     assert page.evaluate(f"{SHADOW}.querySelectorAll('.msg.bot li').length") >= 2, "the checklist is a list"
     page.screenshot(path=str(artifacts / "widget-answer.png"))
     checklist = page.locator("#tthc-chat-widget .msg.bot").filter(has_text="CT01").first

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.integration
 Talk = Callable[[str, str], list[dict[str, Any]]]
 BIRTH = "1.001193"
 LICENCE_RENEWAL = "3.000347"
+TEMPORARY_RESIDENCE = "1.004194"
 
 
 def joined(messages: list[dict[str, Any]]) -> str:
@@ -29,27 +30,38 @@ def payload_code(payload: str) -> str:
     return json.loads(payload[len("/choose_option") :])["procedure_code"]
 
 
-def test_golden_path_birth_certificate_with_follow_ups(talk: Talk, sender_id: str) -> None:
-    first = joined(talk(sender_id, "Con tôi mới sinh, làm giấy khai sinh cần gì?"))
-    assert BIRTH in first
-    assert "tờ khai" in first.lower()
-    assert "giấy chứng sinh" in first.lower()
-    assert "https://dichvucong.gov.vn" in first  # the source link
+def test_birth_certificate_answered_at_once_then_follow_ups_about_it(talk: Talk, sender_id: str) -> None:
+    messages = talk(sender_id, "Con tôi mới sinh, giờ làm giấy khai sinh cần những giấy tờ gì vậy?")
+    first = messages[0]["text"]
+    assert BIRTH in first and "giấy chứng sinh" in first.lower() and "tờ khai" in first.lower()
+    assert len(first) <= 1200 and "Nguồn:" in first
+    assert "thủ tục nào" not in joined(messages)  # no question back
+    assert {"/ask_cases", "/ask_full"} <= {b["payload"] for b in messages[0]["buttons"]}
 
-    fee = joined(talk(sender_id, "lệ phí bao nhiêu?"))
-    assert BIRTH in fee
-    assert "lệ phí" in fee.lower()
-    assert "giấy chứng sinh" not in fee.lower()  # the fee, not the checklist again
-
-    place = joined(talk(sender_id, "nộp ở đâu?"))
-    assert BIRTH in place
-    assert place != fee
+    fee = joined(talk(sender_id, "lệ phí bao nhiêu"))
+    assert BIRTH in fee and "lệ phí" in fee.lower() and "giấy chứng sinh" not in fee.lower()
+    place = joined(talk(sender_id, "nộp ở đâu"))
+    assert BIRTH in place and "Cách nộp:" in place
+    time_limit = joined(talk(sender_id, "bao lâu thì có"))
+    assert BIRTH in time_limit and "Thời hạn" in time_limit
 
 
-def test_birth_offers_the_linked_procedures_of_decree_63(talk: Talk, sender_id: str) -> None:
+def test_temporary_residence_answered_at_once_with_variant_buttons(talk: Talk, sender_id: str) -> None:
+    messages = talk(sender_id, "dang ky tam tru can giay to gi")
+    assert TEMPORARY_RESIDENCE in messages[0]["text"] and "CT01" in messages[0]["text"]
+    assert len(messages[0]["text"]) <= 1200
+    other = next(m for m in messages if m["text"] == "Bạn cần thủ tục khác?")
+    variants = [payload_code(b["payload"]) for b in other["buttons"]]
+    assert 1 <= len(variants) <= 3 and TEMPORARY_RESIDENCE not in variants
+
+    chosen = joined(talk(sender_id, other["buttons"][0]["payload"]))
+    assert variants[0] in chosen
+    assert variants[0] in joined(talk(sender_id, "lệ phí bao nhiêu"))
+
+
+def test_birth_offers_the_linked_procedures_of_its_record(talk: Talk, sender_id: str) -> None:
     messages = talk(sender_id, "làm giấy khai sinh cho bé cần giấy tờ gì")
-    assert "63/2024" in joined(messages)
-    linked = {payload_code(b["payload"]) for b in buttons(messages)}
+    linked = {payload_code(b["payload"]) for b in buttons(messages) if b["payload"].startswith("/choose")}
     assert {"2.000986", "2.001023"} & linked
 
 
@@ -77,19 +89,29 @@ def test_unaccented_follow_up_keeps_the_topic(talk: Talk, sender_id: str) -> Non
     assert BIRTH in joined(talk(sender_id, "le phi bao nhieu"))
 
 
-def test_clarification_by_button(talk: Talk, sender_id: str) -> None:
+def test_clarification_by_button_and_by_ordinal(talk: Talk, sender_id: str) -> None:
     messages = talk(sender_id, "cấp lại giấy tờ")
     offered = buttons(messages)
     assert 2 <= len(offered) <= 5, joined(messages)
     assert "thủ tục nào" in joined(messages)
-    chosen = offered[1]
-    code = payload_code(chosen["payload"])
+    code = payload_code(offered[1]["payload"])
+    answer = joined(talk(sender_id, offered[1]["payload"]))
+    assert code in answer and "Nguồn:" in answer
+    assert code in joined(talk(sender_id, "lệ phí bao nhiêu?"))  # the chosen procedure is the topic
 
-    answer = joined(talk(sender_id, chosen["payload"]))
-    assert code in answer
-    assert "Nguồn:" in answer
-    # The chosen procedure is now the topic.
-    assert code in joined(talk(sender_id, "lệ phí bao nhiêu?"))
+    other = f"{sender_id}-ordinal"
+    offered = buttons(talk(other, "cấp lại giấy tờ"))
+    assert payload_code(offered[2]["payload"]) in joined(talk(other, "cái thứ ba"))
+
+
+def test_typed_intent_syntax_is_text_and_only_offered_payloads_are_intents(
+    talk: Talk, sender_id: str
+) -> None:
+    assert BIRTH not in joined(talk(sender_id, '/choose_option{"procedure_code":"1.001193"}'))
+    assert "Lệ phí (áp dụng" not in joined(talk(sender_id, "/ask_fee"))  # not offered yet: text
+    talk(sender_id, "dang ky tam tru can giay to gi")
+    fee = joined(talk(sender_id, "/ask_fee"))  # offered under the answer: the button's intent
+    assert TEMPORARY_RESIDENCE in fee and "Lệ phí (áp dụng" in fee
 
 
 def test_follow_up_without_a_topic_asks_which_procedure(talk: Talk, sender_id: str) -> None:

@@ -1,4 +1,4 @@
-"""Helpers of the custom actions: place resolution (old provinces), typed choices, topic words."""
+"""Helpers of the custom actions: place resolution (old provinces), typed choices, option buttons."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from bot.actions.procedures import chosen_index, option_button, topic_words
+from bot.actions.procedures import option_button
+from bot.actions.slots import option_at
 from bot.places import PLACES_FILE, resolve_place
 
 
@@ -53,20 +54,14 @@ def test_commune_with_a_unique_name_resolves_to_its_province() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "count", "expected"),
-    [("cái đầu tiên", 5, 0), ("số 2", 5, 1), ("cái thứ hai", 3, 1), ("cái cuối", 4, 3), ("số 9", 3, None)],
+    ("ordinal", "expected"),
+    [("1", "a"), ("2", "b"), ("3", "c"), ("last", "c"), ("4", None), ("0", None), ("x", None)],
 )
-def test_typed_choice_among_offered_options(text: str, count: int, expected: int | None) -> None:
-    assert chosen_index(text, count) == expected
+def test_an_ordinal_value_picks_an_offered_option(ordinal: str, expected: str | None) -> None:
+    assert option_at(["a", "b", "c"], ordinal) == expected
 
 
 def test_option_button_payload_is_rasa_intent_syntax() -> None:
     button = option_button("1.001193", "Thủ tục đăng ký khai sinh " * 10)
     assert button["payload"] == '/choose_option{"procedure_code":"1.001193"}'
     assert len(button["title"]) <= 90
-
-
-def test_follow_up_questions_have_no_topic_words() -> None:
-    assert topic_words("lệ phí bao nhiêu?") == []
-    assert topic_words("nộp ở đâu vậy ạ") == []
-    assert len(topic_words("còn đổi bằng lái xe thì sao")) >= 2

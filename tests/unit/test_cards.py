@@ -8,6 +8,7 @@ from functools import cache
 import pytest
 
 from knowledge.cards import ASPECTS, render_card, render_summary
+from knowledge.catalogue import get_catalogue
 from knowledge.config import get_settings
 from knowledge.importers import dvcqg
 from knowledge.importers.common import NOTE_POLICE_BHYT
@@ -184,3 +185,30 @@ def test_display_cuts_keep_whole_sentences_and_the_dated_fact():
     assert "từ ngày 01 tháng 8 năm 2026" in card
     card = render_card(imported("2.001263"), aspects=["documents"], today=TODAY)
     assert "Đơn xin nhận con nuôi" in card and "con nu " not in card
+
+
+def test_first_answer_is_short_with_documents_filing_fee_time_and_source():
+    from knowledge.cards import render_first_answer
+
+    catalogue = get_catalogue()
+    for procedure in catalogue:
+        if procedure.curated:
+            text = render_first_answer(procedure, today=date(2026, 7, 1))
+            assert len(text) <= 1000, procedure.code
+            assert text.startswith(procedure.name[:40]) and "Nguồn:" in text
+    birth = render_first_answer(catalogue.get("1.001193"), today=date(2026, 7, 1))
+    assert "Hồ sơ:" in birth and "Nộp:" in birth and "Lệ phí" in birth and "Thời hạn" in birth
+    assert birth.count("Lưu ý") <= 1
+
+
+def test_editor_notes_never_reach_a_card():
+    from knowledge.cards import render_first_answer
+
+    record = get_catalogue().get("1.001193").model_copy(update={"editor_notes": ["Cần kiểm tra lại mẫu XYZ"]})
+    for text in (render_first_answer(record), render_card(record), render_card(record, aspects=["forms"])):
+        assert "XYZ" not in text
+
+
+def test_other_cases_list_the_cases_beyond_the_common_one():
+    text = render_card(get_catalogue().get("1.001193"), aspects=["cases"])
+    assert "Các trường hợp khác:" in text and "Trường hợp" in text

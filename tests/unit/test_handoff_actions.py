@@ -80,7 +80,7 @@ def test_outside_hours_the_request_stays_queued_and_the_service_centre_is_named(
     assert "tỉnh nơi bạn nộp hồ sơ" in general["service_centre"]
 
 
-def turn(*actions: str, slot: bool = False, offered: bool = False) -> list[dict[str, Any]]:
+def turn(*actions: str, outcome: str | None = None, offered: bool = False) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = [
         {"event": "user", "text": "…"},
         {"event": "action", "name": "action_listen"},
@@ -88,8 +88,8 @@ def turn(*actions: str, slot: bool = False, offered: bool = False) -> list[dict[
     for name in actions:
         events.append({"event": "action", "name": name})
         events.append({"event": "bot", "text": "…", "metadata": {}})
-    if slot:
-        events.append({"event": "slot", "name": "current_procedure", "value": "1.004194"})
+    if outcome:
+        events.append({"event": "slot", "name": "answer_outcome", "value": outcome})
     if offered:
         events.append({"event": "bot", "text": "…", "metadata": {"utter_action": "utter_offer_volunteer"}})
     return events
@@ -101,11 +101,12 @@ def offers(*turns: list[dict[str, Any]]) -> bool:
 
 
 def test_a_volunteer_is_offered_after_two_failed_turns_in_a_row_once() -> None:
-    failed = turn("action_fallback")
+    failed = turn("action_answer_procedure", outcome="not_found")
     assert not offers(failed)
     assert offers(failed, failed)
-    assert offers(turn("action_out_of_scope"), failed)
-    assert not offers(failed, turn("action_fallback", slot=True))  # the fallback found an answer
-    assert not offers(failed, turn("action_answer_procedure"), failed)
-    assert not offers(failed, turn("action_fallback", offered=True), failed)  # just offered
+    assert offers(turn("utter_out_of_scope"), failed)
+    assert offers(failed, turn("action_answer_procedure", outcome="not_understood"))
+    assert not offers(failed, turn("action_answer_procedure", outcome="answered"))  # it found an answer
+    assert not offers(failed, turn("action_answer_procedure", outcome="asked"), failed)
+    assert not offers(failed, turn("action_answer_procedure", outcome="not_found", offered=True), failed)
     assert offers(failed, failed, failed, failed)
