@@ -354,7 +354,7 @@ def build_widget_router() -> APIRouter:
     async def widget_stream(
         request: Request,
         sender_id: str = Path(pattern=r"^[A-Za-z0-9_-]{1,128}$"),
-        after: int = Query(0, ge=0),
+        after: int = Query(0, ge=0, le=2**62),
     ) -> StreamingResponse:
         """Server-sent events for the widget: ``message`` (a volunteer's or an out-of-band bot message) and
         ``status`` (who answers); the stream ends once the conversation is back with the bot."""
