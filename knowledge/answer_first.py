@@ -125,7 +125,7 @@ def _decide_alone(searcher: Searcher, ranking: Ranking, policy: AnswerPolicy) ->
     ]
     if not candidates:
         return Decision("none")
-    probability = searcher.confidence.probability(ranking.features) if searcher.confidence else 0.0
+    probability = searcher.probability(ranking) or 0.0
     top = records[ranking.order[0]]
     coverage = 0.0
     if top.curated:
