@@ -199,6 +199,18 @@ class RunningApp:
         return httpx.post(f"{self.url}/zalo/webhook", content=body, headers=headers, timeout=10)
 
 
+def zalo_env(api_base: str) -> dict[str, str]:
+    """The Zalo channel's settings for a supervised app that talks to the fake Zalo API."""
+    return {
+        "ZALO_APP_ID": APP_ID,
+        "ZALO_APP_SECRET": APP_SECRET,
+        "ZALO_OA_SECRET_KEY": OA_SECRET_KEY,
+        "ZALO_REFRESH_TOKEN": FIRST_REFRESH_TOKEN,
+        "ZALO_OA_API_BASE": api_base,
+        "ZALO_OAUTH_BASE": api_base,
+    }
+
+
 def sign(body: bytes, timestamp: str, key: str = OA_SECRET_KEY) -> str:
     return "mac=" + hashlib.sha256(APP_ID.encode() + body + timestamp.encode() + key.encode()).hexdigest()
 
@@ -364,10 +376,13 @@ def stored_messages(db: Path) -> dict[str, tuple[str | None, float | None]]:
 def crash_after_receiving(
     start_app: Callable[..., RunningApp], api_base: str, db: Path, text: str, msg_id: str
 ) -> None:
-    """An app that acknowledges a message and then never answers it, as if it crashed."""
+    """An app that acknowledges a message and then never answers it, as if it crashed: its lease on
+    the message runs out (a dead process renews nothing)."""
     crashed = start_app(api_base, chat=HangingChat(), state_db=db)
     assert crashed.post_event(text_event(text, msg_id=msg_id)).status_code == 200
     assert wait_for(lambda: crashed.chat.received)
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE zalo_messages SET lease_until = 0 WHERE msg_id = ?", (msg_id,))
 
 
 def test_a_message_left_unanswered_by_a_crash_is_answered_at_the_next_start(
@@ -768,13 +783,10 @@ def test_sigkill_of_the_app_mid_reply_the_citizen_gets_the_real_answer_once(
         rasa_token=stack.rasa_token,
         actions_secret=stack.actions_secret,
         app_env={
-            "ZALO_APP_ID": APP_ID,
-            "ZALO_APP_SECRET": APP_SECRET,
-            "ZALO_OA_SECRET_KEY": OA_SECRET_KEY,
-            "ZALO_REFRESH_TOKEN": FIRST_REFRESH_TOKEN,
-            "ZALO_OA_API_BASE": api_base,
-            "ZALO_OAUTH_BASE": api_base,
+            **zalo_env(api_base),
             "ZALO_TIMEOUT_SECONDS": "300",
+            # The killed app's lease on the message runs out soon, and the new process takes it over.
+            "ZALO_LEASE_SECONDS": "3",
         },
     )
     db = tmp_path / "tthc.db"  # the app's database in the state dir
