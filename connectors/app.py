@@ -169,7 +169,7 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
         database,
         settings,
         RasaConversations(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds),
-        live=LiveBus(settings.redis_url),
+        bus=LiveBus(settings.redis_url),
     )
     chat_core: ChatBackend = HandoffChat(
         chat or RasaChat(settings.rasa_url, settings.rasa_timeout_seconds, settings.rasa_token), desk
@@ -196,7 +196,7 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(database.upgrade)
-        await desk.live.start()
+        await desk.bus.start()
         if zalo_channel is not None and settings.state_db is not None:
             await run_in_threadpool(zalo_channel.store.import_legacy, settings.state_db)
         if zalo_channel is not None:
@@ -211,7 +211,7 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
         await chat_core.aclose()
         await internal_http.aclose()
         await desk.rasa.aclose()
-        await desk.live.aclose()
+        await desk.bus.aclose()
         database.dispose()
 
     app = FastAPI(

@@ -104,7 +104,7 @@ def _sse(event: str, data: Any) -> str:
 async def _until_change(desk: Desk, changed: asyncio.Event) -> float:
     """Wait until the database changed (or the poll interval passed); the seconds waited."""
     started = time.monotonic()
-    await desk.live.wait(changed, min(desk.live.poll_seconds, HEARTBEAT_SECONDS))
+    await desk.bus.wait(changed, min(desk.bus.poll_seconds, HEARTBEAT_SECONDS))
     return time.monotonic() - started
 
 
@@ -188,7 +188,7 @@ def build_router(login_limiter: RateLimiter) -> APIRouter:
         async def generate() -> AsyncIterator[str]:
             last, quiet = "", 0.0
             while not await request.is_disconnected():
-                changed = desk.live.changed()
+                changed = desk.bus.changed()
                 current = await desk.run(snapshot)
                 encoded = json.dumps(current, ensure_ascii=False, sort_keys=True)
                 if encoded != last:
@@ -377,7 +377,7 @@ def build_widget_router() -> APIRouter:
         async def generate() -> AsyncIterator[str]:
             seen, last_status, quiet = after, None, 0.0
             while not await request.is_disconnected():
-                changed = desk.live.changed()
+                changed = desk.bus.changed()
                 messages, status = await desk.run(lambda session, seen=seen: poll(session, seen))
                 for item in messages:
                     seen = max(seen, item["id"])

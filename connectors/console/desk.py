@@ -48,13 +48,13 @@ class Desk:
         settings: AppSettings,
         rasa: RasaConversations,
         zalo: Any | None = None,
-        live: LiveBus | None = None,
+        bus: LiveBus | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.rasa = rasa
         self.zalo = zalo
-        self.live = live or LiveBus()
+        self.bus = bus or LiveBus()
         self.window_hours = settings.zalo.reply_window_hours
 
     async def run(self, work: Callable[[Session], T]) -> T:
@@ -70,7 +70,7 @@ class Desk:
 
         result, wrote = await run_in_threadpool(in_session)
         if wrote:
-            await self.live.publish()
+            await self.bus.publish()
         return result
 
     # ---- the citizen's side ---------------------------------------------------------------------
