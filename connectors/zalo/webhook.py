@@ -86,12 +86,16 @@ class ZaloChannel:
         """Prune old message ids and finish what a previous process (or a replica that died) received
         but never answered; messages another live replica is answering keep their lease and stay its."""
         self.store.forget_messages_older_than(self.settings.keep_message_ids_seconds)
-        return self._take_over()
+        return self._answer_taken(self._take_over())
 
-    def _take_over(self) -> int:
-        taken = self.store.take_over(
+    def _take_over(self) -> list[PendingMessage]:
+        """Pending messages whose lease ran out, now leased to this replica (database calls only)."""
+        return self.store.take_over(
             self.settings.resume_window_seconds, self.owner, self.settings.lease_seconds
         )
+
+    def _answer_taken(self, taken: list[PendingMessage]) -> int:
+        """Schedule the messages taken over (in the event loop's thread)."""
         for message in taken:
             self.schedule(message)
         if taken:
@@ -110,7 +114,7 @@ class ZaloChannel:
                 await run_in_threadpool(
                     self.store.renew_leases, sorted(self._in_flight), self.owner, self.settings.lease_seconds
                 )
-                await run_in_threadpool(self._take_over)
+                self._answer_taken(await run_in_threadpool(self._take_over))
             except Exception:
                 logger.exception("Zalo leases not renewed")
 

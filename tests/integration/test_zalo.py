@@ -408,6 +408,19 @@ def test_a_message_left_unanswered_by_a_crash_is_answered_at_the_next_start(
     assert len(fake.delivered) == 1
 
 
+def test_a_running_replica_takes_over_a_message_whose_replica_died(fake_zalo, start_app, tmp_path) -> None:
+    fake, api_base = fake_zalo
+    db = tmp_path / "state.db"
+    survivor = start_app(api_base, state_db=db)
+    survivor.settings.zalo.lease_seconds = 0.6  # its next look for expired leases comes sooner
+    crash_after_receiving(start_app, api_base, db, "mất bao lâu", "msg-other-replica-1")
+    delivered = wait_for(lambda: fake.delivered, timeout=20)  # the first look comes after 10 s
+    assert [item["message"]["text"] for item in delivered] == ["Bạn vừa hỏi: mất bao lâu"]
+    assert survivor.chat.received == [("zalo:8412345678901234567", "mất bao lâu")]
+    time.sleep(1.5)
+    assert len(fake.delivered) == 1  # taken over once
+
+
 def test_unanswered_messages_older_than_the_resume_window_are_not_answered(
     fake_zalo, start_app, tmp_path
 ) -> None:
