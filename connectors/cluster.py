@@ -2,10 +2,11 @@
 
 ``Cluster`` is ``connectors.run.Stack`` with N app replicas, M Rasa replicas and M action servers,
 and haproxy (Debian's package) in front of each tier, all under one supervisord, which starts a
-killed replica again. haproxy health-checks every replica each second and takes one that fails out
-of its backend; a request whose connection failed or whose replica died before answering is sent
-again to another replica (at most ``RETRIES`` times). Only the public frontend listens on
-``TTHC_HOST``; the Rasa and action-server frontends and the statistics page stay on loopback.
+killed replica again. haproxy checks every replica every 2 s and takes one out of its backend at its
+first refused connection; a request whose connection failed or whose replica died before answering
+is sent again to another replica (at most ``RETRIES`` times), and one that cannot be gets a 503.
+Only the public frontend listens on ``TTHC_HOST``; the Rasa and action-server frontends and the
+statistics page stay on loopback.
 
 Shared state must be configured for more than one replica: ``TTHC_DATABASE_URL`` (PostgreSQL),
 ``TTHC_TRACKER_STORE_URL``, ``TTHC_LOCK_STORE_URL`` and ``TTHC_REDIS_URL``; the cluster refuses to
@@ -37,6 +38,7 @@ HAPROXY = os.environ.get("TTHC_HAPROXY", "/usr/sbin/haproxy")
 RETRIES = 3
 # A Rasa replica killed while it held a conversation's lock: the lock frees itself after this long.
 TICKET_LOCK_LIFETIME_SECONDS = 10
+CUT_REQUEST_RESPONSE = Path(__file__).resolve().parent.parent / "docker" / "haproxy-cut.http"
 SHARED_SETTINGS = ("TTHC_DATABASE_URL", "TTHC_TRACKER_STORE_URL", "TTHC_LOCK_STORE_URL", "TTHC_REDIS_URL")
 
 
@@ -48,6 +50,7 @@ def haproxy_config(
     actions_port: int,
     actions: list[int],
     stats_port: int,
+    admin_socket: Path | None = None,
 ) -> str:
     """haproxy's configuration for the three tiers on one machine (replicas on loopback)."""
 
@@ -57,6 +60,7 @@ def haproxy_config(
     lines = [
         "global",
         "    maxconn 4096",
+        *([f"    stats socket {admin_socket} mode 600 level admin"] if admin_socket else []),
         "",
         "defaults",
         "    mode http",
@@ -72,7 +76,11 @@ def haproxy_config(
         f"    retries {RETRIES}",
         "    option redispatch 1",
         "    retry-on conn-failure empty-response",
+        # TCP checks: Rasa and uvicorn listen only once ready, and an overloaded Rasa answers an HTTP
+        # check late, which would take every replica out at the peak.
         "    default-server check inter 2s fall 3 rise 2 observe layer4 error-limit 1 on-error mark-down",
+        # A request cut by a dying replica that could not be sent again: 503 and Retry-After.
+        f"    errorfile 502 {CUT_REQUEST_RESPONSE}",
         "",
         "frontend public",
         f"    bind {public[0]}:{public[1]}",
@@ -81,9 +89,6 @@ def haproxy_config(
         "",
         "backend apps",
         "    balance leastconn",
-        # Ready means: Rasa (through its own frontend), the actions and the search index answer.
-        "    option httpchk GET /healthz",
-        "    http-check expect status 200",
         *servers("app", apps),
         "",
         "frontend rasa",
@@ -92,9 +97,6 @@ def haproxy_config(
         "",
         "backend rasas",
         "    balance leastconn",
-        # Rasa answers / only once its model is loaded.
-        "    option httpchk GET /",
-        "    http-check expect status 200",
         *servers("rasa", rasas),
         "",
         "frontend actions",
@@ -170,6 +172,7 @@ class Cluster(Stack):
             actions_port=self.actions_port,
             actions=[ports[name] for name in self._replicas("actions")],
             stats_port=self.stats_port,
+            admin_socket=self.admin_socket,
         )
         path = self.state_dir / "haproxy.cfg"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -197,6 +200,25 @@ class Cluster(Stack):
                 rasa.check_installed()
                 commands[name] = rasa.command()
         return commands
+
+    @property
+    def admin_socket(self) -> Path:
+        return self.state_dir / "haproxy.sock"
+
+    def set_serving(self, name: str, serving: bool) -> None:
+        """Put a replica in or out of its backend (haproxy's runtime API); its process keeps running."""
+        import socket
+
+        backend = {"app": "apps", "rasa": "rasas", "actions": "actions"}[name.split("-")[0]]
+        command = f"{'enable' if serving else 'disable'} server {backend}/{name}\n"
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.connect(str(self.admin_socket))
+            sock.sendall(command.encode())
+            sock.recv(4096)
+
+    def pid_of(self, name: str) -> int | None:
+        return (self.process_info(name) or {}).get("pid") or None
 
     # ---- watching the replicas ----------------------------------------------------------------
 
@@ -245,7 +267,8 @@ class Cluster(Stack):
             if problem:
                 logger.error("Cluster failed to start: %s", problem)
                 return False
-            if self.all_up():
+            # Listening everywhere, and the app finds Rasa, the actions and the search index ready.
+            if self.all_up() and (self.health() or {}).get("status") == "ok":
                 return True
             time.sleep(1.0)
         logger.error("Not every replica is up after %.0f s: %s", timeout, self.server_states())

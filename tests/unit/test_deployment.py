@@ -67,7 +67,10 @@ def test_haproxy_accepts_its_configuration(source: str, tmp_path: Path) -> None:
     if not Path(haproxy).exists():
         pytest.skip("haproxy is not installed (make test-scale installs Debian's)")
     if source == "compose":
-        path = DOCKER / "haproxy.cfg"
+        # The image copies the error page to /etc/haproxy/errors/; here it is read where it is.
+        path = tmp_path / "haproxy.cfg"
+        text = (DOCKER / "haproxy.cfg").read_text(encoding="utf-8")
+        path.write_text(text.replace("/etc/haproxy/errors/cut.http", str(DOCKER / "haproxy-cut.http")))
     else:
         path = tmp_path / "haproxy.cfg"
         path.write_text(
