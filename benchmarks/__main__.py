@@ -1,6 +1,6 @@
 """`make bench`: every benchmark of the project, one after the other, each printing its own table.
 
-Run one alone with `python -m benchmarks.search`, `python -m benchmarks.nlu` or `python -m benchmarks.chat`.
+Run one alone with `python -m benchmarks.search`, `.nlu`, `.chat` or `.scale` (1+1 and 2+2 replicas).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import logging
 import sys
 import time
 
-BENCHMARKS = ("search", "nlu", "chat")
+BENCHMARKS = ("search", "nlu", "chat", "scale")
 
 log = logging.getLogger("benchmarks")
 
