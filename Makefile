@@ -22,12 +22,15 @@ TRAINING_DATA := $(filter-out training_data/tests/%,$(wildcard training_data/*.y
 RASA_SOURCES := $(shell find bot training_data -type f \( -name '*.yml' -o -name '*.yaml' -o -path 'bot/components/*' -o -path 'bot/data/*' \) 2>/dev/null)
 
 .PHONY: help setup setup-app setup-rasa model index train browser-deps test test-unit test-integration \
-        test-browser run bench rerank lint format lock-app clean
+        test-browser run bench rerank lint format lock-app clean haproxy-deps compose-deps compose-check \
+        test-scale run-cluster
 
 help:
 	@echo "make run    set up everything, then start Rasa and the app (http://127.0.0.1:8000)"
 	@echo "make test   set up everything, then run every check"
 	@echo "make bench  search, NLU and chat benchmarks"
+	@echo "make test-scale  2 app + 2 Rasa replicas behind haproxy, one of each killed mid-run (CI runs it after make test)"
+	@echo "make run-cluster  APPS=2 RASAS=2 replicas behind haproxy (needs TTHC_DATABASE_URL etc., see docker/README.md)"
 	@echo "make lint   ruff"
 
 ## ---- setup ---------------------------------------------------------------------------------
@@ -71,6 +74,12 @@ $(RASA_MODEL_STAMP): $(RASA_STAMP) $(RASA_SOURCES)
 browser-deps:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+haproxy-deps:
+	@test -x /usr/sbin/haproxy || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; }
+
+compose-deps:
+	@command -v docker-compose >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
+
 ## ---- checks --------------------------------------------------------------------------------
 lint: $(APP_STAMP)
 	$(VENV)/bin/ruff check .
@@ -79,13 +88,23 @@ format: $(APP_STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: setup train browser-deps lint
+# The scale-out test (tests/scale) is its own target: .ci/run runs it after this one.
+test: setup train browser-deps compose-check lint
 	$(RASA_VENV)/bin/rasa data validate --config bot/config.yml --domain bot/domain --data training_data
 	# End-to-end test stories (training_data/tests): any wrong intent or action fails.
 	$(RASA_VENV)/bin/rasa test core --model $(VAR)/rasa-models/tthc.tar.gz --stories training_data/tests \
 		--fail-on-prediction-errors --no-plot --out $(VAR)/rasa-test
 	$(RASA_VENV)/bin/python -m pytest tests/rasa
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --ignore=tests/scale
+
+# docker/compose.yml as Debian's docker-compose reads it (no engine needed); the secrets are dummies.
+compose-check: compose-deps
+	cd docker && TTHC_RASA_TOKEN=check TTHC_ACTIONS_SECRET=check TTHC_SECRET_KEY=check \
+		docker-compose -f compose.yml config -q
+
+# 2 app + 2 Rasa replicas behind haproxy, the local PostgreSQL and Redis; see tests/scale.
+test-scale: setup train haproxy-deps
+	$(VENV)/bin/pytest tests/scale -s
 
 test-unit: setup
 	$(VENV)/bin/pytest tests/unit
@@ -99,6 +118,11 @@ test-browser: setup train browser-deps
 ## ---- run and measure -----------------------------------------------------------------------
 run: setup train
 	$(VENV)/bin/python -m connectors.run
+
+APPS ?= 2
+RASAS ?= 2
+run-cluster: setup train haproxy-deps
+	$(VENV)/bin/python -m connectors.cluster --apps $(APPS) --rasas $(RASAS)
 
 bench: setup train
 	$(VENV)/bin/python -m benchmarks

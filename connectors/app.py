@@ -37,6 +37,7 @@ from connectors.console.desk import Desk, HandoffChat
 from connectors.console.rasa_api import RasaConversations
 from connectors.db import Database
 from connectors.limits import BodySizeLimitMiddleware
+from connectors.live import LiveBus
 from connectors.ratelimit import RATE_LIMITED_MESSAGE, RateLimiter
 from connectors.settings import AppSettings
 
@@ -169,6 +170,7 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
         database,
         settings,
         RasaConversations(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds),
+        bus=LiveBus(settings.redis_url),
     )
     chat_core: ChatBackend = HandoffChat(
         chat or RasaChat(settings.rasa_url, settings.rasa_timeout_seconds, settings.rasa_token), desk
@@ -185,8 +187,11 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
 
         if not settings.secret_key:
             logger.warning("TTHC_SECRET_KEY is not set: the Zalo tokens are stored unencrypted")
+        from connectors.zalo.client import ZaloClient
+
         store = ZaloStore(database, settings.secret_key)
-        zalo_channel = ZaloChannel(settings.zalo, store, chat_core, limiter)
+        client = ZaloClient(settings.zalo, store, redis_url=settings.redis_url)
+        zalo_channel = ZaloChannel(settings.zalo, store, chat_core, limiter, client)
         desk.zalo = zalo_channel
 
     async def _apply_retention() -> None:
@@ -200,11 +205,13 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(database.upgrade)
+        await desk.bus.start()
         if zalo_channel is not None and settings.state_db is not None:
             await run_in_threadpool(zalo_channel.store.import_legacy, settings.state_db)
         purging = asyncio.create_task(_apply_retention())
         if zalo_channel is not None:
             zalo_channel.resume_unanswered()
+            zalo_channel.start()
         logger.info(
             "App ready; Rasa at %s; Zalo channel %s", settings.rasa_url, "on" if zalo_channel else "off"
         )
@@ -215,6 +222,7 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
         await chat_core.aclose()
         await internal_http.aclose()
         await desk.rasa.aclose()
+        await desk.bus.aclose()
         database.dispose()
 
     app = FastAPI(

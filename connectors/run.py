@@ -51,6 +51,7 @@ LOG_BACKUPS = 5
 # The app's graceful shutdown (Zalo replies in flight), and what supervisord grants on top.
 APP_GRACE_SECONDS = 25
 LOOPBACK = "127.0.0.1"
+UVICORN = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -181,11 +182,12 @@ class Stack:
     def write_endpoints(self) -> Path:
         """Rasa's endpoints: the action server with its secret, tracker in SQLite (or PostgreSQL)."""
         sqlite_path = self.tracker_db or self.state_dir / "rasa-tracker.db"
+        env = {**os.environ, **self.app_env}
         config: dict[str, Any] = {
             "action_endpoint": action_endpoint_config(f"{self.actions_url}/webhook"),
-            "tracker_store": tracker_store_config(sqlite_path=sqlite_path),
+            "tracker_store": tracker_store_config(env.get("TTHC_TRACKER_STORE_URL", ""), sqlite_path),
         }
-        lock_store = lock_store_config()
+        lock_store = lock_store_config(env.get("TTHC_LOCK_STORE_URL", ""))
         if lock_store:
             config["lock_store"] = lock_store
         path = self.state_dir / "rasa-endpoints.yml"
@@ -229,27 +231,38 @@ class Stack:
         proxies = {**os.environ, **self.app_env}.get("TTHC_TRUSTED_PROXIES", "").replace(" ", "")
         return ["--proxy-headers", "--forwarded-allow-ips", proxies] if proxies else ["--no-proxy-headers"]
 
+    def app_command(self, port: int) -> list[str]:
+        return [
+            *UVICORN, "connectors.app:create_app", "--factory",
+            "--host", self.host, "--port", str(port), *self._proxy_options(),
+            # Slow clients are cut: unfinished requests (connectors.slowclients), idle keep-alives.
+            "--http", "connectors.slowclients:TimedH11Protocol",
+            "--timeout-keep-alive", "5", "--h11-max-incomplete-event-size", "16384",
+            "--timeout-graceful-shutdown", str(APP_GRACE_SECONDS),
+        ]  # fmt: skip
+
+    @staticmethod
+    def actions_command(port: int) -> list[str]:
+        return [
+            *UVICORN, "bot.actions.server:create_app", "--factory",
+            "--host", LOOPBACK, "--port", str(port), "--timeout-keep-alive", "30",
+        ]  # fmt: skip
+
     def _commands(self) -> dict[str, list[str]]:
-        uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
-        commands = {
-            "app": [
-                *uvicorn, "connectors.app:create_app", "--factory",
-                "--host", self.host, "--port", str(self.app_port), *self._proxy_options(),
-                # Slow clients are cut: unfinished requests (connectors.slowclients), idle keep-alives.
-                "--http", "connectors.slowclients:TimedH11Protocol",
-                "--timeout-keep-alive", "5", "--h11-max-incomplete-event-size", "16384",
-                "--timeout-graceful-shutdown", str(APP_GRACE_SECONDS),
-            ],
-        }  # fmt: skip
+        commands = {"app": self.app_command(self.app_port)}
         if self.with_rasa:
             rasa = self._rasa()
             rasa.check_installed()
             commands["rasa"] = rasa.command()
-            commands["actions"] = [
-                *uvicorn, "bot.actions.server:create_app", "--factory",
-                "--host", LOOPBACK, "--port", str(self.actions_port), "--timeout-keep-alive", "30",
-            ]  # fmt: skip
+            commands["actions"] = self.actions_command(self.actions_port)
         return commands
+
+    def ports(self) -> dict[str, int]:
+        """The ports this stack listens on, by what listens there (checked free at start)."""
+        ports = {"the app": self.app_port}
+        if self.with_rasa:
+            ports.update({"Rasa": self.rasa_port, "the action server": self.actions_port})
+        return ports
 
     def write_supervisor_config(self) -> Path:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
@@ -271,10 +284,12 @@ class Stack:
             "[rpcinterface:supervisor]",
             "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
         ]
-        # Lower priority starts first and stops last: the app stops before Rasa and the actions.
-        priorities = {"rasa": 10, "actions": 20, "app": 30}
-        stop_wait = {"rasa": 20, "actions": 10, "app": APP_GRACE_SECONDS + 5}
+        # Lower priority starts first and stops last: the app stops before Rasa and the actions (and
+        # a load balancer in front of them last). Replicas are named like ``app-2``.
+        priorities = {"haproxy": 5, "rasa": 10, "actions": 20, "app": 30}
+        stop_wait = {"haproxy": 5, "rasa": 20, "actions": 10, "app": APP_GRACE_SECONDS + 5}
         for name, command in self._commands().items():
+            kind = name.split("-")[0]
             # The token is read from supervisord's environment, not written into the file.
             line = _conf_value(shlex.join(command)).replace(self.rasa_token, "%(ENV_TTHC_RASA_TOKEN)s")
             lines += [
@@ -282,14 +297,14 @@ class Stack:
                 f"[program:{name}]",
                 f"command={line}",
                 f"directory={_conf_value(str(PROJECT_ROOT))}",
-                f"priority={priorities[name]}",
+                f"priority={priorities[kind]}",
                 "umask=077",
                 "autostart=true",
                 "autorestart=true",
                 "startsecs=3",
                 "startretries=10",
                 "stopsignal=TERM",
-                f"stopwaitsecs={stop_wait[name]}",
+                f"stopwaitsecs={stop_wait[kind]}",
                 "stopasgroup=true",
                 "killasgroup=true",
                 "redirect_stderr=true",
@@ -305,9 +320,8 @@ class Stack:
     # ---- start, watch, stop -------------------------------------------------------------------
 
     def start(self) -> None:
-        ports = {"the app": self.app_port, "Rasa": self.rasa_port, "the action server": self.actions_port}
-        for name, port in ports.items():
-            if (name == "the app" or self.with_rasa) and port_in_use(port):
+        for name, port in self.ports().items():
+            if port_in_use(port):
                 raise RuntimeError(f"Port {port} ({name}) is already in use; is another stack running?")
         config = self.write_supervisor_config()
         with contextlib.suppress(FileNotFoundError):

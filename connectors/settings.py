@@ -42,6 +42,9 @@ class ZaloSettings(BaseSettings):
     hold_poll_seconds: float = Field(default=1.0, gt=0)
     # At a stop, replies in flight get this long to finish; what is left is answered at the next start.
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+    # A replica answering a message holds a lease on it this long, renewed every third of it; another
+    # replica takes the message over once the lease ran out (its replica died).
+    lease_seconds: float = Field(default=30.0, gt=0)
     # How long message ids are kept against Zalo's retries.
     keep_message_ids_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
     # Webhooks whose timestamp is further than this from the clock are refused (replays).
@@ -92,8 +95,12 @@ class AppSettings(BaseSettings):
     )
     # Per client address (all sender ids together), in the same window.
     rate_limit_ip_messages: int = Field(default=60, ge=1)
-    # Where the counters live: memory:// (one process) or redis://host:port/db (shared by replicas).
-    rate_limit_storage: str = "memory://"
+    # Where the counters live: memory:// (one process) or redis://host:port/db (shared by replicas);
+    # TTHC_REDIS_URL when that is set and this is not.
+    rate_limit_storage: str = ""
+    # Redis shared by the app's replicas (redis://host:port/db): rate-limit counters, the live push
+    # fan-out, the Zalo token-refresh lock. Unset: all three stay in the process (one replica only).
+    redis_url: str = ""
     # A request whose headers and body have not all arrived after this long is cut (slow clients).
     request_timeout_seconds: float = Field(default=10.0, gt=0)
     max_chat_body_bytes: int = Field(default=16_384, ge=256)
@@ -135,6 +142,8 @@ class AppSettings(BaseSettings):
         self.state_db = self.state_db.expanduser()
         if not self.database_url:
             self.database_url = f"sqlite:///{self.var_dir / 'tthc.db'}"
+        if not self.rate_limit_storage:
+            self.rate_limit_storage = self.redis_url or "memory://"
         return self
 
     @property

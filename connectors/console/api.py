@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import resources
@@ -28,7 +29,6 @@ COOKIE = "tthc_console"
 CONVERSATION_ID = Path(pattern=r"^[A-Za-z0-9:_-]{1,160}$")
 NO_SESSION = "Cần đăng nhập vào bảng điều khiển tình nguyện viên."
 BAD_CSRF = "Thiếu hoặc sai mã chống giả mạo (X-CSRF-Token). Hãy tải lại trang."
-STREAM_POLL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 15.0
 
 
@@ -99,6 +99,13 @@ def _volunteer_json(volunteer: Volunteer) -> dict[str, Any]:
 
 def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def _until_change(desk: Desk, changed: asyncio.Event) -> float:
+    """Wait until the database changed (or the poll interval passed); the seconds waited."""
+    started = time.monotonic()
+    await desk.bus.wait(changed, min(desk.bus.poll_seconds, HEARTBEAT_SECONDS))
+    return time.monotonic() - started
 
 
 def _stream(generator: AsyncIterator[str]) -> StreamingResponse:
@@ -181,6 +188,7 @@ def build_router(login_limiter: RateLimiter) -> APIRouter:
         async def generate() -> AsyncIterator[str]:
             last, quiet = "", 0.0
             while not await request.is_disconnected():
+                changed = desk.bus.changed()
                 current = await desk.run(snapshot)
                 encoded = json.dumps(current, ensure_ascii=False, sort_keys=True)
                 if encoded != last:
@@ -189,8 +197,7 @@ def build_router(login_limiter: RateLimiter) -> APIRouter:
                 elif quiet >= HEARTBEAT_SECONDS:
                     quiet = 0.0
                     yield ": keep-alive\n\n"
-                await asyncio.sleep(STREAM_POLL_SECONDS)
-                quiet += STREAM_POLL_SECONDS
+                quiet += await _until_change(desk, changed)
 
         return _stream(generate())
 
@@ -370,6 +377,7 @@ def build_widget_router() -> APIRouter:
         async def generate() -> AsyncIterator[str]:
             seen, last_status, quiet = after, None, 0.0
             while not await request.is_disconnected():
+                changed = desk.bus.changed()
                 messages, status = await desk.run(lambda session, seen=seen: poll(session, seen))
                 for item in messages:
                     seen = max(seen, item["id"])
@@ -382,8 +390,7 @@ def build_widget_router() -> APIRouter:
                 if quiet >= HEARTBEAT_SECONDS:
                     quiet = 0.0
                     yield ": keep-alive\n\n"
-                await asyncio.sleep(STREAM_POLL_SECONDS)
-                quiet += STREAM_POLL_SECONDS
+                quiet += await _until_change(desk, changed)
 
         return _stream(generate())
 

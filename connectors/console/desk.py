@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -22,32 +23,55 @@ from connectors.console.queue import ConsoleActionError
 from connectors.console.rasa_api import RasaApiError, RasaConversations
 from connectors.db import Database
 from connectors.db.models import Volunteer
+from connectors.live import LiveBus
 from connectors.settings import AppSettings
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_WROTE = "tthc_wrote"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_write(session: Session, _: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        session.info[_WROTE] = True
+
+
 RASA_DOWN = "Trợ lý (Rasa) không phản hồi nên chưa làm được việc này. Hãy thử lại sau ít phút."
 
 
 class Desk:
     def __init__(
-        self, db: Database, settings: AppSettings, rasa: RasaConversations, zalo: Any | None = None
+        self,
+        db: Database,
+        settings: AppSettings,
+        rasa: RasaConversations,
+        zalo: Any | None = None,
+        bus: LiveBus | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.rasa = rasa
         self.zalo = zalo
+        self.bus = bus or LiveBus()
         self.window_hours = settings.zalo.reply_window_hours
 
     async def run(self, work: Callable[[Session], T]) -> T:
-        """``work`` in one transaction, in a worker thread."""
+        """``work`` in one transaction, in a worker thread; a transaction that wrote wakes the live
+        streams of every replica once it committed."""
 
-        def in_session() -> T:
+        def in_session() -> tuple[T, bool]:
             with self.db.session() as session:
-                return work(session)
+                result = work(session)
+                session.flush()
+                wrote = bool(session.info.pop(_WROTE, False))
+            return result, wrote
 
-        return await run_in_threadpool(in_session)
+        result, wrote = await run_in_threadpool(in_session)
+        if wrote:
+            await self.bus.publish()
+        return result
 
     # ---- the citizen's side ---------------------------------------------------------------------
 

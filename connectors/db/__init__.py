@@ -14,13 +14,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Any fixed number: the advisory lock under which migrations run on PostgreSQL.
+MIGRATION_LOCK_KEY = 7_416_001
 
 
 def normalise_url(url: str) -> str:
@@ -80,12 +82,26 @@ class Database:
         return self.engine.dialect.name
 
     def upgrade(self) -> None:
-        """Apply every migration not applied yet."""
+        """Apply every migration not applied yet; replicas starting together take turns."""
         from alembic import command
 
         logging.getLogger("alembic").setLevel(logging.WARNING)
-        command.upgrade(alembic_config(self.engine), "head")
+        with self._migration_lock():
+            command.upgrade(alembic_config(self.engine), "head")
         logger.info("Database %s is at the latest revision", self.dialect)
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """On PostgreSQL, a session-level advisory lock held on a connection of its own."""
+        if self.dialect != "postgresql":
+            yield
+            return
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
 
     def revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext

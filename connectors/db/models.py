@@ -143,6 +143,9 @@ class ZaloMessage(Base):
     parts_sent: Mapped[int] = mapped_column(Integer, default=0)
     answered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     given_up_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The replica answering it, until when (it renews the lease while it works on the message).
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class ZaloToken(Base):

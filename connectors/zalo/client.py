@@ -1,14 +1,18 @@
 """Sending Customer Service messages through the Zalo OA API, with the token refresh dance.
 
-The refresh token works once: the new one is written to SQLite before the new access token is used,
-so a crash between the two never leaves the channel without a usable refresh token.
+The refresh token works once: the new one is written to the database before the new access token is
+used, so a crash between the two never leaves the channel without a usable refresh token. Replicas
+refresh under one Redis lock (``TTHC_REDIS_URL``), and whoever gets it second finds the new access
+token already stored and uses it instead of spending the refresh token again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -24,6 +28,7 @@ ACCESS_TOKEN = "access_token"
 REFRESH_TOKEN = "refresh_token"
 INVALID_ACCESS_TOKEN = -216
 EXPIRY_MARGIN_SECONDS = 300
+REFRESH_LOCK = "tthc:zalo:token-refresh"
 
 
 class ZaloError(Exception):
@@ -36,15 +41,44 @@ class ZaloUnreachableError(ZaloError):
 
 class ZaloClient:
     def __init__(
-        self, settings: ZaloSettings, store: ZaloStore, http: httpx.AsyncClient | None = None
+        self,
+        settings: ZaloSettings,
+        store: ZaloStore,
+        http: httpx.AsyncClient | None = None,
+        redis_url: str = "",
     ) -> None:
         self.settings = settings
         self.store = store
         self._http = http or httpx.AsyncClient(timeout=settings.timeout_seconds)
         self._refresh_lock = asyncio.Lock()
+        self._redis: Any = None
+        if redis_url:
+            import redis.asyncio as redis
+
+            self._redis = redis.Redis.from_url(redis_url)
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    @contextlib.asynccontextmanager
+    async def _refreshing(self) -> AsyncIterator[None]:
+        """This process's lock, and with Redis the lock all replicas share. It expires by itself if
+        its holder dies, after longer than a refresh can take (every attempt with its timeout)."""
+        async with self._refresh_lock:
+            if self._redis is None:
+                yield
+                return
+            expires = self.settings.send_attempts * (self.settings.timeout_seconds + 5) + 10
+            lock = self._redis.lock(REFRESH_LOCK, timeout=expires, blocking_timeout=expires)
+            if not await lock.acquire():
+                raise ZaloUnreachableError("token refresh: another replica holds the refresh lock")
+            try:
+                yield
+            finally:
+                with contextlib.suppress(Exception):  # expired meanwhile: nothing left to release
+                    await lock.release()
 
     # ---- tokens -----------------------------------------------------------------------------
 
@@ -66,7 +100,7 @@ class ZaloClient:
 
     async def refresh_access_token(self, rejected: str | None = None) -> str:
         """Trade the refresh token for a new pair; concurrent callers share one refresh."""
-        async with self._refresh_lock:
+        async with self._refreshing():
             current = self._usable_access_token()
             if current and current != rejected:
                 return current

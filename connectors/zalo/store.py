@@ -12,7 +12,9 @@ A message goes through these states, each committed before the next step starts:
 
 A crash anywhere leaves the message pending: the next start asks Rasa again only when no answer was
 saved yet, and sends only the parts not yet sent. An outage notice is never saved as an answer.
-Replicas share the database, so a message id is claimed once across all of them.
+Replicas share the database, so a message id is claimed once across all of them; the replica that
+answers a message holds a lease on it, renewed while it works, and another replica takes a pending
+message over only once its lease ran out.
 
 Tokens are encrypted with Fernet when a key is given (``TTHC_SECRET_KEY``). ``import_legacy`` moves
 the state of the channel's former SQLite file (``TTHC_CONNECTORS_DB``) into the database once.
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connectors.db import Database
@@ -71,15 +73,63 @@ class ZaloStore:
 
     # ---- messages ---------------------------------------------------------------------------
 
-    def claim_message(self, msg_id: str, user_id: str, text: str) -> bool:
-        """True the first time a message id is seen, False for every later delivery of it."""
+    def claim_message(
+        self, msg_id: str, user_id: str, text: str, owner: str | None = None, lease_seconds: float = 0.0
+    ) -> bool:
+        """True the first time a message id is seen, False for every later delivery of it (the
+        primary key decides, across replicas). ``owner`` holds the message's lease from now on."""
+        now = time.time()
+        lease_until = now + lease_seconds if owner else None
+        row = ZaloMessage(
+            msg_id=msg_id, user_id=user_id, text=text, received_at=now,
+            lease_owner=owner, lease_until=lease_until,
+        )  # fmt: skip
         try:
             with self.db.session() as session:
-                session.add(ZaloMessage(msg_id=msg_id, user_id=user_id, text=text, received_at=time.time()))
+                session.add(row)
                 session.flush()
         except IntegrityError:
             return False
         return True
+
+    def take_over(self, max_age_seconds: float, owner: str, lease_seconds: float) -> list[PendingMessage]:
+        """Pending messages whose lease ran out (their replica died or stopped), now leased to
+        ``owner``: each is taken by one replica only, whichever updates it first."""
+        now = time.time()
+        taken = []
+        for message in self.pending_messages(max_age_seconds, leased_before=now):
+            with self.db.session() as session:
+                result = session.execute(
+                    update(ZaloMessage)
+                    .where(
+                        ZaloMessage.msg_id == message.msg_id,
+                        ZaloMessage.answered_at.is_(None),
+                        ZaloMessage.given_up_at.is_(None),
+                        or_(ZaloMessage.lease_until.is_(None), ZaloMessage.lease_until < now),
+                    )
+                    .values(lease_owner=owner, lease_until=now + lease_seconds)
+                )
+            if result.rowcount == 1:
+                taken.append(message)
+        return taken
+
+    def renew_leases(self, msg_ids: list[str], owner: str, lease_seconds: float) -> None:
+        self._set_leases(msg_ids, owner, lease_until=time.time() + lease_seconds)
+
+    def release_leases(self, msg_ids: list[str], owner: str) -> None:
+        """At a stop: what is left can be taken at once by a replica (or the next start)."""
+        self._set_leases(msg_ids, owner, lease_owner=None, lease_until=None)
+
+    def _set_leases(self, msg_ids: list[str], owner: str, **values: Any) -> None:
+        """Change the leases ``owner`` still holds on ``msg_ids`` (not those taken over since)."""
+        if not msg_ids:
+            return
+        with self.db.session() as session:
+            session.execute(
+                update(ZaloMessage)
+                .where(ZaloMessage.msg_id.in_(msg_ids), ZaloMessage.lease_owner == owner)
+                .values(**values)
+            )
 
     def _update(self, msg_id: str, **values: Any) -> None:
         with self.db.session() as session:
@@ -101,17 +151,21 @@ class ZaloStore:
         """The message will not be answered; it is not retried and its text is dropped."""
         self._update(msg_id, given_up_at=time.time(), text=None, answer=None)
 
-    def pending_messages(self, max_age_seconds: float) -> list[PendingMessage]:
-        """Messages received within ``max_age_seconds`` that are neither answered nor given up."""
+    def pending_messages(
+        self, max_age_seconds: float, leased_before: float | None = None
+    ) -> list[PendingMessage]:
+        """Messages received within ``max_age_seconds`` that are neither answered nor given up (and
+        with ``leased_before``, whose lease ran out before then)."""
+        conditions = [
+            ZaloMessage.answered_at.is_(None),
+            ZaloMessage.given_up_at.is_(None),
+            ZaloMessage.received_at >= time.time() - max_age_seconds,
+        ]
+        if leased_before is not None:
+            conditions.append(or_(ZaloMessage.lease_until.is_(None), ZaloMessage.lease_until < leased_before))
         with self.db.session() as session:
             rows = session.scalars(
-                select(ZaloMessage)
-                .where(
-                    ZaloMessage.answered_at.is_(None),
-                    ZaloMessage.given_up_at.is_(None),
-                    ZaloMessage.received_at >= time.time() - max_age_seconds,
-                )
-                .order_by(ZaloMessage.received_at)
+                select(ZaloMessage).where(*conditions).order_by(ZaloMessage.received_at)
             ).all()
             return [
                 PendingMessage(

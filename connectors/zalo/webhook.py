@@ -10,16 +10,19 @@ While Rasa is down or loading, messages are held and answered once it is ready a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
 import re
 import time
+import uuid
 from collections import defaultdict
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from connectors.chat import RASA_UNAVAILABLE_MESSAGE, BotMessage, ChatBackend, RasaUnavailableError
 from connectors.ratelimit import RATE_LIMITED_MESSAGE, RateLimiter
@@ -58,32 +61,71 @@ class ZaloChannel:
         self.limiter = limiter
         self.client = client or ZaloClient(settings, store)
         self._tasks: set[asyncio.Task[None]] = set()
+        # This replica's name on the leases of the messages it answers.
+        self.owner = uuid.uuid4().hex
+        self._in_flight: set[str] = set()
+        self._leases: asyncio.Task[None] | None = None
         self._limited_notice_sent: set[str] = set()
         # One citizen's messages are answered one after the other, in the order they arrived.
         self._user_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
+    def claim(self, msg_id: str, user_id: str, text: str) -> bool:
+        """Record a new message under this replica's lease; False for a message seen before."""
+        return self.store.claim_message(msg_id, user_id, text, self.owner, self.settings.lease_seconds)
+
     def schedule(self, message: PendingMessage) -> None:
+        if message.msg_id in self._in_flight:
+            return
+        self._in_flight.add(message.msg_id)
         task = asyncio.create_task(self._process(message))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self._in_flight.discard(message.msg_id))
 
     def resume_unanswered(self) -> int:
-        """Prune old message ids and finish what a previous process received but never answered."""
+        """Prune old message ids and finish what a previous process (or a replica that died) received
+        but never answered; messages another live replica is answering keep their lease and stay its."""
         self.store.forget_messages_older_than(self.settings.keep_message_ids_seconds)
-        pending = self.store.pending_messages(self.settings.resume_window_seconds)
-        for message in pending:
+        return self._answer_taken(self._take_over())
+
+    def _take_over(self) -> list[PendingMessage]:
+        """Pending messages whose lease ran out, now leased to this replica (database calls only)."""
+        return self.store.take_over(
+            self.settings.resume_window_seconds, self.owner, self.settings.lease_seconds
+        )
+
+    def _answer_taken(self, taken: list[PendingMessage]) -> int:
+        """Schedule the messages taken over (in the event loop's thread)."""
+        for message in taken:
             self.schedule(message)
-        if pending:
-            logger.info("Answering %d Zalo message(s) left unanswered by the previous run", len(pending))
-        return len(pending)
+        if taken:
+            logger.info("Answering %d Zalo message(s) left unanswered by a stopped replica", len(taken))
+        return len(taken)
+
+    def start(self) -> None:
+        """Renew this replica's leases, and take over messages whose lease ran out, every third of a lease."""
+        if self._leases is None:
+            self._leases = asyncio.create_task(self._keep_leases())
+
+    async def _keep_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            try:
+                await run_in_threadpool(
+                    self.store.renew_leases, sorted(self._in_flight), self.owner, self.settings.lease_seconds
+                )
+                self._answer_taken(await run_in_threadpool(self._take_over))
+            except Exception:
+                logger.exception("Zalo leases not renewed")
 
     async def _process(self, message: PendingMessage) -> None:
         async with self._user_locks[message.user_id]:
             try:
                 await self._answer(message)
             except ZaloUnreachableError as error:
-                # Kept pending: the next start sends what did not go out.
+                # Kept pending, and free for the next take-over (this replica's or another's).
                 logger.error("Zalo reply postponed: %s", error)
+                self.store.release_leases([message.msg_id], self.owner)
             except ZaloError as error:
                 logger.error("Zalo reply given up: %s", error)
                 self.store.mark_given_up(message.msg_id)
@@ -93,6 +135,7 @@ class ZaloChannel:
                 await self._notify(message.user_id, RASA_UNAVAILABLE_MESSAGE)
             except Exception:
                 logger.exception("Zalo reply failed unexpectedly")
+                self.store.release_leases([message.msg_id], self.owner)
 
     async def _answer(self, message: PendingMessage) -> None:
         parts = message.parts
@@ -156,8 +199,14 @@ class ZaloChannel:
             await asyncio.wait(set(self._tasks), timeout=1.0)
 
     async def aclose(self) -> None:
+        if self._leases is not None:
+            self._leases.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._leases
         await self.drain(self.settings.shutdown_grace_seconds)
+        unfinished = sorted(self._in_flight)
         await self._cancel_unfinished()
+        self.store.release_leases(unfinished, self.owner)
         await self.client.aclose()
         self.store.close()
 
@@ -226,7 +275,7 @@ def build_router(channel: ZaloChannel) -> APIRouter:
         text = text if isinstance(text, str) else ""
         if not encodable(msg_id, user_id, text):
             return _reject(400, "Tin nhắn chứa ký tự không mã hóa được.")
-        if not channel.store.claim_message(msg_id, user_id, text):
+        if not channel.claim(msg_id, user_id, text):
             return JSONResponse({"ok": True, "handled": False, "duplicate": True})
         channel.schedule(PendingMessage(msg_id, user_id, text))
         return JSONResponse({"ok": True, "handled": True})

@@ -200,6 +200,18 @@ class RunningApp:
         return httpx.post(f"{self.url}/zalo/webhook", content=body, headers=headers, timeout=10)
 
 
+def zalo_env(api_base: str) -> dict[str, str]:
+    """The Zalo channel's settings for a supervised app that talks to the fake Zalo API."""
+    return {
+        "ZALO_APP_ID": APP_ID,
+        "ZALO_APP_SECRET": APP_SECRET,
+        "ZALO_OA_SECRET_KEY": OA_SECRET_KEY,
+        "ZALO_REFRESH_TOKEN": FIRST_REFRESH_TOKEN,
+        "ZALO_OA_API_BASE": api_base,
+        "ZALO_OAUTH_BASE": api_base,
+    }
+
+
 def sign(body: bytes, timestamp: str, key: str = OA_SECRET_KEY) -> str:
     return "mac=" + hashlib.sha256(APP_ID.encode() + body + timestamp.encode() + key.encode()).hexdigest()
 
@@ -365,10 +377,13 @@ def stored_messages(db: Path) -> dict[str, tuple[str | None, float | None]]:
 def crash_after_receiving(
     start_app: Callable[..., RunningApp], api_base: str, db: Path, text: str, msg_id: str
 ) -> None:
-    """An app that acknowledges a message and then never answers it, as if it crashed."""
+    """An app that acknowledges a message and then never answers it, as if it crashed: its lease on
+    the message runs out (a dead process renews nothing)."""
     crashed = start_app(api_base, chat=HangingChat(), state_db=db)
     assert crashed.post_event(text_event(text, msg_id=msg_id)).status_code == 200
     assert wait_for(lambda: crashed.chat.received)
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE zalo_messages SET lease_until = 0 WHERE msg_id = ?", (msg_id,))
 
 
 def test_a_message_left_unanswered_by_a_crash_is_answered_at_the_next_start(
@@ -392,6 +407,19 @@ def test_a_message_left_unanswered_by_a_crash_is_answered_at_the_next_start(
     start_app(api_base, state_db=db)
     time.sleep(0.5)
     assert len(fake.delivered) == 1
+
+
+def test_a_running_replica_takes_over_a_message_whose_replica_died(fake_zalo, start_app, tmp_path) -> None:
+    fake, api_base = fake_zalo
+    db = tmp_path / "state.db"
+    survivor = start_app(api_base, state_db=db)
+    survivor.settings.zalo.lease_seconds = 0.6  # its next look for expired leases comes sooner
+    crash_after_receiving(start_app, api_base, db, "mất bao lâu", "msg-other-replica-1")
+    delivered = wait_for(lambda: fake.delivered, timeout=20)  # the first look comes after 10 s
+    assert [item["message"]["text"] for item in delivered] == ["Bạn vừa hỏi: mất bao lâu"]
+    assert survivor.chat.received == [("zalo:8412345678901234567", "mất bao lâu")]
+    time.sleep(1.5)
+    assert len(fake.delivered) == 1  # taken over once
 
 
 def test_unanswered_messages_older_than_the_resume_window_are_not_answered(
@@ -788,13 +816,10 @@ def test_the_app_stopped_mid_reply_the_citizen_gets_the_real_answer_once(
         rasa_token=stack.rasa_token,
         actions_secret=stack.actions_secret,
         app_env={
-            "ZALO_APP_ID": APP_ID,
-            "ZALO_APP_SECRET": APP_SECRET,
-            "ZALO_OA_SECRET_KEY": OA_SECRET_KEY,
-            "ZALO_REFRESH_TOKEN": FIRST_REFRESH_TOKEN,
-            "ZALO_OA_API_BASE": api_base,
-            "ZALO_OAUTH_BASE": api_base,
+            **zalo_env(api_base),
             "ZALO_TIMEOUT_SECONDS": "300",
+            # The killed app's lease on the message runs out soon, and the new process takes it over.
+            "ZALO_LEASE_SECONDS": "3",
         },
     )
     db = tmp_path / "tthc.db"  # the app's database in the state dir
