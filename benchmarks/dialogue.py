@@ -4,9 +4,10 @@ The eval set (eval/questions.yaml) is split in two as knowledge.evalsets splits 
 each question, the split the search reranker trains on): the train split (with the shared dev set)
 fits the thresholds of knowledge/data/answer_first.json, the test split is only measured. As in the
 bot, each question is decided with the procedure mentions the trained NLU model finds in it (parsed
-once per model in .venv-rasa, cached in var/bench/mentions.json); without a trained model the questions alone are decided. Reported per split, side by side with the previous
-design (benchmarks/baseline_dialogue.json, computed once from the design before answer-first, on an
-earlier hash split of the same set, so its train/test columns are indicative):
+once per model in .venv-rasa, cached in var/bench/mentions.json); without a trained model the
+questions alone are decided. Reported per split, side by side with the previous design
+(benchmarks/baseline_dialogue.json, computed once from the design before answer-first on an earlier
+hash split of the same set, so its train/test columns are indicative):
 
 - answered directly: in-scope questions answered at once (no question back);
 - answered directly but wrong: answered at once with a procedure that is not a right one;
