@@ -8,7 +8,9 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 
@@ -24,6 +26,15 @@ pytestmark = pytest.mark.integration
 
 # A database number of its own, so other users of the local Redis are not disturbed.
 REDIS_URL = os.environ.get("TTHC_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+
+
+T = TypeVar("T")
+
+
+def run_in_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run in a thread of its own: the browser tests leave an event loop running in this one."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture
@@ -73,7 +84,7 @@ def test_a_change_on_one_replica_wakes_the_streams_of_another_through_redis(redi
             await writer.aclose()
             await reader.aclose()
 
-    assert asyncio.run(scenario()) < 1.0  # pushed, not polled (the safety poll is 10 s)
+    assert run_in_own_loop(scenario()) < 1.0  # pushed, not polled (the safety poll is 10 s)
 
 
 def test_without_redis_a_stream_is_woken_in_its_own_process_and_polls_each_second() -> None:
@@ -86,7 +97,7 @@ def test_without_redis_a_stream_is_woken_in_its_own_process_and_polls_each_secon
         await bus.wait(bus.changed())
         return woken, time.monotonic() - started
 
-    woken, waited = asyncio.run(scenario())
+    woken, waited = run_in_own_loop(scenario())
     assert woken and 0.9 < waited < 2.0
 
 
@@ -115,7 +126,7 @@ def test_replicas_refreshing_at_once_spend_the_refresh_token_once(
                 await client.aclose()
                 client.store.db.dispose()
 
-    tokens = asyncio.run(scenario())
+    tokens = run_in_own_loop(scenario())
     assert tokens == ["access-1"] * 4
     assert len(fake.calls("/v4/oa/access_token")) == 1
     assert ZaloStore(app_db).get_token(REFRESH_TOKEN)[0] == "refresh-1"

@@ -14,9 +14,9 @@ def _services() -> dict:
     return yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["services"]
 
 
-def test_only_the_app_port_is_published() -> None:
+def test_only_the_load_balancer_is_published() -> None:
     published = {name: service["ports"] for name, service in _services().items() if service.get("ports")}
-    assert published == {"app": ["8000:8000"]}
+    assert published == {"lb": ["${TTHC_PORT:-8000}:8000"]}
 
 
 def test_every_service_restarts_and_has_a_health_check() -> None:
@@ -27,9 +27,9 @@ def test_every_service_restarts_and_has_a_health_check() -> None:
 
 def test_state_lives_on_volumes() -> None:
     services = _services()
-    app = services["app"]
-    assert app["environment"]["TTHC_CONNECTORS_DB"].startswith("/srv/state/")
-    assert "app-state:/srv/state" in app["volumes"]
+    # The app's database and Rasa's trackers are in PostgreSQL, whose data is on a volume.
+    assert services["app"]["environment"]["TTHC_DATABASE_URL"].startswith("postgresql://postgres@postgres:")
+    assert services["app"]["environment"]["TTHC_TRACKER_STORE_URL"].startswith("postgresql://postgres@postgres:")
     assert "pg-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]
     assert "redis-data:/data" in services["redis"]["volumes"]
 
