@@ -243,8 +243,11 @@ class HandoffChat:
         self.desk = desk
 
     async def send(self, sender_id: str, text: str) -> list[BotMessage]:
-        await self.desk.citizen_said(sender_id, text)
-        messages = await self.inner.send(sender_id, text)
+        try:
+            messages = await self.inner.send(sender_id, text)
+        finally:
+            # Recorded once Rasa has logged the turn: the console reloads the tracker on this write.
+            await self.desk.citizen_said(sender_id, text)
         return await self.desk.bot_said(sender_id, text, messages)
 
     async def status(self) -> dict[str, Any]:
