@@ -157,3 +157,73 @@ class ZaloToken(Base):
     value: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+# ---- what citizens asked and said of the answers (analytics; texts are masked before they are stored)
+
+
+class ChatTurn(Base):
+    """One citizen message and how the bot answered it (``outcome``), for the province's analytics."""
+
+    __tablename__ = "chat_turns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(160), index=True)
+    channel: Mapped[str] = mapped_column(String(16))  # web | zalo
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    text_masked: Mapped[str] = mapped_column(Text)
+    # answered | asked_back | not_found | not_understood | out_of_scope | other
+    outcome: Mapped[str] = mapped_column(String(20), default="other", index=True)
+    procedure_code: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    answer_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Feedback(Base):
+    """A rating of an answer: up ("Hữu ích") or down ("Chưa đúng"), a down one with what was wrong."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(160), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    rating: Mapped[str] = mapped_column(String(8))  # up | down
+    # wrong_procedure | missing_info | outdated | other
+    reason: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    comment_masked: Mapped[str | None] = mapped_column(Text, nullable=True)
+    procedure_code: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    answer_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    question_masked: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Satisfaction(Base):
+    """One answer to the SIPAS question: 5 rất hài lòng, 4 hài lòng, 3 bình thường, 2 không hài lòng,
+    1 rất không hài lòng."""
+
+    __tablename__ = "satisfaction"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(160), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    context: Mapped[str] = mapped_column(String(16), default="end")  # end | handoff
+
+
+class ExtraPaperReport(Base):
+    """A citizen's report that an office asked for papers the rules do not list."""
+
+    __tablename__ = "extra_paper_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    conversation_id: Mapped[str] = mapped_column(String(160), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    procedure_code: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    procedure_name: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    province: Mapped[str | None] = mapped_column(String(120), nullable=True, index=True)
+    commune: Mapped[str | None] = mapped_column(String(160), nullable=True)
+    place_text_masked: Mapped[str | None] = mapped_column(Text, nullable=True)
+    asked_masked: Mapped[str] = mapped_column(Text)
