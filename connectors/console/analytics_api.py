@@ -203,11 +203,15 @@ def tables(stats: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def _local_time(moment: str) -> str:
+    return datetime.fromisoformat(moment).astimezone(analytics.VIETNAM).strftime("%Y-%m-%d %H:%M")
+
+
 def unanswered_table(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "title": "Câu hỏi trợ lý chưa trả lời được",
         "columns": [
-            "Lúc",
+            "Lúc (giờ Việt Nam)",
             "Kênh",
             "Loại",
             "Câu hỏi (đã che thông tin cá nhân)",
@@ -218,7 +222,7 @@ def unanswered_table(items: list[dict[str, Any]]) -> dict[str, Any]:
         ],
         "rows": [
             [
-                item["at"],
+                _local_time(item["at"]),
                 CHANNEL_LABELS.get(item["channel"], item["channel"]),
                 KIND_LABELS[item["kind"]],
                 item["text"] or "",

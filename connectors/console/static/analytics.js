@@ -133,7 +133,9 @@
     Object.keys(stats.tables).forEach(function (name) { if ($("table-" + name)) renderTable("table-" + name, stats.tables[name]); });
     renderSummary(stats);
     var shown = stats.window;
-    $("window").textContent = "Giờ Việt Nam; " + new Date(shown.since).toLocaleString("vi-VN") + " – " + new Date(shown.until).toLocaleString("vi-VN");
+    var vietnam = { timeZone: "Asia/Ho_Chi_Minh", dateStyle: "short", timeStyle: "short" };
+    $("window").textContent = "Giờ Việt Nam: từ " + new Date(shown.since).toLocaleString("vi-VN", vietnam) +
+      " đến trước " + new Date(shown.until).toLocaleString("vi-VN", vietnam);
   }
 
   function renderSummary(stats) {
