@@ -30,6 +30,7 @@ MAX_DAYS = 400
 CHANNELS = ("web", "zalo")
 # Outcomes of a turn the bot could not answer; "other" turns (greetings, buttons) are not questions.
 UNANSWERED_OUTCOMES = ("not_found", "not_understood", "out_of_scope")
+OUTCOMES = ("answered", "asked_back", *UNANSWERED_OUTCOMES, "other")  # "other" last
 DEFAULT_LOW_CONFIDENCE = 0.5
 SATISFACTION_LEVELS = (1, 2, 3, 4, 5)
 SATISFIED_LEVELS = (4, 5)  # the SIPAS satisfaction rate is the share of "hài lòng" and "rất hài lòng"
@@ -154,9 +155,25 @@ def _rate(part: int, whole: int) -> float | None:
 # ---- the figures ----------------------------------------------------------------------------------
 
 
+def _unanswered_condition(window: Window) -> ColumnElement[bool]:
+    return or_(
+        ChatTurn.outcome.in_(UNANSWERED_OUTCOMES),
+        and_(
+            ChatTurn.outcome != "other",
+            ChatTurn.confidence.is_not(None),
+            ChatTurn.confidence < window.low_confidence,
+        ),
+    )
+
+
+def _count_if(condition: ColumnElement[bool]) -> Any:
+    return func.sum(case((condition, 1), else_=0))
+
+
 def turn_figures(session: Session, window: Window) -> dict[str, Any]:
-    """Conversations, messages and questions in total, per channel and per day per channel."""
-    question = case((ChatTurn.outcome != "other", 1), else_=0)
+    """Conversations, messages, questions, outcomes and unanswered turns: in total, per channel and per
+    day per channel. Two scans of the window's turns: per day and channel, and per channel (a
+    conversation counts once in the window even when it spans days)."""
     day = local_day(ChatTurn.at).label("day")
     daily_rows = session.execute(
         select(
@@ -164,30 +181,41 @@ def turn_figures(session: Session, window: Window) -> dict[str, Any]:
             ChatTurn.channel,
             func.count(distinct(ChatTurn.conversation_id)),
             func.count(),
-            func.sum(question),
+            _count_if(_unanswered_condition(window)),
+            *(_count_if(ChatTurn.outcome == outcome) for outcome in OUTCOMES),
         )
         .where(_within(ChatTurn.at, window))
         .group_by(day, ChatTurn.channel)
     ).all()
-    found = {(row[0], row[1]): row[2:] for row in daily_rows}
+    found = {(row[0], row[1]): [int(n or 0) for n in row[2:]] for row in daily_rows}
     channels = sorted(set(CHANNELS) | {channel for _, channel in found})
+    outcomes = dict.fromkeys(OUTCOMES, 0)
+    unanswered_turns = 0
     daily = []
     for each_day in window.days:
         for channel in channels:
-            conversations, messages, questions = found.get((each_day, channel), (0, 0, 0))
+            conversations, messages, missed, *by_outcome = found.get(
+                (each_day, channel), [0] * (3 + len(OUTCOMES))
+            )
+            unanswered_turns += missed
+            for outcome, n in zip(OUTCOMES, by_outcome, strict=True):
+                outcomes[outcome] += n
             daily.append(
                 {
                     "date": each_day,
                     "channel": channel,
-                    "conversations": int(conversations),
-                    "messages": int(messages),
-                    "questions": int(questions or 0),
+                    "conversations": conversations,
+                    "messages": messages,
+                    "questions": messages - by_outcome[-1],
                 }
             )
     by_channel = {channel: {"conversations": 0, "messages": 0, "questions": 0} for channel in channels}
-    for channel, conversations, messages, questions in session.execute(
+    for channel, conversations, messages, others in session.execute(
         select(
-            ChatTurn.channel, func.count(distinct(ChatTurn.conversation_id)), func.count(), func.sum(question)
+            ChatTurn.channel,
+            func.count(distinct(ChatTurn.conversation_id)),
+            func.count(),
+            _count_if(ChatTurn.outcome == "other"),
         )
         .where(_within(ChatTurn.at, window))
         .group_by(ChatTurn.channel)
@@ -195,21 +223,19 @@ def turn_figures(session: Session, window: Window) -> dict[str, Any]:
         by_channel[channel] = {
             "conversations": int(conversations),
             "messages": int(messages),
-            "questions": int(questions or 0),
+            "questions": int(messages) - int(others or 0),
         }
-    outcomes = dict(
-        session.execute(
-            select(ChatTurn.outcome, func.count())
-            .where(_within(ChatTurn.at, window))
-            .group_by(ChatTurn.outcome)
-        ).all()
-    )
+    messages = sum(part["messages"] for part in by_channel.values())
+    unknown = messages - sum(outcomes.values())  # outcomes no version of the recorder writes
+    if unknown:
+        outcomes["unknown"] = unknown
     return {
         "conversations": sum(part["conversations"] for part in by_channel.values()),
-        "messages": sum(part["messages"] for part in by_channel.values()),
+        "messages": messages,
         "questions": sum(part["questions"] for part in by_channel.values()),
+        "unanswered_turns": unanswered_turns,
         "by_channel": by_channel,
-        "outcomes": {outcome: int(count) for outcome, count in sorted(outcomes.items())},
+        "outcomes": {outcome: n for outcome, n in sorted(outcomes.items()) if n},
         "daily": daily,
     }
 
@@ -243,17 +269,7 @@ def top_procedures(session: Session, window: Window, limit: int = TOP_PROCEDURES
 
 
 def _unanswered_turn(window: Window) -> ColumnElement[bool]:
-    return and_(
-        _within(ChatTurn.at, window),
-        or_(
-            ChatTurn.outcome.in_(UNANSWERED_OUTCOMES),
-            and_(
-                ChatTurn.outcome != "other",
-                ChatTurn.confidence.is_not(None),
-                ChatTurn.confidence < window.low_confidence,
-            ),
-        ),
-    )
+    return and_(_within(ChatTurn.at, window), _unanswered_condition(window))
 
 
 def _down_feedback(window: Window) -> ColumnElement[bool]:
@@ -473,7 +489,11 @@ def stats(session: Session, window: Window) -> dict[str, Any]:
     satisfaction = satisfaction_figures(session, window)
     handoffs = handoff_figures(session, window)
     reports = report_figures(session, window)
-    missed = unanswered_count(session, window)
+    missed = {
+        "turns": turns["unanswered_turns"],
+        "feedback_down": feedback["down"],
+        "total": turns["unanswered_turns"] + feedback["down"],
+    }
     return {
         "window": window.json(),
         "conversations": turns["conversations"],
