@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Float, String, and_, case, distinct, func, or_, select
+from sqlalchemy import Float, String, and_, distinct, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -167,7 +167,8 @@ def _unanswered_condition(window: Window) -> ColumnElement[bool]:
 
 
 def _count_if(condition: ColumnElement[bool]) -> Any:
-    return func.sum(case((condition, 1), else_=0))
+    """``count(*) FILTER (WHERE ...)``: SQLite 3.30+ and PostgreSQL."""
+    return func.count().filter(condition)
 
 
 def turn_figures(session: Session, window: Window) -> dict[str, Any]:
@@ -341,8 +342,8 @@ def unanswered(session: Session, window: Window, limit: int = UNANSWERED_LIMIT) 
 
 def feedback_figures(session: Session, window: Window) -> dict[str, Any]:
     day = local_day(Feedback.at).label("day")
-    up = func.sum(case((Feedback.rating == "up", 1), else_=0))
-    down = func.sum(case((Feedback.rating == "down", 1), else_=0))
+    up = _count_if(Feedback.rating == "up")
+    down = _count_if(Feedback.rating == "down")
     found = {
         row[0]: (int(row[1] or 0), int(row[2] or 0))
         for row in session.execute(select(day, up, down).where(_within(Feedback.at, window)).group_by(day))
