@@ -267,7 +267,13 @@ def fill(database: Database, rows: Rows) -> float:
             (Assignment.__table__, assignments),
         ):
             connection.execute(insert(table), batch)
-        connection.execute(text("ANALYZE"))
+    if database.dialect == "postgresql":
+        # What autovacuum does soon after a bulk load: the visibility map makes index-only scans possible.
+        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE"))
+    else:
+        with database.engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
     return time.perf_counter() - started
 
 

@@ -106,7 +106,8 @@ def parse_window(
 
 
 class local_day(FunctionElement[str]):
-    """The Vietnamese calendar day of a UTC timestamp, as 'YYYY-MM-DD'."""
+    """The Vietnamese calendar day of a UTC timestamp: 'YYYY-MM-DD' on SQLite, a DATE on PostgreSQL
+    (cheaper than formatting it there); ``_day`` makes both a string."""
 
     type = String()
     name = "local_day"
@@ -121,7 +122,7 @@ def _local_day_sqlite(element: local_day, compiler: Any, **kw: Any) -> str:
 @compiles(local_day, "postgresql")
 def _local_day_postgresql(element: local_day, compiler: Any, **kw: Any) -> str:
     column = compiler.process(element.clauses, **kw)
-    return f"to_char(({column}) AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYY-MM-DD')"
+    return f"CAST(({column}) AT TIME ZONE 'Asia/Ho_Chi_Minh' AS DATE)"
 
 
 class seconds_between(FunctionElement[float]):
@@ -142,6 +143,10 @@ def _seconds_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
 def _seconds_postgresql(element: seconds_between, compiler: Any, **kw: Any) -> str:
     later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
     return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
+
+
+def _day(value: Any) -> str:
+    return value if isinstance(value, str) else value.isoformat()
 
 
 def _within(column: Any, window: Window) -> ColumnElement[bool]:
@@ -188,7 +193,7 @@ def turn_figures(session: Session, window: Window) -> dict[str, Any]:
         .where(_within(ChatTurn.at, window))
         .group_by(day, ChatTurn.channel)
     ).all()
-    found = {(row[0], row[1]): [int(n or 0) for n in row[2:]] for row in daily_rows}
+    found = {(_day(row[0]), row[1]): [int(n or 0) for n in row[2:]] for row in daily_rows}
     channels = sorted(set(CHANNELS) | {channel for _, channel in found})
     outcomes = dict.fromkeys(OUTCOMES, 0)
     unanswered_turns = 0
@@ -345,7 +350,7 @@ def feedback_figures(session: Session, window: Window) -> dict[str, Any]:
     up = _count_if(Feedback.rating == "up")
     down = _count_if(Feedback.rating == "down")
     found = {
-        row[0]: (int(row[1] or 0), int(row[2] or 0))
+        _day(row[0]): (int(row[1] or 0), int(row[2] or 0))
         for row in session.execute(select(day, up, down).where(_within(Feedback.at, window)).group_by(day))
     }
     daily = []
@@ -377,7 +382,7 @@ def satisfaction_figures(session: Session, window: Window) -> dict[str, Any]:
     ).all()
     per_day: dict[str, dict[int, int]] = {}
     for each_day, level, count in rows:
-        per_day.setdefault(each_day, {})[int(level)] = int(count)
+        per_day.setdefault(_day(each_day), {})[int(level)] = int(count)
     daily = []
     totals = dict.fromkeys(SATISFACTION_LEVELS, 0)
     for each_day in window.days:
