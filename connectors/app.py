@@ -38,7 +38,9 @@ from connectors.console.rasa_api import RasaConversations
 from connectors.db import Database
 from connectors.limits import BodySizeLimitMiddleware
 from connectors.live import LiveBus
+from connectors.privacy import install_log_masking
 from connectors.ratelimit import RATE_LIMITED_MESSAGE, RateLimiter
+from connectors.recorder import RecordingChat
 from connectors.settings import AppSettings
 
 logger = logging.getLogger(__name__)
@@ -164,6 +166,7 @@ async def actions_status(http: httpx.AsyncClient, settings: AppSettings) -> dict
 
 def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = None) -> FastAPI:
     """The app; ``chat`` replaces the Rasa chat core (the seam tests and other channels use)."""
+    install_log_masking()
     settings = settings or AppSettings.from_env()
     database = Database(settings.database_url)
     desk = Desk(
@@ -172,9 +175,9 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
         RasaConversations(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds),
         bus=LiveBus(settings.redis_url),
     )
-    chat_core: ChatBackend = HandoffChat(
-        chat or RasaChat(settings.rasa_url, settings.rasa_timeout_seconds, settings.rasa_token), desk
-    )
+    rasa_chat = chat or RasaChat(settings.rasa_url, settings.rasa_timeout_seconds, settings.rasa_token)
+    # The recorder takes Rasa's analytics records out of the replies; the desk its handoff signals.
+    chat_core: ChatBackend = HandoffChat(RecordingChat(rasa_chat, database), desk)
     internal_http = httpx.AsyncClient()
     window = settings.rate_limit_window_seconds
     limiter = RateLimiter(settings.rate_limit_messages, window, settings.rate_limit_storage, "sender")

@@ -114,6 +114,8 @@ class Desk:
     async def _deliver(
         self, conversation_id: str, messages: list[BotMessage], role: str, author: str | None
     ) -> None:
+        # Signals (handoff, analytics records) are for the app, never for the citizen.
+        messages = [message for message in messages if message.text or message.buttons]
         if conversation_id.startswith(queue.ZALO_PREFIX):
             if self.zalo is None:
                 raise ConsoleActionError(503, "Kênh Zalo chưa được bật trên máy chủ này.")
