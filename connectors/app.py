@@ -35,6 +35,7 @@ from connectors.chat import RASA_UNAVAILABLE_MESSAGE, BotMessage, ChatBackend, R
 from connectors.console.api import mount as mount_console
 from connectors.console.desk import Desk, HandoffChat
 from connectors.console.rasa_api import RasaConversations
+from connectors.console.reports import build_router as build_reports_router
 from connectors.db import Database
 from connectors.limits import BodySizeLimitMiddleware
 from connectors.live import LiveBus
@@ -198,11 +199,8 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
         desk.zalo = zalo_channel
 
     async def _apply_retention() -> None:
-        keep_seconds = settings.retention_days * 24 * 3600
         while True:
-            await asyncio.to_thread(retention.purge, settings)
-            if zalo_channel is not None:
-                zalo_channel.store.forget_messages_older_than(keep_seconds)
+            await asyncio.to_thread(retention.purge, settings, database)
             await asyncio.sleep(settings.retention_interval_hours * 3600)
 
     @asynccontextmanager
@@ -350,6 +348,7 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
         return HTMLResponse(page.replace("<!--ZALO_SITE_VERIFICATION-->", meta))
 
     mount_console(app, desk)
+    app.include_router(build_reports_router())
 
     if zalo_channel is not None:
         from connectors.zalo.webhook import build_router
