@@ -91,7 +91,8 @@ _FIELD_NAMES = {"sender_id": "sender_id (mã cuộc trò chuyện)", "text": "te
 
 
 def _validation_message(error: dict[str, Any]) -> str:
-    field = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "nội dung"
+    location = error.get("loc", ())
+    field = ".".join(str(part) for part in location if part not in ("body", "query", "path")) or "nội dung"
     label = _FIELD_NAMES.get(field, field)
     kind = error.get("type", "")
     if kind == "missing":
@@ -257,7 +258,11 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-        problem = await body_error(request, list(error.errors()))
+        errors = list(error.errors())
+        if errors and all(tuple(item.get("loc", ()))[:1] != ("body",) for item in errors):
+            # A query or path parameter (the console's filters): no body to explain.
+            return _error(422, "invalid_request", _validation_message(errors[0]))
+        problem = await body_error(request, errors)
         return _error(problem.status, problem.code, problem.message)
 
     @app.exception_handler(StarletteHTTPException)

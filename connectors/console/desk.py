@@ -1,8 +1,9 @@
 """The handoff desk: what happens between the citizen's channel, Rasa and the volunteers' queue.
 
 ``HandoffChat`` wraps the chat core both channels use: it puts a conversation in the queue when
-``action_request_human`` signals it, and records the turns of queued conversations. ``Desk`` carries out
-the console's actions: taking a conversation pauses the bot through Rasa's HTTP API, a volunteer's
+``action_request_human`` signals it, and records the turns of queued conversations (the citizen's
+masked; the console shows the full history from Rasa's tracker). ``Desk`` carries out the console's
+actions: taking a conversation pauses the bot through Rasa's HTTP API, a volunteer's
 message goes into the tracker as a bot-side turn and out on the citizen's channel (the widget's live
 stream, or the Zalo OA message API within its reply window), and handing back resumes the bot.
 """
@@ -24,6 +25,7 @@ from connectors.console.rasa_api import RasaApiError, RasaConversations
 from connectors.db import Database
 from connectors.db.models import Volunteer
 from connectors.live import LiveBus
+from connectors.privacy import mask
 from connectors.settings import AppSettings
 
 logger = logging.getLogger(__name__)
@@ -79,7 +81,7 @@ class Desk:
         def work(session: Session) -> None:
             handoff = queue.open_handoff(session, conversation_id)
             if handoff is not None:
-                queue.record(session, conversation_id, "citizen", text)
+                queue.record(session, conversation_id, "citizen", mask(text))
                 queue.touch(handoff, citizen=True)
 
         await self.run(work)
@@ -94,7 +96,7 @@ class Desk:
             if signals:
                 signal = signals[-1]
                 if handoff is None:
-                    queue.record(session, conversation_id, "citizen", text)
+                    queue.record(session, conversation_id, "citizen", mask(text))
                 handoff = queue.enqueue(
                     session, conversation_id, signal.get("topic"), bool(signal.get("in_hours"))
                 )
