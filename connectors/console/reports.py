@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -66,6 +67,10 @@ def parse_moment(value: str | None, end_of_day: bool = False) -> datetime | None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
+def _folded(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
+
+
 @dataclass(frozen=True)
 class ReportFilter:
     province: str | None
@@ -73,9 +78,13 @@ class ReportFilter:
     since: datetime | None
     until: datetime | None
 
-    def apply(self, query: Select[Any]) -> Select[Any]:
+    def apply(self, session: Session, query: Select[Any]) -> Select[Any]:
         if self.province:
-            query = query.where(func.lower(ExtraPaperReport.province) == self.province.strip().lower())
+            # Any case, in Python: SQLite's lower() folds ASCII only ("Đ", "Ắ"…).
+            wanted = _folded(self.province)
+            stored = session.scalars(select(ExtraPaperReport.province).distinct())
+            names = [name for name in stored if name and _folded(name) == wanted]
+            query = query.where(ExtraPaperReport.province.in_(names))
         if self.procedure:
             query = query.where(ExtraPaperReport.procedure_code == self.procedure.strip())
         if self.since:
@@ -112,8 +121,8 @@ def find_reports(
     session: Session, filters: ReportFilter, limit: int, offset: int = 0
 ) -> tuple[int, list[dict[str, Any]]]:
     """How many reports match, and one page of them, newest first."""
-    total = session.scalar(filters.apply(select(func.count(ExtraPaperReport.id)))) or 0
-    query = filters.apply(select(ExtraPaperReport)).order_by(
+    total = session.scalar(filters.apply(session, select(func.count(ExtraPaperReport.id)))) or 0
+    query = filters.apply(session, select(ExtraPaperReport)).order_by(
         ExtraPaperReport.at.desc(), ExtraPaperReport.id.desc()
     )
     rows = session.scalars(query.limit(limit).offset(offset))

@@ -242,6 +242,7 @@ def _add_reports(database_url: str) -> None:
         ("Thành phố Hà Nội", "Phường Hoàn Kiếm", "1.004194", 1),
         ("Thành phố Hà Nội", "Phường Cửa Nam", "1.001193", 3),
         ("Tỉnh Ninh Bình", None, "1.004194", 40),
+        ("Tỉnh Đồng Nai", "Phường Trấn Biên", "2.000748", 50),
     ]
     with database.session() as session:
         for index, (province, commune, code, days) in enumerate(places):
@@ -266,11 +267,19 @@ def test_reports_for_coordinators_only_filtered_paginated_and_exported(app, data
     assert volunteer.get("reports.csv").status_code == 403
 
     everything = coordinator.get("reports")
-    assert everything.status_code == 200 and everything.headers["x-total-count"] == "3"
-    assert [item["reference"] for item in everything.json()] == ["PA-TEST-0", "PA-TEST-1", "PA-TEST-2"]
+    assert everything.status_code == 200 and everything.headers["x-total-count"] == "4"
+    assert [item["reference"] for item in everything.json()] == [
+        "PA-TEST-0",
+        "PA-TEST-1",
+        "PA-TEST-2",
+        "PA-TEST-3",
+    ]
     assert "conversation_id" not in everything.json()[0]
     hanoi = coordinator.get("reports?province=thành phố hà nội&limit=1&offset=1")
     assert hanoi.headers["x-total-count"] == "2" and [i["reference"] for i in hanoi.json()] == ["PA-TEST-1"]
+    dong_nai = coordinator.get("reports?province=TỈNH ĐỒNG  NAI").json()
+    assert [item["reference"] for item in dong_nai] == ["PA-TEST-3"]
+    assert coordinator.get("reports?province=Tỉnh Hà Giang").json() == []
     by_code = coordinator.get("reports?procedure=1.004194").json()
     assert [item["reference"] for item in by_code] == ["PA-TEST-0", "PA-TEST-2"]
     since = (utcnow() - timedelta(days=10)).date().isoformat()
