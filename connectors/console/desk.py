@@ -30,6 +30,8 @@ from connectors.settings import AppSettings
 
 logger = logging.getLogger(__name__)
 
+HANDBACK_INTENT = "EXTERNAL_handback"
+
 T = TypeVar("T")
 _WROTE = "tthc_wrote"
 
@@ -224,7 +226,8 @@ class Desk:
         if was_held:
             try:
                 await self.rasa.resume(conversation_id)
-                back = await self.rasa.run_response(conversation_id, "utter_handback")
+                # The rules say the hand-back and, once per conversation, the satisfaction question.
+                back = await self.rasa.trigger_intent(conversation_id, HANDBACK_INTENT)
             except RasaApiError as error:
                 raise ConsoleActionError(503, RASA_DOWN) from error
             await self._deliver(conversation_id, back, "bot", None)
