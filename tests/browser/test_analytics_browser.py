@@ -150,3 +150,64 @@ def test_a_volunteer_gets_no_analytics(page: Any, filled: Stack, artifacts: Path
     page.goto(f"{filled.app_url}/console/analytics")
     page.get_by_text("Chỉ điều phối viên xem được thống kê.").wait_for()
     assert page.locator("#view").is_hidden()
+
+
+REPORT = "cán bộ phường bắt nộp thêm bản sao sổ hộ khẩu khi đăng ký tạm trú ở Hoàn Kiếm"
+
+
+def summary_of(page: Any) -> dict[str, str]:
+    return dict(
+        page.eval_on_selector_all(
+            "#summary div",
+            "items => items.map(i => [i.querySelector('dt').innerText, i.querySelector('dd').innerText])",
+        )
+    )
+
+
+def hoan_kiem_reports(page: Any) -> int:
+    rows = cells(page, "reports-by-place")
+    return sum(int(row[2]) for row in rows if len(row) == 3 and row[1] == "Phường Hoàn Kiếm")
+
+
+def test_a_rated_answer_and_a_report_from_the_widget_show_on_the_analytics_page(
+    browser: Any, stack: Stack, artifacts: Path
+) -> None:
+    from test_handoff_browser import ask, wait_for_answer
+
+    coordinator = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="vi-VN")
+    citizen_context = browser.new_context(viewport={"width": 1100, "height": 860}, locale="vi-VN")
+    try:
+        console = coordinator.new_page()
+        login(console, stack, account(stack, "coordinator"))
+        console.goto(f"{stack.app_url}/console/analytics")
+        console.get_by_text("Đã cập nhật.").wait_for()
+        before, reports_before = summary_of(console), hoan_kiem_reports(console)
+
+        citizen = citizen_context.new_page()
+        citizen.goto(f"{stack.app_url}/")
+        citizen.get_by_role("button", name="Mở trợ lý hỏi đáp thủ tục hành chính").click()
+        answer = wait_for_answer(citizen, ask(citizen, "Đăng ký tạm trú cần giấy tờ gì?"))
+        assert "tạm trú" in answer.lower()
+        shown = citizen.evaluate(
+            "document.querySelector('#tthc-chat-widget').shadowRoot.querySelectorAll('.msg.bot').length"
+        )
+        citizen.locator("#tthc-chat-widget button.choice", has_text="Hữu ích").last.click()
+        thanks = wait_for_answer(citizen, shown)
+        assert "Cảm ơn" in thanks
+        reported = wait_for_answer(citizen, ask(citizen, REPORT))
+        assert "PA-" in reported and "Phường Hoàn Kiếm" in reported
+        citizen.screenshot(path=str(artifacts / "widget-report.png"))
+
+        console.reload()
+        console.get_by_text("Đã cập nhật.").wait_for()
+        after = summary_of(console)
+        assert int(after["Hữu ích"]) == int(before["Hữu ích"]) + 1
+        assert int(after["Phản ánh thêm giấy tờ"]) == int(before["Phản ánh thêm giấy tờ"]) + 1
+        assert hoan_kiem_reports(console) == reports_before + 1
+        for chart in ("chart-feedback", "chart-reports-place"):
+            assert console.evaluate(PAINTED, chart) > 500, chart
+        console.locator("#h-reports").scroll_into_view_if_needed()
+        console.screenshot(path=str(artifacts / "analytics-after-widget.png"), full_page=True)
+    finally:
+        citizen_context.close()
+        coordinator.close()
