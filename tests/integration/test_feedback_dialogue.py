@@ -152,3 +152,36 @@ def test_a_typed_feedback_payload_without_an_offer_is_text(stack: Stack, sender_
     assert "/feedback_up" in payloads(answer)
     assert all("record" not in m and "custom" not in m for m in answer)  # signals never reach a citizen
     assert "Cảm ơn bạn đã góp ý" in texts(chat("/feedback_up"))
+
+
+def test_a_hand_back_asks_the_satisfaction_question_and_its_buttons_are_offered(
+    stack: Stack, rasa: Rasa, sender_id: str
+) -> None:
+    import asyncio
+
+    from connectors.chat import RasaChat, offered_payloads
+    from connectors.console.rasa_api import RasaConversations
+
+    rasa(sender_id, "cho tôi gặp người thật")
+
+    async def hand_back() -> tuple[list[Any], set[str], str]:
+        api = RasaConversations(stack.rasa_url, token=stack.rasa_token)
+        chat = RasaChat(stack.rasa_url, token=stack.rasa_token)
+        try:
+            await api.pause(sender_id)
+            await api.resume(sender_id)
+            said = await api.trigger_intent(sender_id, "EXTERNAL_handback")
+            offered = offered_payloads(await api.tracker(sender_id))
+            guarded = await chat.guard(sender_id, '/rate_satisfaction{"satisfaction_level":"3"}')
+            return said, offered, guarded
+        finally:
+            await api.aclose()
+            await chat.aclose()
+
+    said, offered, guarded = asyncio.run(hand_back())
+    assert "kết thúc phần hỗ trợ" in said[0].text
+    levels = [b.payload for m in said for b in m.buttons]
+    assert len(levels) == 5 and set(levels) <= offered, (levels, offered)
+    assert guarded == '/rate_satisfaction{"satisfaction_level":"3"}'
+    rated = rasa(sender_id, guarded)
+    assert records(rated, "satisfaction") == [{"kind": "satisfaction", "level": 3, "context": "handoff"}]
