@@ -17,13 +17,15 @@ APP_STAMP := $(VENV)/.installed
 RASA_STAMP := $(RASA_VENV)/.installed
 MODEL_STAMP := $(VAR)/models/multilingual-e5-small/.converted
 RASA_MODEL_STAMP := $(VAR)/rasa-models/.trained
+# Chart.js for the console's analytics page, from the npm package pinned in web/package-lock.json.
+CHART_JS := connectors/console/static/vendor/chart.umd.js
 # Every training file but the end-to-end test stories (training_data/tests); new files are picked up.
 TRAINING_DATA := $(filter-out training_data/tests/%,$(wildcard training_data/*.yml)) training_data/lookups
 RASA_SOURCES := $(shell find bot training_data -type f \( -name '*.yml' -o -name '*.yaml' -o -path 'bot/components/*' -o -path 'bot/data/*' \) 2>/dev/null)
 
 .PHONY: help setup setup-app setup-rasa model index train browser-deps test test-unit test-integration \
         test-browser run bench rerank lint format lock-app clean haproxy-deps compose-deps compose-check \
-        test-scale run-cluster
+        test-scale run-cluster web-deps
 
 help:
 	@echo "make run    set up everything, then start Rasa and the app (http://127.0.0.1:8000)"
@@ -34,7 +36,7 @@ help:
 	@echo "make lint   ruff"
 
 ## ---- setup ---------------------------------------------------------------------------------
-setup: setup-app setup-rasa model index
+setup: setup-app setup-rasa model index web-deps
 
 setup-app: $(APP_STAMP)
 $(APP_STAMP): requirements/app.lock pyproject.toml
@@ -70,6 +72,13 @@ $(RASA_MODEL_STAMP): $(RASA_STAMP) $(RASA_SOURCES)
 		--data $(TRAINING_DATA) \
 		--out $(VAR)/rasa-models --fixed-model-name tthc
 	touch $@
+
+# npm ci installs exactly the lock (integrity hashes checked); the app serves the copied UMD build.
+web-deps: $(CHART_JS)
+$(CHART_JS): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --ignore-scripts
+	mkdir -p $(dir $@)
+	cp web/node_modules/chart.js/dist/chart.umd.js $@
 
 browser-deps:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
@@ -140,4 +149,4 @@ lock-app:
 	/tmp/tthc-lock/bin/pip freeze --exclude-editable | grep -v '^torch==' > requirements/app.lock
 
 clean:
-	rm -rf $(VAR) .pytest_cache .ruff_cache
+	rm -rf $(VAR) .pytest_cache .ruff_cache web/node_modules $(dir $(CHART_JS))

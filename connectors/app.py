@@ -35,10 +35,13 @@ from connectors.chat import RASA_UNAVAILABLE_MESSAGE, BotMessage, ChatBackend, R
 from connectors.console.api import mount as mount_console
 from connectors.console.desk import Desk, HandoffChat
 from connectors.console.rasa_api import RasaConversations
+from connectors.console.reports import build_router as build_reports_router
 from connectors.db import Database
 from connectors.limits import BodySizeLimitMiddleware
 from connectors.live import LiveBus
+from connectors.privacy import install_log_masking
 from connectors.ratelimit import RATE_LIMITED_MESSAGE, RateLimiter
+from connectors.recorder import RecordingChat
 from connectors.settings import AppSettings
 
 logger = logging.getLogger(__name__)
@@ -88,7 +91,8 @@ _FIELD_NAMES = {"sender_id": "sender_id (mã cuộc trò chuyện)", "text": "te
 
 
 def _validation_message(error: dict[str, Any]) -> str:
-    field = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "nội dung"
+    location = error.get("loc", ())
+    field = ".".join(str(part) for part in location if part not in ("body", "query", "path")) or "nội dung"
     label = _FIELD_NAMES.get(field, field)
     kind = error.get("type", "")
     if kind == "missing":
@@ -164,6 +168,7 @@ async def actions_status(http: httpx.AsyncClient, settings: AppSettings) -> dict
 
 def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = None) -> FastAPI:
     """The app; ``chat`` replaces the Rasa chat core (the seam tests and other channels use)."""
+    install_log_masking()
     settings = settings or AppSettings.from_env()
     database = Database(settings.database_url)
     desk = Desk(
@@ -172,9 +177,9 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
         RasaConversations(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds),
         bus=LiveBus(settings.redis_url),
     )
-    chat_core: ChatBackend = HandoffChat(
-        chat or RasaChat(settings.rasa_url, settings.rasa_timeout_seconds, settings.rasa_token), desk
-    )
+    rasa_chat = chat or RasaChat(settings.rasa_url, settings.rasa_timeout_seconds, settings.rasa_token)
+    # The recorder takes Rasa's analytics records out of the replies; the desk its handoff signals.
+    chat_core: ChatBackend = HandoffChat(RecordingChat(rasa_chat, database), desk)
     internal_http = httpx.AsyncClient()
     window = settings.rate_limit_window_seconds
     limiter = RateLimiter(settings.rate_limit_messages, window, settings.rate_limit_storage, "sender")
@@ -195,11 +200,8 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
         desk.zalo = zalo_channel
 
     async def _apply_retention() -> None:
-        keep_seconds = settings.retention_days * 24 * 3600
         while True:
-            await asyncio.to_thread(retention.purge, settings)
-            if zalo_channel is not None:
-                zalo_channel.store.forget_messages_older_than(keep_seconds)
+            await asyncio.to_thread(retention.purge, settings, database)
             await asyncio.sleep(settings.retention_interval_hours * 3600)
 
     @asynccontextmanager
@@ -256,7 +258,11 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-        problem = await body_error(request, list(error.errors()))
+        errors = list(error.errors())
+        if errors and all(tuple(item.get("loc", ()))[:1] != ("body",) for item in errors):
+            # A query or path parameter (the console's filters): no body to explain.
+            return _error(422, "invalid_request", _validation_message(errors[0]))
+        problem = await body_error(request, errors)
         return _error(problem.status, problem.code, problem.message)
 
     @app.exception_handler(StarletteHTTPException)
@@ -347,6 +353,7 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
         return HTMLResponse(page.replace("<!--ZALO_SITE_VERIFICATION-->", meta))
 
     mount_console(app, desk)
+    app.include_router(build_reports_router())
 
     if zalo_channel is not None:
         from connectors.zalo.webhook import build_router

@@ -28,6 +28,8 @@ class BotMessage(BaseModel):
     buttons: list[Button] = Field(default_factory=list)
     # A handoff request from action_request_human, for the channel only (never sent to a citizen).
     handoff: dict[str, Any] | None = Field(default=None, exclude=True)
+    # What the turn was for the analytics (an answer, a rating, a report…), for the app only.
+    record: dict[str, Any] | None = Field(default=None, exclude=True)
 
 
 class RasaUnavailableError(Exception):
@@ -60,6 +62,9 @@ def messages_from_rasa(raw_messages: Any) -> list[BotMessage]:
         custom = raw.get("custom")
         if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
             messages.append(BotMessage(handoff=custom["handoff"]))
+            continue
+        if isinstance(custom, dict) and isinstance(custom.get("record"), dict):
+            messages.append(BotMessage(record=custom["record"]))
             continue
         if not text and isinstance(custom, dict):
             text = _as_text(custom.get("text"))

@@ -1,23 +1,49 @@
-"""Retention: conversations are kept ``TTHC_RETENTION_DAYS`` days, in Rasa's tracker store too.
+"""Retention: conversations and reports are kept ``TTHC_RETENTION_DAYS`` days (180 by default).
 
-The app runs ``purge`` at start and then every ``TTHC_RETENTION_INTERVAL_HOURS``: Rasa's events older
-than the cutoff are deleted from its SQL tracker store (SQLite by default, PostgreSQL with
-``TTHC_TRACKER_STORE_URL``), and so are the Zalo channel's message records.
+``purge`` deletes what is older than that from the app's database (the analytics tables: turns,
+feedback, satisfaction, reports; the handoffs with their assignments and messages; the audit log; the
+Zalo channel's message records) and from Rasa's SQL tracker store (SQLite by default, PostgreSQL with
+``TTHC_TRACKER_STORE_URL``). The app runs it at start and then every ``TTHC_RETENTION_INTERVAL_HOURS``;
+``tthc data purge`` runs it by hand. Each delete is ``WHERE time < cutoff``: replicas running it at the
+same time do no harm.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
+from connectors.db import Database
+from connectors.db.models import (
+    Assignment,
+    AuditEntry,
+    ChatTurn,
+    ConversationMessage,
+    ExtraPaperReport,
+    Feedback,
+    Handoff,
+    Satisfaction,
+    ZaloMessage,
+)
 from connectors.settings import AppSettings
 
 logger = logging.getLogger(__name__)
 
 DAY = 24 * 3600.0
+# The app's tables with a time column (aware UTC datetimes), purged by age.
+TIMED_TABLES: list[tuple[Any, Any]] = [
+    (ChatTurn, ChatTurn.at),
+    (Feedback, Feedback.at),
+    (Satisfaction, Satisfaction.at),
+    (ExtraPaperReport, ExtraPaperReport.at),
+    (ConversationMessage, ConversationMessage.created_at),
+    (AuditEntry, AuditEntry.at),
+]
 
 
 def tracker_database_url(settings: AppSettings) -> str:
@@ -29,9 +55,15 @@ def tracker_database_url(settings: AppSettings) -> str:
     return f"sqlite:///{path.expanduser().resolve()}"
 
 
+def tracker_engine(url: str) -> sa.Engine:
+    if url.startswith("sqlite"):
+        return sa.create_engine(url, connect_args={"timeout": 30})
+    return sa.create_engine(url)
+
+
 def purge_tracker(url: str, max_age_seconds: float) -> int:
     """Delete the tracker events older than ``max_age_seconds``; the number of events deleted."""
-    engine = sa.create_engine(url)
+    engine = tracker_engine(url)
     try:
         with engine.begin() as connection:
             if not sa.inspect(connection).has_table("events"):
@@ -45,14 +77,45 @@ def purge_tracker(url: str, max_age_seconds: float) -> int:
         engine.dispose()
 
 
-def purge(settings: AppSettings) -> int:
-    """Apply the retention to the tracker store; failures are logged, never raised."""
+def purge_app(database: Database, max_age_seconds: float) -> dict[str, int]:
+    """Delete the app's rows older than ``max_age_seconds``; the number deleted per table."""
+    now = time.time()
+    cutoff = datetime.fromtimestamp(now - max_age_seconds, UTC)
+    deleted: dict[str, int] = {}
+    with database.session() as session:
+        for model, column in TIMED_TABLES:
+            result = session.execute(sa.delete(model).where(column < cutoff))
+            deleted[model.__tablename__] = result.rowcount or 0
+        old_handoffs = sa.select(Handoff.id).where(Handoff.updated_at < cutoff)
+        assignments = session.execute(sa.delete(Assignment).where(Assignment.handoff_id.in_(old_handoffs)))
+        deleted["assignments"] = assignments.rowcount or 0
+        handoffs = session.execute(sa.delete(Handoff).where(Handoff.updated_at < cutoff))
+        deleted["handoffs"] = handoffs.rowcount or 0
+        zalo = session.execute(sa.delete(ZaloMessage).where(ZaloMessage.received_at < now - max_age_seconds))
+        deleted["zalo_messages"] = zalo.rowcount or 0
+    return deleted
+
+
+def purge(settings: AppSettings, database: Database | None = None) -> dict[str, int]:
+    """Apply the retention to the app's database and the tracker store; failures are logged, never
+    raised. The number of rows deleted per table (``events`` for the tracker store)."""
+    max_age = settings.retention_days * DAY
+    deleted: dict[str, int] = {}
+    own = database is None
     try:
-        deleted = purge_tracker(tracker_database_url(settings), settings.retention_days * DAY)
+        database = database or Database(settings.database_url)
+        deleted.update(purge_app(database, max_age))
+    except Exception as error:
+        logger.warning("Retention: the app's database could not be purged (%s)", type(error).__name__)
+    finally:
+        if own and database is not None:
+            database.dispose()
+    try:
+        deleted["events"] = purge_tracker(tracker_database_url(settings), max_age)
     except Exception as error:
         logger.warning("Retention: the tracker store could not be purged (%s)", type(error).__name__)
-        return 0
-    if deleted:
-        days = settings.retention_days
-        logger.info("Retention: %d tracker events older than %g days deleted", deleted, days)
+    total = sum(deleted.values())
+    if total:
+        summary = ", ".join(f"{table} {count}" for table, count in deleted.items() if count)
+        logger.info("Retention: rows older than %g days deleted (%s)", settings.retention_days, summary)
     return deleted

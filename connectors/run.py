@@ -140,7 +140,8 @@ class Stack:
         self.model = Path(model)
         self.app_env = dict(app_env or {})
         self.with_rasa = with_rasa
-        self.rasa_token = rasa_token or os.environ.get("TTHC_RASA_TOKEN") or secrets.token_urlsafe(32)
+        # Hex: a token starting with "-" would be read by Rasa's command line as an option.
+        self.rasa_token = rasa_token or os.environ.get("TTHC_RASA_TOKEN") or secrets.token_hex(32)
         self.actions_secret = (
             actions_secret or os.environ.get("TTHC_ACTIONS_SECRET") or secrets.token_urlsafe(32)
         )

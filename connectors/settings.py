@@ -109,8 +109,8 @@ class AppSettings(BaseSettings):
     var_dir: Path = PROJECT_ROOT / "var"
     # The Zalo channel's former SQLite file: its state is moved into the app's database once at start.
     state_db: Path | None = Field(default=None, validation_alias=_alias("TTHC_CONNECTORS_DB"))
-    # Conversations (Rasa's tracker store, the Zalo message records) are kept this long.
-    retention_days: float = Field(default=30.0, gt=0)
+    # Conversations and reports (the app's tables, Rasa's tracker store) are kept this long.
+    retention_days: float = Field(default=180.0, gt=0)
     retention_interval_hours: float = Field(default=6.0, gt=0)
     # Rasa's tracker store, as bot.rasa_server configures it: PostgreSQL URL, or the SQLite file.
     tracker_store_url: str = ""

@@ -244,11 +244,13 @@ def chat(
 
 
 def _add_app_commands() -> None:
-    """The app's own commands (volunteer accounts, its database) live with the app."""
+    """The app's own commands (volunteer accounts, its database, citizens' data) live with the app."""
     from connectors.console.cli import db_app, volunteer_app
+    from connectors.data_cli import data_app
 
     app.add_typer(volunteer_app, name="volunteer")
     app.add_typer(db_app, name="db")
+    app.add_typer(data_app, name="data")
 
 
 def main() -> None:

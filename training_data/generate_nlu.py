@@ -260,6 +260,30 @@ CHOICES = [
 ]
 # Papers abolished by Decree 104/2022 that officials still ask for.
 ABOLISHED_PAPERS = ["sổ hộ khẩu", "hộ khẩu giấy", "sổ tạm trú", "sổ tạm trú giấy", "kt3", "sổ hộ khẩu giấy"]
+# The identity card replaced by căn cước: invalid since 1 January 2025 (Luật Căn cước 2024).
+ABOLISHED_IDS = ["cmnd", "chứng minh nhân dân", "chứng minh thư", "cmt"]
+# The abolished_paper entity's values (NLU synonyms), which bot/domain/feedback.yml's responses test.
+ABOLISHED_VALUES = {"household_book": ABOLISHED_PAPERS, "cmnd": ABOLISHED_IDS}
+# Reports naming the place and what was asked: {a} an abolished paper, {x} another paper, {at} a place
+# (old districts too: citizens still name them).
+PAPERS = [
+    "giấy khám sức khỏe", "giấy xác nhận cư trú", "bản photo công chứng", "giấy xác nhận độc thân",
+    "giấy ủy quyền", "giấy xác nhận của tổ dân phố", "bản sao chứng thực", "giấy xác nhận nơi ở cũ",
+]
+REPORT_PLACES = [
+    "Hoàn Kiếm", "quận Hoàn Kiếm", "Cầu Giấy", "quận 1", "Gia Lâm", "huyện Củ Chi", "Thủ Đức", "Hải Châu",
+    "Bình Thạnh", "quận Đống Đa", "Hà Đông", "phường Hàng Trống", "Ba Đình", "Đà Nẵng", "Hà Giang",
+    "Nam Định", "huyện Đông Anh", "Thanh Xuân",
+]
+PLACED_REPORTS = [
+    "cán bộ phường bắt nộp thêm bản sao {a} khi {p} ở {at}", "làm {p} ở {at} bị đòi {a}",
+    "xã ở {at} bắt photo {a} khi làm {p}", "nộp hồ sơ {p} tại {at} mà cán bộ vẫn đòi {a}",
+    "ở {at} người ta vẫn bắt nộp {a}", "cán bộ một cửa ở {at} yêu cầu {x} khi làm {p}",
+    "{p} ở {at} bị yêu cầu nộp thêm {x}", "phường ở {at} đòi {x} không có trong danh sách",
+    "bị bắt nộp {x} khi làm {p}", "cán bộ đòi thêm {x} khi tôi {p} ở {at}", "đi {p} ở {at} bị đòi {a}",
+    "ubnd phường ở {at} bắt bổ sung {x}", "làm {p} mà cán bộ ở {at} bắt nộp {a}",
+    "tôi muốn phản ánh cán bộ ở {at} đòi {x}", "{at} vẫn bắt nộp bản photo {a} khi làm {p}",
+]
 ABOLISHED_PAPER_REPORTS = [
     "họ đòi thêm {a} dù đã bỏ rồi", "bị đòi {a} dù đã có căn cước gắn chip", "xã vẫn bắt nộp {a}",
     "cán bộ bắt photo {a}", "phường yêu cầu mang {a}", "làm {p} mà bị đòi {a}",
@@ -281,6 +305,16 @@ def choices(rng: random.Random) -> list[str]:
                 out.append(pattern.replace("{o}", ordinal(word, value)))
                 plain = strip_accents(word)
                 out.append(strip_accents(pattern).replace("{o}", ordinal(plain, value)))
+    return out
+
+
+def placed_reports(rng: random.Random) -> list[str]:
+    out = []
+    for pattern in PLACED_REPORTS:
+        for _ in range(3):
+            text = pattern.replace("{at}", at(rng.choice(REPORT_PLACES)))
+            text = text.replace("{a}", f"[{rng.choice(ABOLISHED_PAPERS + ABOLISHED_IDS)}](abolished_paper)")
+            out.append(fill(text.replace("{x}", f"[{rng.choice(PAPERS)}](paper)"), rng))
     return out
 
 
@@ -357,30 +391,31 @@ OTHER: dict[str, list[str]] = {
     ],
     "report_extra_papers": [
         "cán bộ bắt nộp thêm giấy tờ không có trong danh sách",
-        "phường yêu cầu tôi nộp thêm giấy xác nhận cư trú",
+        "phường yêu cầu tôi nộp thêm [giấy xác nhận cư trú](paper)",
         "xã bắt photo công chứng thêm nhiều giấy",
         "làm {p} mà bị đòi thêm giấy tờ",
         "nộp {p} bị yêu cầu bổ sung giấy không có trong quy định",
         "cán bộ đòi giấy tờ ngoài quy định thì làm sao",
-        "bị yêu cầu thêm giấy khám sức khỏe có đúng không",
-        "họ bắt tôi nộp thêm bản sao có đúng luật không",
+        "bị yêu cầu thêm [giấy khám sức khỏe](paper) có đúng không",
+        "họ bắt tôi nộp thêm [bản sao](paper) có đúng luật không",
         "ủy ban đòi thêm giấy tờ, phản ánh ở đâu",
         "bị làm khó khi nộp hồ sơ {p}",
         "cơ quan yêu cầu nhiều giấy hơn quy định",
-        "nộp {p} bị bắt bổ sung giấy xác nhận của tổ dân phố",
+        "nộp {p} bị bắt bổ sung [giấy xác nhận của tổ dân phố](paper)",
         "cán bộ không nhận hồ sơ bắt về làm thêm giấy",
         "có được đòi thêm giấy tờ không có trong thủ tục không",
-        "tôi bị đòi giấy chứng nhận độc thân dù không cần",
+        "tôi bị đòi [giấy chứng nhận độc thân](paper) dù không cần",
         "cán bộ bắt bổ sung giấy không cần thiết",
-        "xã đòi thêm xác nhận cư trú khi làm {p}", "một cửa trả hồ sơ bắt làm thêm giấy",
-        "họ bắt tôi công chứng cả căn cước", "bị yêu cầu nộp bản sao chứng thực dù đã nộp online",
+        "xã đòi thêm [xác nhận cư trú](paper) khi làm {p}", "một cửa trả hồ sơ bắt làm thêm giấy",
+        "họ bắt tôi công chứng cả căn cước", "bị yêu cầu nộp [bản sao chứng thực](paper) dù đã nộp online",
         "cán bộ bảo phải xin thêm giấy ở xã cũ", "bị hạch sách giấy tờ khi làm {p}",
         "bị bắt đi xin xác nhận khắp nơi", "nộp {p} bị trả về đòi thêm giấy",
         "sao lại bắt nộp thêm giấy khi luật không yêu cầu", "bắt nộp thêm giấy có sai quy định không",
         "muốn phản ánh cán bộ đòi thêm giấy", "bi doi them giay to", "can bo bat nop them giay",
-        "ho bat bo sung giay xac nhan", "làm {p} bị đòi thêm bản photo công chứng",
-        "cán bộ một cửa đòi giấy khám sức khỏe cho {p}", "yêu cầu giấy tờ vượt quá quy định",
-        "đòi thêm giấy ủy quyền dù tôi tự đi nộp", "phường bắt xin xác nhận độc thân ở nơi cũ",
+        "ho bat bo sung [giay xac nhan](paper)", "làm {p} bị đòi thêm [bản photo công chứng](paper)",
+        "cán bộ một cửa đòi [giấy khám sức khỏe](paper) cho {p}", "yêu cầu giấy tờ vượt quá quy định",
+        "đòi thêm [giấy ủy quyền](paper) dù tôi tự đi nộp",
+        "phường bắt xin [xác nhận độc thân](paper) ở nơi cũ",
         "ubnd xã đòi thêm giấy tờ ko có trong quy định", "nộp {p} mà họ cứ đòi thêm giấy này giấy kia",
     ],
     "out_of_scope": [
@@ -602,14 +637,25 @@ def examples(rng: random.Random) -> dict[str, list[str]]:
         intent = rng.choice(["ask_place", "ask_documents", "ask_fee", "ask_procedure"])
         pattern = rng.choice(ASPECTS[intent])
         add(intent, fill(pattern, rng) + rng.choice([" ở ", " tại "]) + at(rng.choice(PLACES)))
+    # Last, so that the examples above stay as they were: reports naming the place and the paper.
+    for text in placed_reports(rng):
+        add("report_extra_papers", decorate(text, rng))
     return {intent: sorted(texts) for intent, texts in sorted(data.items())}
 
 
 def synonyms() -> dict[str, list[str]]:
     """The search's list of citizens' terms (knowledge/abbreviations.yaml) as NLU synonyms: one list."""
     entries = yaml.safe_load(ABBREVIATIONS.read_text(encoding="utf-8"))["entries"]
-    seen: set[str] = set()
     out: dict[str, list[str]] = {}
+    # Synonyms are global: an abolished paper's names map to its abolished_paper value, not to the
+    # procedure the search reads them as (the actions read procedure mentions as typed).
+    seen: set[str] = set()
+    for value, names in ABOLISHED_VALUES.items():
+        for name in names:
+            for variant in dict.fromkeys([name, strip_accents(name)]):
+                seen.add(variant.lower())
+                if variant.lower() != value:
+                    out.setdefault(value, []).append(variant)
     for entry in entries:
         means = entry["means"]
         for term in entry["terms"]:
@@ -637,7 +683,7 @@ def regex_yaml() -> list[str]:
         return "|".join(sorted(both, key=len, reverse=True))
 
     words = alternatives([word for words in ORDINALS.values() for word in words])
-    papers = alternatives(ABOLISHED_PAPERS)
+    papers = alternatives(ABOLISHED_PAPERS + ABOLISHED_IDS)
     return [
         "- regex: ordinal", "  examples: |", "    - \\b(" + words + ")\\b",
         "- regex: abolished_paper", "  examples: |", "    - \\b(" + papers + ")\\b",

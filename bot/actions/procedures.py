@@ -17,6 +17,7 @@ from bot.places import resolve_place
 
 logger = logging.getLogger(__name__)
 
+RECORD_KEY = "record"
 BUTTON_TITLE_CHARS = 90
 MAX_LINKED = 2
 # The slot's aspect -> the sections of knowledge.cards.render_card (None: the full card).
@@ -35,6 +36,37 @@ CARD_SECTIONS: dict[str, list[str] | None] = {
     "source": ["source"],
     "full": None,
 }
+
+
+def record(dispatcher: CollectingDispatcher, **fields: Any) -> None:
+    """A signal for the app's recorder (the chat core reads it; a citizen never sees it)."""
+    dispatcher.utter_message(json_message={RECORD_KEY: fields})
+
+
+# answer_outcome -> the outcome of the answer signal (issue 14 contract).
+RECORDED_OUTCOMES = {
+    "answered": "answered",
+    "asked": "asked_back",
+    "no_topic": "asked_back",
+    "not_found": "not_found",
+    "not_understood": "not_understood",
+    "choice_unknown": "not_understood",
+}
+
+
+def record_answer(
+    dispatcher: CollectingDispatcher,
+    outcome: str,
+    procedure: str | None = None,
+    confidence: float | None = None,
+) -> None:
+    record(
+        dispatcher,
+        kind="answer",
+        outcome=RECORDED_OUTCOMES.get(outcome, outcome),
+        procedure=procedure,
+        confidence=round(confidence, 4) if confidence is not None else None,
+    )
 
 
 def latest_entities(tracker: Tracker, name: str) -> list[dict[str, Any]]:
@@ -115,8 +147,10 @@ def answer(
     *,
     first: bool,
     variants: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    confidence: float | None = None,
 ) -> list[EventType]:
-    """Answer a procedure: the short first card, or the aspect asked; then the other procedures to pick."""
+    """Answer a procedure: the short first card, or the aspect asked; then the other procedures to pick,
+    and last the two feedback buttons (last, so that Zalo's two-message answer keeps them)."""
     card = render(procedure, aspect, first=first and aspect in (None, "documents"))
     dispatcher.utter_message(response="utter_first_answer" if first else "utter_aspect_answer", card=card)
     offered: list[str] = []
@@ -132,6 +166,8 @@ def answer(
                 response="utter_linked_procedures", buttons=[option_button(p.code, p.name) for p in linked]
             )
         offered = [code for code, _ in variants] + [p.code for p in linked]
+    dispatcher.utter_message(response="utter_ask_feedback")
+    record_answer(dispatcher, "answered", procedure.code, confidence)
     events: list[EventType] = [
         SlotSet("current_procedure", procedure.code),
         SlotSet("answer_outcome", "answered"),
@@ -144,6 +180,7 @@ def answer(
 
 def say(dispatcher: CollectingDispatcher, response: str, outcome: str) -> list[EventType]:
     dispatcher.utter_message(response=response)
+    record_answer(dispatcher, outcome)
     return [SlotSet("answer_outcome", outcome)]
 
 
@@ -177,7 +214,10 @@ class ActionAnswerProcedure(Action):
             if procedure is not None:
                 first = procedure.code != current_code
                 variants = [(c.code, c.name) for c in decision.variants]
-                return answer(dispatcher, procedure, aspect, first=first, variants=variants)
+                return answer(
+                    dispatcher, procedure, aspect, first=first, variants=variants,
+                    confidence=decision.probability,
+                )
         if intent == "nlu_fallback":
             return say(dispatcher, "utter_not_understood", "not_understood")
         if current is not None and not mentions:
@@ -189,6 +229,7 @@ class ActionAnswerProcedure(Action):
                 response="utter_which_procedure",
                 buttons=[option_button(c.code, c.name) for c in decision.options],
             )
+            record_answer(dispatcher, "asked", None, decision.probability)
             return [
                 SlotSet("offered_options", [c.code for c in decision.options]),
                 SlotSet("answer_outcome", "asked"),
@@ -214,39 +255,3 @@ class ActionChooseOption(Action):
             ]
         first = procedure.code != tracker.get_slot("current_procedure")
         return answer(dispatcher, procedure, tracker.get_slot("aspect"), first=first)
-
-
-class ActionExtraPapers(Action):
-    """An office asked for papers beyond the list: the legal list and how to send feedback."""
-
-    def name(self) -> str:
-        return "action_extra_papers"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        from knowledge.answer_first import decide
-        from knowledge.cards import render_card
-
-        code = tracker.get_slot("current_procedure")
-        mentions = procedure_mentions(tracker)
-        if mentions:
-            # The procedure named, not the whole message, which is mostly about the extra paper; the
-            # card names the procedure it lists, so the best candidate serves.
-            decision = await asyncio.to_thread(decide, " ".join(mentions))
-            best = decision.chosen or next(iter(decision.options), None)
-            if best is not None:
-                code = best.code
-        procedure = await asyncio.to_thread(get_procedure, code) if code else None
-        events: list[EventType] = []
-        if procedure is not None:
-            dispatcher.utter_message(
-                response="utter_extra_papers_list", card=render_card(procedure, aspects=["documents"])
-            )
-            events.append(SlotSet("current_procedure", procedure.code))
-        if latest_entities(tracker, "abolished_paper"):
-            dispatcher.utter_message(response="utter_household_book_abolished")
-        dispatcher.utter_message(response="utter_extra_papers_rule")
-        if procedure is None:
-            dispatcher.utter_message(response="utter_extra_papers_which_procedure")
-        return events

@@ -405,3 +405,6 @@ def mount(app: FastAPI, desk: Desk) -> None:
     )
     app.include_router(build_router(limiter))
     app.include_router(build_widget_router())
+    from connectors.console import analytics_api
+
+    app.include_router(analytics_api.build_router())

@@ -1,8 +1,9 @@
 """The handoff desk: what happens between the citizen's channel, Rasa and the volunteers' queue.
 
 ``HandoffChat`` wraps the chat core both channels use: it puts a conversation in the queue when
-``action_request_human`` signals it, and records the turns of queued conversations. ``Desk`` carries out
-the console's actions: taking a conversation pauses the bot through Rasa's HTTP API, a volunteer's
+``action_request_human`` signals it, and records the turns of queued conversations (the citizen's
+masked; the console shows the full history from Rasa's tracker). ``Desk`` carries out the console's
+actions: taking a conversation pauses the bot through Rasa's HTTP API, a volunteer's
 message goes into the tracker as a bot-side turn and out on the citizen's channel (the widget's live
 stream, or the Zalo OA message API within its reply window), and handing back resumes the bot.
 """
@@ -24,9 +25,12 @@ from connectors.console.rasa_api import RasaApiError, RasaConversations
 from connectors.db import Database
 from connectors.db.models import Volunteer
 from connectors.live import LiveBus
+from connectors.privacy import mask
 from connectors.settings import AppSettings
 
 logger = logging.getLogger(__name__)
+
+HANDBACK_INTENT = "EXTERNAL_handback"
 
 T = TypeVar("T")
 _WROTE = "tthc_wrote"
@@ -79,7 +83,7 @@ class Desk:
         def work(session: Session) -> None:
             handoff = queue.open_handoff(session, conversation_id)
             if handoff is not None:
-                queue.record(session, conversation_id, "citizen", text)
+                queue.record(session, conversation_id, "citizen", mask(text))
                 queue.touch(handoff, citizen=True)
 
         await self.run(work)
@@ -94,7 +98,7 @@ class Desk:
             if signals:
                 signal = signals[-1]
                 if handoff is None:
-                    queue.record(session, conversation_id, "citizen", text)
+                    queue.record(session, conversation_id, "citizen", mask(text))
                 handoff = queue.enqueue(
                     session, conversation_id, signal.get("topic"), bool(signal.get("in_hours"))
                 )
@@ -114,6 +118,8 @@ class Desk:
     async def _deliver(
         self, conversation_id: str, messages: list[BotMessage], role: str, author: str | None
     ) -> None:
+        # Signals (handoff, analytics records) are for the app, never for the citizen.
+        messages = [message for message in messages if message.text or message.buttons]
         if conversation_id.startswith(queue.ZALO_PREFIX):
             if self.zalo is None:
                 raise ConsoleActionError(503, "Kênh Zalo chưa được bật trên máy chủ này.")
@@ -220,7 +226,8 @@ class Desk:
         if was_held:
             try:
                 await self.rasa.resume(conversation_id)
-                back = await self.rasa.run_response(conversation_id, "utter_handback")
+                # The rules say the hand-back and, once per conversation, the satisfaction question.
+                back = await self.rasa.trigger_intent(conversation_id, HANDBACK_INTENT)
             except RasaApiError as error:
                 raise ConsoleActionError(503, RASA_DOWN) from error
             await self._deliver(conversation_id, back, "bot", None)

@@ -1,5 +1,6 @@
 """The parts of Rasa's HTTP API the console uses: read a tracker, append events (pause, resume, a
-volunteer's turn), and run one response action whose messages the console delivers itself."""
+volunteer's turn), run one response action, and trigger an external intent (the hand-back), whose
+messages the console delivers itself."""
 
 from __future__ import annotations
 
@@ -78,6 +79,18 @@ class RasaConversations:
         await self.append(conversation_id, [{"event": "action", "name": "action_listen"}])
         return messages_from_rasa(body.get("messages") or []) if isinstance(body, dict) else []
 
+    async def trigger_intent(self, conversation_id: str, intent: str) -> list[BotMessage]:
+        """An external intent (e.g. ``EXTERNAL_handback``): Rasa's rules decide what the bot says, and
+        the bot then listens again; returns what it says (the console delivers it)."""
+        body = await self._call(
+            "POST",
+            conversation_id,
+            "trigger_intent",
+            params={"include_events": "NONE"},
+            json={"name": intent},
+        )
+        return messages_from_rasa(body.get("messages") or []) if isinstance(body, dict) else []
+
     async def aclose(self) -> None:
         await self._client.aclose()
 
@@ -91,6 +104,8 @@ def history(tracker: dict[str, Any]) -> list[dict[str, Any]]:
         if kind not in {"user", "bot"} or not isinstance(text, str) or not text.strip():
             continue
         metadata = event.get("metadata") or {}
+        if kind == "user" and metadata.get("is_external"):
+            continue  # an intent the console triggered (the hand-back), not the citizen's words
         if kind == "user":
             role, author = "citizen", None
         elif metadata.get("volunteer"):

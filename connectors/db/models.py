@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -166,6 +166,18 @@ class ChatTurn(Base):
     """One citizen message and how the bot answered it (``outcome``), for the province's analytics."""
 
     __tablename__ = "chat_turns"
+    # Covers the analytics' queries over a window (migration 0005): they never read the texts.
+    __table_args__ = (
+        Index(
+            "ix_chat_turns_window",
+            "at",
+            "channel",
+            "outcome",
+            "conversation_id",
+            "procedure_code",
+            "confidence",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(160), index=True)

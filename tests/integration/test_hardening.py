@@ -190,7 +190,8 @@ def test_files_at_rest_are_private_and_old_conversations_leave_the_tracker_store
     for path in private:
         assert path.stat().st_mode & 0o777 == 0o600, path
     with sqlite3.connect(tracker) as connection:
-        connection.execute("UPDATE events SET timestamp = timestamp - 40 * 86400 WHERE sender_id = ?", (old,))
+        query = "UPDATE events SET timestamp = timestamp - 200 * 86400 WHERE sender_id = ?"
+        connection.execute(query, (old,))
 
     def events(sender: str) -> int:
         with sqlite3.connect(tracker) as connection:
@@ -198,7 +199,7 @@ def test_files_at_rest_are_private_and_old_conversations_leave_the_tracker_store
             return int(connection.execute(query, (sender,)).fetchone()[0])
 
     assert events(old) > 0 and events(recent) > 0
-    # An app that starts (as after any restart) applies TTHC_RETENTION_DAYS (30 by default) at once.
+    # An app that starts (as after any restart) applies TTHC_RETENTION_DAYS (180 by default) at once.
     restarted = Stack(
         app_port=free_port(),
         rasa_port=stack.rasa_port,

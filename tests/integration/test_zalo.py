@@ -572,6 +572,8 @@ def test_a_first_answer_through_rasa_is_at_most_two_zalo_messages(fake_zalo, sta
     assert "1.004194" in messages[0]["text"] and len(messages[0]["text"]) <= 1200
     buttons = messages[-1]["attachment"]["payload"]["buttons"]
     assert 1 <= len(buttons) <= 5 and all(b["payload"].startswith("/") for b in buttons)
+    # The rating pair under the answer is never the part Zalo's five buttons drop.
+    assert {"/feedback_up", "/feedback_down"} <= {b["payload"] for b in buttons}
 
 
 def test_rate_limit_sends_one_polite_notice_then_stays_quiet(fake_zalo, start_app) -> None:
@@ -682,6 +684,13 @@ def test_a_volunteer_answers_on_zalo_within_the_reply_window(
     before = len(texts())
     lan.ok(f"conversations/{conversation}/release")
     assert wait_for(lambda: any("tiếp tục" in text for text in texts()[before:]))
+    # Handed back: the SIPAS question follows once, its five levels as Zalo buttons.
+    assert wait_for(lambda: any("hài lòng" in text for text in texts()[before:]))
+    asked = [item["message"] for item in fake.delivered if item["recipient"]["user_id"] == user][before:]
+    templates = [(m.get("attachment") or {}).get("payload") or {} for m in asked]
+    levels = [b["payload"] for template in templates for b in template.get("buttons", [])]
+    assert len(levels) == 5 and all(p.startswith("/rate_satisfaction") for p in levels), asked
+    assert "Cảm ơn bạn đã đánh giá" in " ".join(citizen(levels[0], 1))
     assert "tạm trú" in " ".join(citizen("Lệ phí bao nhiêu?", 1)).lower()
     assert lan.queued(conversation) is None
 

@@ -14,11 +14,8 @@ import pytest
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.procedures import (
-    ActionAnswerProcedure,
-    ActionChooseOption,
-    ActionExtraPapers,
-)
+from bot.actions.feedback import ActionExtraPapers
+from bot.actions.procedures import ActionAnswerProcedure, ActionChooseOption
 from bot.actions.slots import ValidateSlotMappings
 
 pytestmark = pytest.mark.slow
@@ -62,7 +59,12 @@ def joined(messages: list[dict[str, Any]]) -> str:
 
 
 def responses(messages: list[dict[str, Any]]) -> list[str]:
-    return [message.get("response") for message in messages]
+    return [message["response"] for message in messages if message.get("response")]
+
+
+def records(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The signals for the app's recorder (json_message {"record": ...}), never shown to a citizen."""
+    return [m["custom"]["record"] for m in messages if "record" in (m.get("custom") or {})]
 
 
 def buttons(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -76,6 +78,11 @@ def test_the_first_answer_is_the_short_card_with_variants_to_pick() -> None:
     )
     assert slots["current_procedure"] == TEMPORARY_RESIDENCE and slots["answer_outcome"] == "answered"
     assert responses(messages)[:2] == ["utter_first_answer", "utter_other_procedures"]
+    # Last, the two feedback buttons (Zalo keeps the last message's buttons first), then the signal.
+    assert responses(messages)[-1] == "utter_ask_feedback"
+    [signal] = records(messages)
+    assert signal["kind"] == "answer" and signal["outcome"] == "answered"
+    assert signal["procedure"] == TEMPORARY_RESIDENCE and 0 < signal["confidence"] <= 1
     card = messages[0]["card"]
     assert len(card) <= 1000 and "Hồ sơ:" in card and "CT01" in card and "Lệ phí" in card and "Nguồn:" in card
     variants = messages[1]["buttons"]
@@ -91,7 +98,7 @@ def test_a_follow_up_answers_only_the_aspect_of_the_current_procedure() -> None:
         "ask_fee",
         slots={"current_procedure": BIRTH, "aspect": "fee"},
     )
-    assert responses(messages) == ["utter_aspect_answer"]
+    assert responses(messages) == ["utter_aspect_answer", "utter_ask_feedback"]
     assert "Lệ phí" in messages[0]["card"] and "Hồ sơ" not in messages[0]["card"]
     assert slots["current_procedure"] == BIRTH and "offered_options" not in slots
 
@@ -167,7 +174,9 @@ def test_extra_papers_shows_the_list_of_the_procedure_named_not_of_the_paper() -
     )
     assert slots.get("current_procedure") == BIRTH
     assert "giấy chứng sinh" in joined(messages).lower()
-    assert responses(messages) == ["utter_extra_papers_list", "utter_extra_papers_rule"]
+    assert responses(messages) == [
+        "utter_extra_papers_list", "utter_abolished_paper", "utter_extra_papers_rule",
+    ]  # fmt: skip
 
 
 def test_extra_papers_without_a_procedure_asks_which_and_explains_the_abolished_book() -> None:
@@ -175,8 +184,8 @@ def test_extra_papers_without_a_procedure_asks_which_and_explains_the_abolished_
     messages, slots = run(
         ActionExtraPapers(), text, "report_extra_papers", [entity(text, "abolished_paper", "sổ hộ khẩu giấy")]
     )
-    assert slots == {}
+    assert "current_procedure" not in slots and slots["report_details"] == "none"
     assert responses(messages) == [
-        "utter_household_book_abolished", "utter_extra_papers_rule", "utter_extra_papers_which_procedure",
+        "utter_abolished_paper", "utter_extra_papers_rule", "utter_extra_papers_which_procedure",
     ]  # fmt: skip
 

@@ -73,3 +73,33 @@ def test_history_tells_citizen_bot_and_volunteer_apart() -> None:
         ("bot", None),
         ("volunteer", "Lan"),
     ]
+
+
+def test_the_hand_back_triggers_an_intent_and_returns_what_the_rules_say() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        messages = [
+            {"recipient_id": "x", "text": "Tình nguyện viên đã kết thúc phần hỗ trợ."},
+            {"recipient_id": "x", "text": "Hài lòng?", "buttons": [{"title": "Hài lòng", "payload": "/p"}]},
+        ]
+        return httpx.Response(200, json={"tracker": {}, "messages": messages})
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    rasa = RasaConversations("http://rasa:5005", token="t", http=client)
+    said = run(rasa.trigger_intent("zalo:42", "EXTERNAL_handback"))
+    assert seen[0].url.path == "/conversations/zalo:42/trigger_intent"
+    assert json.loads(seen[0].content) == {"name": "EXTERNAL_handback"}
+    assert said[0].text.startswith("Tình nguyện viên") and said[1].buttons[0].payload == "/p"
+
+
+def test_history_leaves_out_the_intents_the_console_triggered() -> None:
+    tracker = {
+        "events": [
+            {"event": "user", "text": "EXTERNAL: EXTERNAL_handback", "metadata": {"is_external": True}},
+            {"event": "bot", "text": "Tình nguyện viên đã kết thúc phần hỗ trợ."},
+            {"event": "user", "text": "cảm ơn"},
+        ]
+    }
+    assert [turn["role"] for turn in history(tracker)] == ["bot", "citizen"]

@@ -43,6 +43,7 @@
     $("who-name").textContent = me.name + (me.role === "coordinator" ? " (điều phối viên)" : "");
     show($("who"), true); show($("login-view"), false); show($("app-view"), true);
     show($("tab-audit"), me.role === "coordinator");
+    show($("analytics-link"), me.role === "coordinator");
     listen(); loadGuides();
   }
   function loggedOut() {
