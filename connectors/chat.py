@@ -115,8 +115,10 @@ class RasaChat:
 
     async def _offered(self, sender_id: str) -> set[str]:
         try:
+            # ":" unescaped, as the console sends it: Rasa does not decode %3A, and a Zalo conversation
+            # (zalo:<user>) read as "zalo%3A…" had no offered payloads, so its buttons became text.
             response = await self._client.get(
-                f"{self.rasa_url}/conversations/{quote(sender_id, safe='')}/tracker",
+                f"{self.rasa_url}/conversations/{quote(sender_id, safe=':')}/tracker",
                 params={"include_events": "ALL"},
             )
             return offered_payloads(response.json()) if response.status_code == 200 else set()
