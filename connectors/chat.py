@@ -111,7 +111,8 @@ class RasaChat:
     async def _offered(self, sender_id: str) -> set[str]:
         try:
             response = await self._client.get(
-                f"{self.rasa_url}/conversations/{quote(sender_id, safe='')}/tracker",
+                # Rasa's routes do not unquote: a Zalo id keeps its ':' (as connectors/console/rasa_api.py).
+                f"{self.rasa_url}/conversations/{quote(sender_id, safe=':')}/tracker",
                 params={"include_events": "ALL"},
             )
             return offered_payloads(response.json()) if response.status_code == 200 else set()
