@@ -3,8 +3,8 @@
 ``action_request_human`` fills the handoff slots with data: whether volunteers are in their support
 hours now, the hours, the next opening, and the place the citizen named for the service centre. It
 signals the channel, through a custom payload, to put the conversation in the volunteers' queue; the
-rule that runs it then utters ``utter_handoff`` and ``utter_service_centre``, whose variations follow
-those slots (bot/domain/handoff.yml). ``action_offer_volunteer`` runs after out-of-scope and
+rule that runs it then utters ``utter_handoff``, whose variations follow those slots
+(bot/domain/handoff.yml). ``action_offer_volunteer`` runs after out-of-scope and
 not-understood answers and offers a volunteer once the bot has failed two turns in a row (questions
 the search found nothing for, or out-of-scope ones). The console then pauses and resumes the
 conversation through Rasa's HTTP API (connectors/console).
@@ -56,9 +56,9 @@ def schedule_slots(hours: SupportHours, moment: datetime) -> dict[str, Any]:
 
 
 def centre_slots(place: Place | None) -> dict[str, Any]:
-    """The centre_* slots: which service centre to name (utter_service_centre's variations)."""
+    """The centre_* slots: which service centre to name (utter_handoff's variations)."""
     if place is None:
-        level = None
+        level = "general"
     elif place.former_province:
         level = "former_province"
     else:

@@ -1,6 +1,5 @@
-"""The handoff answer as Rasa words it: action_request_human's slots, then the domain's utter_handoff
-and utter_service_centre, through Rasa's own domain loading and response generation (conditional
-variations on the slots)."""
+"""The handoff answer as Rasa words it: action_request_human's slots, then the domain's utter_handoff,
+through Rasa's own domain loading and response generation (conditional variations on the slots)."""
 
 from __future__ import annotations
 
@@ -54,14 +53,15 @@ def handoff_answer(
     async def say(response: str) -> str:
         return (await nlg.generate(response, tracker, "rest"))["text"]
 
-    return [asyncio.run(say(response)) for response in ("utter_handoff", "utter_service_centre")]
+    said, centre = asyncio.run(say("utter_handoff")).split("\n")
+    return [said, centre]
 
 
 def test_in_hours_a_volunteer_answers_soon(domain: Domain, monkeypatch: pytest.MonkeyPatch) -> None:
     said, centre = handoff_answer(domain, monkeypatch, TUESDAY_MORNING, None)
     assert said.startswith("Tôi đã chuyển cuộc trò chuyện cho tình nguyện viên Đoàn Thanh niên.")
     assert "Giờ hỗ trợ: 07:30–17:00, Thứ Hai đến Thứ Sáu; bây giờ đang trong giờ" in said
-    assert "Trung tâm Phục vụ hành chính công của xã/phường hoặc tỉnh nơi bạn nộp hồ sơ;" in centre
+    assert "Trung tâm Phục vụ hành chính công của xã/phường hoặc tỉnh nơi bạn nộp hồ sơ. Địa chỉ" in centre
 
 
 def test_outside_hours_the_next_opening_and_the_centre_of_the_place_named(
@@ -74,14 +74,14 @@ def test_outside_hours_the_next_opening_and_the_centre_of_the_place_named(
     said, centre = handoff_answer(domain, monkeypatch, SATURDAY_NOON, "Quảng Bình")
     assert said.endswith("sớm nhất 07:30 Thứ Hai 07/12.")
     assert (
-        "Trung tâm Phục vụ hành chính công của Tỉnh Quảng Trị (tỉnh Quảng Bình cũ nay thuộc Tỉnh Quảng Trị, "
-        "Nghị quyết 202/2025/QH15)"
+        "Trung tâm Phục vụ hành chính công của Tỉnh Quảng Trị. Tỉnh Quảng Bình cũ nay thuộc Tỉnh Quảng Trị "
+        "(Nghị quyết 202/2025/QH15); hồ sơ được nhận ở bất kỳ Trung tâm nào trong tỉnh"
     ) in centre
 
 
 def test_a_commune_names_its_one_stop_desk(domain: Domain, monkeypatch: pytest.MonkeyPatch) -> None:
     _, centre = handoff_answer(domain, monkeypatch, TUESDAY_MORNING, "phường Hoàn Kiếm")
-    desk = "Bộ phận một cửa / Trung tâm Phục vụ hành chính công Phường Hoàn Kiếm (Thành phố Hà Nội);"
+    desk = "Bộ phận một cửa / Trung tâm Phục vụ hành chính công Phường Hoàn Kiếm (Thành phố Hà Nội). Địa chỉ"
     assert desk in centre
 
 
@@ -90,5 +90,22 @@ def test_a_commune_names_its_one_stop_desk(domain: Domain, monkeypatch: pytest.M
 def test_every_variation_is_filled_and_short(
     domain: Domain, monkeypatch: pytest.MonkeyPatch, now: datetime, place: str | None
 ) -> None:
-    for text in handoff_answer(domain, monkeypatch, now, place):
-        assert "None" not in text and "{" not in text and len(text) <= 420, text
+    said, centre = handoff_answer(domain, monkeypatch, now, place)
+    opening = "Muốn gặp cán bộ trực tiếp" if now == TUESDAY_MORNING else "Nếu cần gấp"
+    assert centre.startswith(f"{opening}, bạn có thể đến ")
+    assert centre.endswith("(https://dichvucong.gov.vn) và cổng dịch vụ công của tỉnh.")
+    text = f"{said}\n{centre}"
+    assert "None" not in text and "{" not in text and len(text) <= 600, text
+
+
+def test_one_variation_per_hours_and_place(domain: Domain) -> None:
+    """Rasa picks at random among the matching variations: each pair of slot values has exactly one."""
+    conditions = [
+        {(c["name"], c["value"]) for c in variation.get("condition") or []}
+        for variation in domain.responses["utter_handoff"]
+    ]
+    for status in ("in_hours", "outside_hours"):
+        for level in ("general", "province", "former_province", "commune"):
+            wanted = {("support_status", status), ("centre_place", level)}
+            assert sum(condition == wanted for condition in conditions) == 1, wanted
+    assert conditions.count(set()) == 1  # the default, for slots never set

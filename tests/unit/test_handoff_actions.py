@@ -93,7 +93,7 @@ def test_in_hours_the_slots_say_a_volunteer_will_answer_soon(office_hours, monke
         "next_opening_time": None,
         "next_opening_day": None,
         "next_opening_date": None,
-        "centre_place": None,
+        "centre_place": "general",
         "centre_province": None,
         "centre_commune": None,
         "centre_former_province": None,
@@ -131,7 +131,7 @@ def test_the_service_centre_slots_follow_the_place_named(office_hours, monkeypat
     assert centre(entities=commune) == ("commune", "Thành phố Hà Nội", "Phường Hoàn Kiếm", None)
     # Named earlier in the conversation (the place slot), or not at all.
     assert centre(slots={"place": "Cần Thơ"}) == ("province", "Thành phố Cần Thơ", None, None)
-    assert centre() == (None, None, None, None)
+    assert centre() == ("general", None, None, None)
 
 
 def turn(*actions: str, outcome: str | None = None, offered: bool = False) -> list[dict[str, Any]]:
