@@ -25,7 +25,8 @@ _PREFIXES = re.compile(r"^(tinh|thanh pho|tp\.?|xa|phuong|dac khu|thi tran|quan|
 class Place:
     province: str
     commune: str | None = None
-    note: str | None = None
+    # The former province the citizen named, merged into ``province`` (Nghị quyết 202/2025/QH15).
+    former_province: str | None = None
 
 
 def normalise(text: str) -> str:
@@ -53,10 +54,7 @@ def _index() -> tuple[dict[str, Place], dict[str, list[Place]]]:
     for old, new in data["old_provinces"].items():
         provinces.setdefault(
             _key(old),
-            Place(
-                province=full_names[new],
-                note=f"Tỉnh {old} cũ nay thuộc {full_names[new]} (Nghị quyết 202/2025/QH15)",
-            ),
+            Place(province=full_names[new], former_province=old),
         )
     for official, nicknames in data["nicknames"].items():
         target = provinces.get(_key(official))

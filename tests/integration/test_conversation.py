@@ -132,7 +132,8 @@ def test_request_for_a_human_invents_no_number(talk: Talk, sender_id: str) -> No
     reply = joined(talk(sender_id, "cho tôi số hotline để gặp cán bộ ở Hà Giang"))
     assert not re.search(r"\d[\d .]{6,}\d", reply), reply  # no phone number
     assert "dichvucong.gov.vn" in reply
-    assert "Tuyên Quang" in reply  # Hà Giang was merged into Tuyên Quang (Nghị quyết 202/2025/QH15)
+    # Hà Giang was merged into Tuyên Quang (Nghị quyết 202/2025/QH15): a variation of utter_handoff.
+    assert "Tỉnh Hà Giang cũ nay thuộc Tỉnh Tuyên Quang" in reply
 
 
 def test_extra_papers_get_the_legal_list_and_feedback_channel(talk: Talk, sender_id: str) -> None:

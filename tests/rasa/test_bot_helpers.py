@@ -8,7 +8,7 @@ import pytest
 
 from bot.actions.procedures import option_button
 from bot.actions.slots import option_at
-from bot.places import PLACES_FILE, resolve_place
+from bot.places import PLACES_FILE, Place, resolve_place
 
 
 @pytest.mark.parametrize(
@@ -30,10 +30,10 @@ def test_provinces_resolve_with_old_names(mention: str, province: str) -> None:
     assert place.province == province
 
 
-def test_old_province_carries_the_legal_note() -> None:
+def test_old_province_names_the_former_province() -> None:
     place = resolve_place("Quảng Bình")
-    assert place is not None and place.note is not None
-    assert "Quảng Trị" in place.note and "202/2025/QH15" in place.note
+    assert place == Place(province="Tỉnh Quảng Trị", former_province="Quảng Bình")
+    assert resolve_place("Quảng Trị") == Place(province="Tỉnh Quảng Trị")
 
 
 def test_unknown_or_empty_places() -> None:

@@ -61,7 +61,7 @@ def test_history_tells_citizen_bot_and_volunteer_apart() -> None:
             {
                 "event": "bot",
                 "text": "Tôi đã chuyển…",
-                "metadata": {"utter_action": "utter_handoff_in_hours"},
+                "metadata": {"utter_action": "utter_handoff"},
             },
             {"event": "bot", "text": None, "data": {"custom": {"handoff": {}}}},
             {"event": "bot", "text": "Chào bạn", "metadata": {"volunteer": "lan", "volunteer_name": "Lan"}},
