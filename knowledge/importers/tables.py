@@ -139,6 +139,8 @@ def split_channel_rows(text: str) -> list[str]:
 _FEE_CELL = re.compile(
     r"(?P<free>Miễn phí)|(?P<none>Không có thông tin)|(?P<number>\d[\d.,]*)\s?(?P<unit>Việt Nam Đồng|VNĐ)"
 )
+# A parenthesised case number ('(1)', '(a)', '(ii)'), not a fee description.
+CASE_MARKER = re.compile(r"\s*(?:\d{1,2}|[a-zđ]|[ivx]{1,4})\s*")
 _GLUED = re.compile(r"(\d[\d.,]*)\s?(Việt Nam Đồng|VNĐ)")
 _TIME_CELL = re.compile(rf"(?P<value>\d+(?:[.,]\d+)?)\s?(?P<unit>{_UNIT_ALTERNATION})", re.IGNORECASE)
 
@@ -232,6 +234,9 @@ def parse_channels(raw: str | None, province_set: bool) -> Parsed[list[Channel]]
         elif fee_match:
             after = rest[fee_match.end() :]
             description, channel_text = _balanced_parenthesis(after) if after.startswith("(") else ("", after)
+            if CASE_MARKER.fullmatch(description):
+                # '(1) Trường hợp …' after the fee cell numbers the row's case: no fee text.
+                description, channel_text = "", after
             if fee_match["free"]:
                 cell = FeeCell(free=True, raw="Miễn phí")
             elif fee_match["none"]:

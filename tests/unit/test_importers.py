@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from knowledge.cards import render_card
 from knowledge.config import get_settings
 from knowledge.importers import bqp, dvcqg
 from knowledge.importers.common import NOTE_CMND, NOTE_DISTRICT, NOTE_POLICE_BHYT, ImportedRecord
@@ -464,3 +465,14 @@ def test_a_fee_formula_is_one_rule_and_each_clause_keeps_its_own_note():
     assert [(f.amount, f.note) for f in fees] == [
         (40_000, "Lệ phí cấp mới 40.000đồng/lần"), (20_000, "lệ phí cấp lại 20.000 đồng/lần")
     ]
+
+
+def test_a_case_number_after_an_empty_fee_cell_is_not_a_fee():
+    table = raw_portal("1.014244")["cach_thuc_thuc_hien"]
+    assert "Không có thông tin(1) Trường hợp" in table and "20,000,000 Việt Nam Đồng" in table
+    proc = portal("1.014244").procedure
+    for channel in proc.channels:
+        assert [(f.amount, f.note[:21]) for f in channel.fees] == [(20_000_000, "theo quy định tại Thô")]
+        assert channel.description.startswith("(1) Trường hợp")
+    card = render_card(proc, today=TODAY)
+    assert "chưa rõ mức phí" not in card and "20.000.000 đ" in card
