@@ -141,6 +141,7 @@ _FEE_CELL = re.compile(
 )
 # A parenthesised case number ('(1)', '(a)', '(ii)'), not a fee description.
 CASE_MARKER = re.compile(r"\s*(?:\d{1,2}|[a-zđ]|[ivx]{1,4})\s*")
+CURRENCY_FIRST = re.compile(r"\s*(?:Việt Nam\s+)?[Đđ]ồng\b")
 _GLUED = re.compile(r"(\d[\d.,]*)\s?(Việt Nam Đồng|VNĐ)")
 _TIME_CELL = re.compile(rf"(?P<value>\d+(?:[.,]\d+)?)\s?(?P<unit>{_UNIT_ALTERNATION})", re.IGNORECASE)
 
@@ -237,6 +238,10 @@ def parse_channels(raw: str | None, province_set: bool) -> Parsed[list[Channel]]
             if CASE_MARKER.fullmatch(description):
                 # '(1) Trường hợp …' after the fee cell numbers the row's case: no fee text.
                 description, channel_text = "", after
+            elif fee_match["number"] and CURRENCY_FIRST.match(description):
+                # '250,000 VNĐ(Đồng (Sát hạch thực hành) Phí: 400000 Đồng (…)': the text goes on from
+                # the cell's figure, which is the first case's fee.
+                description = f"{fee_match['number']} {description.lstrip()}"
             if fee_match["free"]:
                 cell = FeeCell(free=True, raw="Miễn phí")
             elif fee_match["none"]:

@@ -476,3 +476,17 @@ def test_a_case_number_after_an_empty_fee_cell_is_not_a_fee():
         assert channel.description.startswith("(1) Trường hợp")
     card = render_card(proc, today=TODAY)
     assert "chưa rõ mức phí" not in card and "20.000.000 đ" in card
+
+
+def test_a_free_period_after_the_figures_leaves_the_figures_standing():
+    table = raw_portal("1.002897")["cach_thuc_thuc_hien"]
+    assert "Miễn phí(5.000.000 đồng/lần cấp" in table and "Miễ phí từ ngày 07/4/2026" in table
+    proc = portal("1.002897").procedure
+    for channel in proc.channels:
+        in_force = channel.fees_in_force(date(2026, 12, 1))
+        assert [f.amount for f in in_force] == [5_000_000, 30_000_000, 40_000_000]
+        assert [f.amount for f in channel.fees_in_force(date(2026, 5, 1))] == [0]
+        assert in_force[2].note == "Đối với cảng hàng không quốc tế" and in_force[2].per == "lần cấp"
+    fees = portal("1.003917").procedure.channel(ChannelKind.truc_tiep).fees_in_force(date(2026, 12, 1))
+    assert [(f.amount, f.note) for f in fees][::2] == [(250_000, "Sát hạch thực hành"),
+                                                       (600_000, "Sát hạch cấp giấy phép lần đầu")]
