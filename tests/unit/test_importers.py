@@ -490,3 +490,29 @@ def test_a_free_period_after_the_figures_leaves_the_figures_standing():
     fees = portal("1.003917").procedure.channel(ChannelKind.truc_tiep).fees_in_force(date(2026, 12, 1))
     assert [(f.amount, f.note) for f in fees][::2] == [(250_000, "Sát hạch thực hành"),
                                                        (600_000, "Sát hạch cấp giấy phép lần đầu")]
+
+
+def test_number_cells_glued_into_titles_end_their_rows():
+    def refs(code: str) -> list[tuple[str | None, str]]:
+        return [(ref.code, ref.title) for ref in portal(code).procedure.legal_basis]
+
+    assert "NUÔI CON NUÔI10/2020/TT-BTPquy định" in raw_portal("1.000532")["can_cu_phap_ly"]
+    nuoi = refs("1.000532")
+    assert nuoi[0][0] == "10/2020/TT-BTP" and nuoi[0][1].endswith("MẪU GIẤY TỜ, HỒ SƠ NUÔI CON NUÔI")
+    assert nuoi[1] == ("19/2011/NĐ-CP", "quy định chi tiết thi hành một số điều của Luật Nuôi con nuôi")
+    assert next(title for code, title in nuoi if code == "11/2021/TT-BTP").startswith("Thông tư sửa đổi")
+    assert ("171/2016/NĐ-CP", "Về đăng ký, xóa đăng ký và mua, bán, đóng mới tàu biển") in refs("1.002687")
+    poverty = "về chương trình hỗ trợ giảm nghèo nhanh và bền vững đối với 61 huyện nghèo"
+    assert ("30a/2008/NQ-CP", poverty) in refs("3.000044")
+    assert dict(refs("1.011674"))["13/2012/QH13"].endswith("của Quốc hội nước CHXHCN Việt Nam")
+    assert (None, "Nghị định số 85/2026: Về bảo hiểm hưu trí bổ sung") in refs("3.000038")
+
+
+def test_a_cut_number_cell_is_neither_guessed_nor_given_to_the_next_title():
+    assert "Luật Đầu tư côngLuật số 58Quy định" in raw_portal("1.013988")["can_cu_phap_ly"]
+    legal = [(ref.code, ref.title) for ref in portal("1.013988").procedure.legal_basis]
+    assert ("58/2024/QH15", "Luật số 58/2024/QH15 của Quốc hội: Luật Đầu tư công") in legal
+    cut = [(code, title) for code, title in legal if "một cửa liên thông" in title]
+    assert len(cut) == 1 and cut[0][0] is None
+    assert cut[0][1].endswith("Dịch vụ công quốc gia (số hiệu trên Cổng bị cắt: 118/2025/NĐ-C)")
+    assert [code for code, _ in legal].count("101/2024/NĐ-CP") == 1
