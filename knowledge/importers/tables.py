@@ -353,7 +353,8 @@ def _share_bounded_rules(channels: list[Channel]) -> bool:
 
 DOCUMENT_HEADER = "Tên giấy tờMẫu đơn, tờ khaiSố lượng"
 # The count cell: one digit of originals, optionally ",N bản sao", glued to the next title.
-_COUNT = re.compile(r"(\d) bản chính(?:,\s?(\d+) bản sao)?(?=$|[^\s),.;:])")
+# A full stop may end the cell when the next title starts right after it ('…1 bản chính.Đơn đề nghị').
+_COUNT = re.compile(r"(\d) bản chính(?:,\s?(\d+) bản sao)?(?:[.,](?=[A-ZĐ]))?(?=$|[^\s),.;:])")
 _FILE_EXT = re.compile(r"\.(?:docx?|pdf|xlsx?|rar|zip|rtf|odt)(?![a-zA-Z])", re.IGNORECASE)
 _FILE_START = re.compile(
     r"(?<=[^\s(\[])(?=(?:Mẫu|Mau|MẪU|MAU|Mus|Ms|Phụ lục|PHỤ LỤC|Phu luc|Tờ khai|To khai|TỜ KHAI|Đơn|Don|"

@@ -516,3 +516,12 @@ def test_a_cut_number_cell_is_neither_guessed_nor_given_to_the_next_title():
     assert len(cut) == 1 and cut[0][0] is None
     assert cut[0][1].endswith("Dịch vụ công quốc gia (số hiệu trên Cổng bị cắt: 118/2025/NĐ-C)")
     assert [code for code, _ in legal].count("101/2024/NĐ-CP") == 1
+
+
+def test_a_count_ending_in_a_full_stop_still_ends_its_row():
+    assert "đã được cấp1 bản chính.Đơn đề nghị cấp lại" in raw_portal("1.007928")["thanh_phan_ho_so"]
+    for case in portal("1.007928").procedure.documents[3:5]:
+        names = [d.name for d in case.documents]
+        assert "Bản chính Giấy chứng nhận đủ điều kiện sản xuất phân bón đã được cấp" in names
+        assert any(name.startswith("Đơn đề nghị cấp lại") for name in names), case.case
+        assert not any("bản chính" in (d.form_file or "") for d in case.documents)
