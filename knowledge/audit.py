@@ -46,9 +46,9 @@ LONG_ASCII = re.compile(r"(?<![A-Za-zà-ỹÀ-Ỹ])[a-z]{12,}(?![A-Za-zà-ỹ])"
 REMARK_CASE = re.compile(r"^(?:Lưu ý|Ghi chú|Chú ý)\b", re.IGNORECASE)
 FORM_NAMED_IN_FILE = re.compile(r"(?i)(?:mẫu|mau|mus|phụ lục|phu luc|phlc)\W*(?:số|so)?\W*\d")
 # A time as a figure, an honest 'không ghi' or 'chưa xác minh', or a moment the source names
-# ('trước khi tàu rời cảng').
+# ('trước khi tàu rời cảng', 'phản hồi tự động').
 TIME_STATEMENT = re.compile(
-    r"\d|không|chưa xác minh|ngay|trước khi|sau khi|chậm nhất|kết thúc|hằng năm|hoàn thành", re.I
+    r"\d|không|chưa xác minh|ngay|tự động|trước khi|sau khi|chậm nhất|kết thúc|hằng năm|hoàn thành", re.I
 )
 ELLIPSIS_MARKERS = ("… còn", "… xem", "• … và")
 
@@ -336,9 +336,12 @@ def _cut_text(proc: Procedure, card: str, raw: RawRecord | None, today: date) ->
         shown = [line for line in shown if "…" in line[line.find(text[:80]) :]]
         if not shown:
             continue  # the opening is another, longer paper's: this one is not on the card
-        # Cut for display: acceptable only after a whole sentence ('… chọn thầu. …').
-        kept = [line[line.find(text[:80]) :].split("…", 1)[0].rstrip() for line in shown]
-        prefixes = [part for part in kept if text.startswith(part)]
+        # Cut for display: acceptable only after a whole sentence ('… chọn thầu. …'). The cut is
+        # where the line leaves the text; an '…' the source itself wrote ('Phiếu xuất kho…)') is no cut.
+        kept = [_shared_start(line[line.find(text[:80]) :], text) for line in shown]
+        cuts = [line[line.find(text[:80]) + len(part) :].lstrip().startswith("…") for line, part in
+                zip(shown, kept, strict=True)]
+        prefixes = [part.rstrip() for part, cut in zip(kept, cuts, strict=True) if cut]
         if prefixes and not any(part[-1:] in ".;" for part in prefixes):
             yield "document_or_condition_cut", text[:60] + "…"
     for line in card.splitlines():
@@ -349,6 +352,16 @@ def _cut_text(proc: Procedure, card: str, raw: RawRecord | None, today: date) ->
         at = facts.find(tail) if len(tail) >= 12 else -1
         if at >= 0 and before == before.rstrip() and facts[at + len(tail) : at + len(tail) + 1].isalnum():
             yield "card_cut_word", "…" + tail
+
+
+def _shared_start(shown: str, text: str) -> str:
+    """The longest start the card's line and the record's text have in common."""
+    size = 0
+    for a, b in zip(shown, text, strict=False):
+        if a != b:
+            break
+        size += 1
+    return text[:size]
 
 
 FINDERS: tuple[Finder, ...] = (_legal, _channels, _place_and_steps, _documents, _cut_text)

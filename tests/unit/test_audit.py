@@ -83,3 +83,12 @@ def test_a_listed_exception_does_not_count_and_a_stale_one_is_reported(tmp_path)
 @pytest.mark.parametrize("name", audit.CHECK_NAMES)
 def test_every_check_has_a_baseline(name: str):
     assert name in audit.read_baseline()
+
+
+def test_an_ellipsis_the_source_wrote_is_no_cut_and_an_automatic_answer_is_a_time():
+    catalogue = {proc.code: proc for proc in get_catalogue()}
+    found = audit.audit([catalogue["1.007859"], catalogue["1.012921"], catalogue["1.009824"]], {}, TODAY)
+    papers = [d.name for case in catalogue["1.007859"].documents for d in case.documents]
+    assert any("Phiếu xuất kho…" in name for name in papers)
+    assert found.counts()["document_or_condition_cut"] == 0
+    assert found.counts()["time_not_honest"] == 0

@@ -525,3 +525,7 @@ def test_a_count_ending_in_a_full_stop_still_ends_its_row():
         assert "Bản chính Giấy chứng nhận đủ điều kiện sản xuất phân bón đã được cấp" in names
         assert any(name.startswith("Đơn đề nghị cấp lại") for name in names), case.case
         assert not any("bản chính" in (d.form_file or "") for d in case.documents)
+
+
+def test_a_time_range_is_kept_with_the_unit_its_description_gives():
+    assert defence("1.013629").channels[0].time_limit.note == "10-25 ngày kể từ ngày nhận được hồ sơ hợp lệ"
