@@ -5,7 +5,10 @@ a district body after the two-level reform, a step with nothing in it, a word cu
 counts the records that break it, with examples. Checks that compare a record with its raw text
 run only when the raw data is beside the project. The committed baseline
 (`knowledge/data/audit_baseline.json`) holds the highest count each check may have; it only goes
-down, and `make test` fails when a count rises above it.
+down, and `make test` fails when a count rises above it. A finding that is a true exception (the
+source itself is wrong or empty there, and no repair could know better) is listed with its reason in
+`knowledge/data/audit_exceptions.yaml`; listed findings do not count, and a listed one the audit no
+longer finds is reported as stale.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
 from knowledge.cards import channel_time, render_card, time_text
 from knowledge.config import PROJECT_ROOT, Settings
 from knowledge.importers import bqp, dvcqg
@@ -24,6 +30,7 @@ from knowledge.importers.tables import CHANNEL_HEADER, CHANNEL_NAMES, TIME_WITH_
 from knowledge.schema import ChannelKind, Procedure
 
 BASELINE_PATH = PROJECT_ROOT / "knowledge" / "data" / "audit_baseline.json"
+EXCEPTIONS_PATH = PROJECT_ROOT / "knowledge" / "data" / "audit_exceptions.yaml"
 DISTRICT_BODY = re.compile(r"\b(?:cấp huyện|huyện|quận)\b", re.IGNORECASE)
 CMND = re.compile(r"chứng minh nhân dân|\bCMND\b", re.IGNORECASE)
 CMND_NOTE_MARK = "01/01/2025"
@@ -39,9 +46,9 @@ LONG_ASCII = re.compile(r"(?<![A-Za-zà-ỹÀ-Ỹ])[a-z]{12,}(?![A-Za-zà-ỹ])"
 REMARK_CASE = re.compile(r"^(?:Lưu ý|Ghi chú|Chú ý)\b", re.IGNORECASE)
 FORM_NAMED_IN_FILE = re.compile(r"(?i)(?:mẫu|mau|mus|phụ lục|phu luc|phlc)\W*(?:số|so)?\W*\d")
 # A time as a figure, an honest 'không ghi' or 'chưa xác minh', or a moment the source names
-# ('trước khi tàu rời cảng').
+# ('trước khi tàu rời cảng', 'phản hồi tự động').
 TIME_STATEMENT = re.compile(
-    r"\d|không|chưa xác minh|ngay|trước khi|sau khi|chậm nhất|kết thúc|hằng năm|hoàn thành", re.I
+    r"\d|không|chưa xác minh|ngay|tự động|trước khi|sau khi|chậm nhất|kết thúc|hằng năm|hoàn thành", re.I
 )
 ELLIPSIS_MARKERS = ("… còn", "… xem", "• … và")
 
@@ -91,6 +98,9 @@ class AuditResult:
     records: int
     with_raw: bool
     findings: dict[str, dict[str, str]] = field(default_factory=lambda: {name: {} for name in CHECK_NAMES})
+    # Findings listed in the exceptions file (check → code → reason), and listed ones not found.
+    excepted: dict[str, dict[str, str]] = field(default_factory=lambda: {name: {} for name in CHECK_NAMES})
+    stale: list[tuple[str, str]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {name: len(found) for name, found in self.findings.items()}
@@ -102,9 +112,13 @@ class AuditResult:
             found = self.findings[check.name]
             skipped = check.needs_raw and not self.with_raw
             count = "-" if skipped else str(len(found))
-            lines.append(f"{count:>6}  {check.name}: {check.description}")
+            listed = len(self.excepted[check.name])
+            extra = f" (+{listed} listed as exceptions)" if listed else ""
+            lines.append(f"{count:>6}  {check.name}: {check.description}{extra}")
             for code, detail in sorted(found.items())[:examples]:
                 lines.append(f"          {code}: {detail}")
+        for name, code in self.stale:
+            lines.append(f"STALE exception: {name} {code} is listed but no longer found")
         return "\n".join(lines)
 
 
@@ -322,9 +336,12 @@ def _cut_text(proc: Procedure, card: str, raw: RawRecord | None, today: date) ->
         shown = [line for line in shown if "…" in line[line.find(text[:80]) :]]
         if not shown:
             continue  # the opening is another, longer paper's: this one is not on the card
-        # Cut for display: acceptable only after a whole sentence ('… chọn thầu. …').
-        kept = [line[line.find(text[:80]) :].split("…", 1)[0].rstrip() for line in shown]
-        prefixes = [part for part in kept if text.startswith(part)]
+        # Cut for display: acceptable only after a whole sentence ('… chọn thầu. …'). The cut is
+        # where the line leaves the text; an '…' the source itself wrote ('Phiếu xuất kho…)') is no cut.
+        kept = [_shared_start(line[line.find(text[:80]) :], text) for line in shown]
+        cuts = [line[line.find(text[:80]) + len(part) :].lstrip().startswith("…") for line, part in
+                zip(shown, kept, strict=True)]
+        prefixes = [part.rstrip() for part, cut in zip(kept, cuts, strict=True) if cut]
         if prefixes and not any(part[-1:] in ".;" for part in prefixes):
             yield "document_or_condition_cut", text[:60] + "…"
     for line in card.splitlines():
@@ -337,10 +354,25 @@ def _cut_text(proc: Procedure, card: str, raw: RawRecord | None, today: date) ->
             yield "card_cut_word", "…" + tail
 
 
+def _shared_start(shown: str, text: str) -> str:
+    """The longest start the card's line and the record's text have in common."""
+    size = 0
+    for a, b in zip(shown, text, strict=False):
+        if a != b:
+            break
+        size += 1
+    return text[:size]
+
+
 FINDERS: tuple[Finder, ...] = (_legal, _channels, _place_and_steps, _documents, _cut_text)
 
 
-def audit(procedures: Iterable[Procedure], raw: dict[str, RawRecord], today: date) -> AuditResult:
+def audit(
+    procedures: Iterable[Procedure],
+    raw: dict[str, RawRecord],
+    today: date,
+    exceptions: dict[str, dict[str, str]] | None = None,
+) -> AuditResult:
     procedures = list(procedures)
     result = AuditResult(records=len(procedures), with_raw=bool(raw))
     for proc in procedures:
@@ -350,7 +382,41 @@ def audit(procedures: Iterable[Procedure], raw: dict[str, RawRecord], today: dat
         for finder in FINDERS:
             for name, detail in finder(proc, card, source, today):
                 result.findings[name].setdefault(proc.code, detail)
+    needs_raw = {check.name for check in CHECKS if check.needs_raw}
+    for name, listed in (exceptions or {}).items():
+        for code, reason in listed.items():
+            if result.findings[name].pop(code, None) is not None:
+                result.excepted[name][code] = reason
+            elif result.with_raw or name not in needs_raw:
+                result.stale.append((name, code))
     return result
+
+
+# --- Exceptions -----------------------------------------------------------------------------------
+
+_EXCEPTIONS = TypeAdapter(dict[str, dict[str, str]])
+
+
+class ExceptionsError(ValueError):
+    """The exceptions file is not a mapping of known checks to {code: reason}."""
+
+
+def read_exceptions(path: Path = EXCEPTIONS_PATH) -> dict[str, dict[str, str]]:
+    """The listed true exceptions: {check: {code: reason}}; every entry must give its reason."""
+    if not path.exists():
+        return {}
+    try:
+        listed = _EXCEPTIONS.validate_python(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    except (yaml.YAMLError, ValidationError) as error:
+        raise ExceptionsError(f"{path.name}: {error}") from None
+    unknown = sorted(set(listed) - set(CHECK_NAMES))
+    if unknown:
+        raise ExceptionsError(f"{path.name}: unknown checks {', '.join(unknown)}")
+    unexplained = [f"{name} {code}" for name, codes in listed.items() for code, why in codes.items()
+                   if len(why.strip()) < 20]
+    if unexplained:
+        raise ExceptionsError(f"{path.name}: no reason given for {', '.join(unexplained)}")
+    return listed
 
 
 # --- Baseline -------------------------------------------------------------------------------------

@@ -126,7 +126,12 @@ def catalogue_audit(
     catalogue = _catalogue_or_exit()
     settings = get_settings()
     raw = audit.load_raw(settings) if settings.data_dir.is_dir() else {}
-    result = audit.audit(catalogue, raw, settings.today())
+    try:
+        exceptions = audit.read_exceptions()
+    except audit.ExceptionsError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    result = audit.audit(catalogue, raw, settings.today(), exceptions)
     if check:
         if check not in audit.CHECK_NAMES:
             typer.echo(f"Unknown check {check!r}. Choose from: {', '.join(audit.CHECK_NAMES)}.", err=True)
@@ -139,9 +144,11 @@ def catalogue_audit(
         audit.write_baseline(result.counts())
         typer.echo(f"baseline written: {audit.BASELINE_PATH}")
     risen = audit.rises(result.counts(), audit.read_baseline(), result.with_raw)
-    if risen:
-        for name, (count, allowed) in risen.items():
-            typer.echo(f"{name}: {count} is above the baseline {allowed}", err=True)
+    for name, (count, allowed) in risen.items():
+        typer.echo(f"{name}: {count} is above the baseline {allowed}", err=True)
+    if result.stale:
+        typer.echo(f"{len(result.stale)} listed exceptions are no longer found: remove them", err=True)
+    if risen or result.stale:
         raise typer.Exit(1)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,11 @@ def parse_record(raw: dict[str, Any]) -> ImportedRecord:
             problems["channels"].append(f"unknown channel {row.get('hinh_thuc')!r}")
             continue
         limit = time_limit(row.get("thoi_han_giai_quyet"))
+        span = re.fullmatch(r"\d+\s*[-–]\s*\d+", limit.note or "")
+        described = unicodedata.normalize("NFC", one_line(row.get("mo_ta")) or "")
+        stated = span and re.search(rf"{re.escape(span.group(0))}\s*(?:ngày|giờ|tháng)[^.;]*", described)
+        if stated:
+            limit = TimeLimit(note=stated.group(0).strip())  # '10-25' is '10-25 ngày kể từ …' in the text
         if limit.value is None:
             problems["channels"].append(f"{kind.label}: no time limit in the source")
         fees, fee_problems = _fees(row.get("phi_le_phi"), kind, province_set=False)

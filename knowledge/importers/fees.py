@@ -22,6 +22,10 @@ _CLAUSE_SPLIT = re.compile(r"(?<=[.;])\s+(?=[-+*A-ZĐÀ-Ỹ(])|(?<=;)\s+|\s+[-+*
 _PERCENT = re.compile(r"(\d+(?:[.,]\d+)?)\s*%")
 _ONLINE = re.compile(r"trực tuy|điện tử|dịch vụ công", re.IGNORECASE)
 _FREE = re.compile(r"miễn|không thu", re.IGNORECASE)
+# The words that open a free period just before its dates ('Miễn phí từ …', the portal's 'Miễ phí').
+_FREE_LEAD = re.compile(
+    r"(?:miễn?\s*(?:thu\s*)?(?:lệ\s*)?phí|không thu(?:\s*(?:lệ\s*)?phí)?)(?:\s*kể)?\s*$", re.IGNORECASE
+)
 
 
 class FeeCell:
@@ -130,6 +134,13 @@ def _item_rules(item: str, kind: ChannelKind) -> list[_Rule]:
         valid_from, valid_to = make_date(*span.group(1, 2, 3)), make_date(*span.group(4, 5, 6))
     else:
         valid_from, valid_to = None, make_date(*span.group(1, 2, 3))
+    starts = [m.end("number") for m in AMOUNT_IN_TEXT.finditer(item) if m.end("number") <= span.start()]
+    lead = _FREE_LEAD.search(item, max(starts[-1], span.start() - 60), span.start()) if starts else None
+    if lead:
+        # '5.000.000 đồng … 40.000.000 đồng (…) Miễn phí từ 07/4/2026 đến 30/6/2026': the figures are
+        # the standing fees, the period is free.
+        standing = [_Rule(a, c, p, _figure_case(item, at) or item) for at, (a, c, p) in figures]
+        return [*standing, _Rule(0, "VND", None, item[lead.start() :].strip(), valid_from, valid_to)]
     low, high = _group_around(item, span.start(), span.end())
     inside = [f for f in figures if low <= f[0] < high]
     outside = [f for f in figures if not low <= f[0] < high]
@@ -146,6 +157,19 @@ def _item_rules(item: str, kind: ChannelKind) -> list[_Rule]:
     else:
         rules.append(_Rule(None, "VND", None, item, valid_from, valid_to))
     return rules
+
+
+def _figure_case(item: str, at: int) -> str | None:
+    """'40.000.000 đồng/lần cấp (Đối với cảng hàng không quốc tế)': the case the parenthesis after
+    the figure names, or None when none follows it."""
+    match = AMOUNT_IN_TEXT.match(item, at)
+    if not match:
+        return None
+    rest = item[match.end() :].lstrip()
+    if not rest.startswith("("):
+        return None
+    case = rest[1 : _closing(rest, 0)].strip()
+    return case if case and not (DATE_RANGE.search(case) or DATE_UNTIL.search(case)) else None
 
 
 def _is_sum(amount: int, parts: list[int]) -> bool:

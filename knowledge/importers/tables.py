@@ -139,6 +139,9 @@ def split_channel_rows(text: str) -> list[str]:
 _FEE_CELL = re.compile(
     r"(?P<free>Miễn phí)|(?P<none>Không có thông tin)|(?P<number>\d[\d.,]*)\s?(?P<unit>Việt Nam Đồng|VNĐ)"
 )
+# A parenthesised case number ('(1)', '(a)', '(ii)'), not a fee description.
+CASE_MARKER = re.compile(r"\s*(?:\d{1,2}|[a-zđ]|[ivx]{1,4})\s*")
+CURRENCY_FIRST = re.compile(r"\s*(?:Việt Nam\s+)?[Đđ]ồng\b")
 _GLUED = re.compile(r"(\d[\d.,]*)\s?(Việt Nam Đồng|VNĐ)")
 _TIME_CELL = re.compile(rf"(?P<value>\d+(?:[.,]\d+)?)\s?(?P<unit>{_UNIT_ALTERNATION})", re.IGNORECASE)
 
@@ -232,6 +235,13 @@ def parse_channels(raw: str | None, province_set: bool) -> Parsed[list[Channel]]
         elif fee_match:
             after = rest[fee_match.end() :]
             description, channel_text = _balanced_parenthesis(after) if after.startswith("(") else ("", after)
+            if CASE_MARKER.fullmatch(description):
+                # '(1) Trường hợp …' after the fee cell numbers the row's case: no fee text.
+                description, channel_text = "", after
+            elif fee_match["number"] and CURRENCY_FIRST.match(description):
+                # '250,000 VNĐ(Đồng (Sát hạch thực hành) Phí: 400000 Đồng (…)': the text goes on from
+                # the cell's figure, which is the first case's fee.
+                description = f"{fee_match['number']} {description.lstrip()}"
             if fee_match["free"]:
                 cell = FeeCell(free=True, raw="Miễn phí")
             elif fee_match["none"]:
@@ -343,7 +353,8 @@ def _share_bounded_rules(channels: list[Channel]) -> bool:
 
 DOCUMENT_HEADER = "Tên giấy tờMẫu đơn, tờ khaiSố lượng"
 # The count cell: one digit of originals, optionally ",N bản sao", glued to the next title.
-_COUNT = re.compile(r"(\d) bản chính(?:,\s?(\d+) bản sao)?(?=$|[^\s),.;:])")
+# A full stop may end the cell when the next title starts right after it ('…1 bản chính.Đơn đề nghị').
+_COUNT = re.compile(r"(\d) bản chính(?:,\s?(\d+) bản sao)?(?:[.,](?=[A-ZĐ]))?(?=$|[^\s),.;:])")
 _FILE_EXT = re.compile(r"\.(?:docx?|pdf|xlsx?|rar|zip|rtf|odt)(?![a-zA-Z])", re.IGNORECASE)
 _FILE_START = re.compile(
     r"(?<=[^\s(\[])(?=(?:Mẫu|Mau|MẪU|MAU|Mus|Ms|Phụ lục|PHỤ LỤC|Phu luc|Tờ khai|To khai|TỜ KHAI|Đơn|Don|"
@@ -460,7 +471,7 @@ KNOWN_ISSUERS = frozenset(
     }
 )
 _NUMBER_CELL_START = re.compile(r"[a-zà-ỹ)](?:Luật|Nghị định|Thông tư|Quyết định|Nghị quyết)(?: số)?\s*$")
-_NUMBER_HEAD = re.compile(r"\d{1,4}(?:\.\d+)?/(?:\d{4}/)?(?=[A-ZĐ])")
+_NUMBER_HEAD = re.compile(r"\d{1,4}[a-z]?(?:\.\d+)?/(?:\d{4}/)?(?=[A-ZĐ])")  # '30a/2008/NQ-CP' too
 
 
 def _read_issuer(text: str, start: int) -> int:
@@ -489,6 +500,12 @@ def _read_issuer(text: str, start: int) -> int:
         position = end + separator.end()
 
 
+def _complete(number: str) -> bool:
+    """Whether a number ends in a whole issuer ('NĐ-CP', 'QH14'), not a cut one ('NĐ-C' + 'Quy')."""
+    last = re.split(r"[-/]", number)[-1]
+    return last in KNOWN_ISSUERS or bool(re.fullmatch(r"(?:UBTV)?QH\d{2}", last))
+
+
 def document_numbers(text: str) -> list[tuple[int, int, bool]]:
     """(start, end, ends_row) for each document number in a glued legal-basis string."""
     found = []
@@ -510,6 +527,11 @@ def document_numbers(text: str) -> list[tuple[int, int, bool]]:
         # A number cell that repeats the kind ('…tín dụngLuật số 32/2024/QH15') ends its row even
         # when the next title starts in lower case.
         ends_row = ends_row or bool(_NUMBER_CELL_START.search(text, 0, start))
+        # A whole number glued to the title before it ('…CON NUÔI10/2020/TT-BTPquy định …') is its
+        # row's number cell; a number in a title has a space or 'số' before it.
+        ends_row = ends_row or (
+            text[start - 1 : start].isalpha() and not re.search(r"(?:số|/[A-ZĐ][\w-]*)$", text[:start])
+            and _complete(text[start:end]))
         found.append((start, end, ends_row))
         position = max(end, match.start() + 1)
     return found
@@ -553,18 +575,78 @@ def parse_legal_basis(raw: str | None) -> Parsed[list[LegalRef]]:
     position = 0
     for number_index, (start, end) in enumerate(ends):
         number = text[start:end]
-        title = one_line(text[position:start])
+        title = one_line(text[position:start]) or ""
         following = ends[number_index + 1] if number_index + 1 < len(ends) else None
         if following and following[0] == end and text[following[0] : following[1]] == number:
             continue  # 'Luật 60/2014/QH13' + '60/2014/QH13': the first copy belongs to the title
         position = end
         code = re.sub(r"-\s+", "-", number)
+        *before, title = _split_number_cells(title)
+        refs.extend(before)
+        rest = _KIND_GLUE.split(title, maxsplit=1)
+        if len(rest) == 2 and rest[0][:1].islower() and refs and rest[0].strip() in refs[-1].title:
+            title = rest[1]  # 'của Chính phủ' + 'Luật …': the end of the previous number cell
         refs.append(LegalRef(code=code, title=legal_title(title, code)))
     tail = one_line(text[position:])
     if tail:
-        refs.append(LegalRef(code=None, title=tail))
-        problems.append(f"legal reference without a number: {tail[:50]}")
-    return Parsed(refs, problems)
+        *before, tail = _split_number_cells(tail)
+        refs.extend(before)
+        tail = _TRAILING_KIND.sub("", _DOUBLED_KIND.sub(r"\1", tail)).strip(" -–:")
+        if tail:
+            refs.append(LegalRef(code=None, title=tail))
+            problems.append(f"legal reference without a number: {tail[:50]}")
+    # A row the table repeats ('Nghị định 101/2024/NĐ-CP' twice) is listed once.
+    unique = list({(ref.code, ref.title): ref for ref in refs}.values())
+    numbered = {ref.title for ref in unique if ref.code}
+    unique = [ref for ref in unique if ref.code or ref.title not in numbered]
+    return Parsed(unique, problems)
+
+
+# Where a title glued to the next cell starts again with a kind ('…Việt NamLuật Giám định …').
+_KIND_GLUE = re.compile(rf"(?<=[a-zà-ỹ0-9;)])(?=(?:{_KIND})\b)")
+# A number cell whose issuer is cut ('118/2025/NĐ-C' before 'Quy định …' or at the end).
+_CUT_ISSUER = re.compile(r"(?<=[a-zà-ỹ])\d{1,4}/\d{4}/(?:[A-ZĐ]+-)*(?:C|T|B|N)(?=[A-ZĐÀ-Ỹ][a-zà-ỹ]|$)")
+# A kind and a number without issuer ending a title ('… bổ sungNghị định số 85/2026').
+_BARE_NUMBER_CELL = re.compile(rf"(?<=[a-zà-ỹ])((?:{_KIND})\s+số\s+\d+/\d{{4}})$")
+# A number cell cut to its first digits ('Luật số 58' for 58/2024/QH15) before the next title.
+_CUT_CELL = re.compile(rf"(?<=[a-zà-ỹ])(?:{_KIND})\s+số\s+(\d+)(?=[A-ZĐÀ-Ỹ]|$)")
+
+
+def _split_number_cells(title: str) -> list[str | LegalRef]:
+    """A title with number cells glued into it: the references those cells end, then the title left.
+
+    'Luật số 58/2024/QH15 …: Luật Đầu tư côngLuật số 58Thực hiện …' holds a row whose number cell
+    was cut to 'Luật số 58': that row is 58/2024/QH15, and 'Thực hiện …' starts the next title. A
+    cell that repeats its title ('…Việt NamLuật Giám định tư pháp', 'Luật Nuôi con nuôiLuật Nuôi con
+    nuôi') is dropped."""
+    found: list[str | LegalRef] = []
+    while True:
+        cuts = [cut for cut in (_CUT_ISSUER.search(title), _CUT_CELL.search(title)) if cut]
+        if not cuts:
+            break
+        cut = min(cuts, key=lambda match: match.start())
+        head = title[: cut.start()].strip()
+        if cut.re is _CUT_ISSUER:
+            # '…quốc gia118/2025/NĐ-CQuy định …': the cell's issuer is cut; the number is not guessed.
+            found.append(LegalRef(code=None, title=f"{head} (số hiệu trên Cổng bị cắt: {cut.group(0)})"))
+        else:
+            number = re.search(rf"(?<![\d/]){cut.group(1)}/\d{{4}}/[A-ZĐ][\w-]*", head)
+            if not number:
+                break
+            found.append(LegalRef(code=number.group(0), title=legal_title(head, number.group(0))))
+        title = title[cut.end() :]
+    bare = _BARE_NUMBER_CELL.search(title)
+    if bare:
+        title = f"{bare.group(1)}: {title[: bare.start()].strip()}"
+    pieces = [piece for piece in _KIND_GLUE.split(title) if piece]
+    while len(pieces) > 1 and pieces[0].strip() == pieces[1].strip() and not re.fullmatch(
+            rf"(?:{_KIND})(?:\s+số)?", pieces[0].strip()):
+        found.append(LegalRef(code=None, title=pieces[0].strip()))  # a row without a number
+        pieces = pieces[2:]
+    kept = [piece for index, piece in enumerate(pieces)
+            if not any(earlier.startswith(piece.strip()) for earlier in pieces[:index])]
+    found.append("".join(kept))
+    return found
 
 
 # --- Result (ket_qua_xu_ly) --------------------------------------------------------------------

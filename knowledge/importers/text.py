@@ -62,7 +62,9 @@ def amounts_in(text: str) -> list[tuple[int, str, str | None]]:
         currency = "USD" if match["unit"] == "USD" else "VND"
         per = match["per"].strip() if match["per"] else None
         if per:
-            per = re.split(r"\s+(?:theo|kể|đối với|áp dụng|từ|trong)\s", per)[0]
+            per = re.split(r"\s+(?:theo|kể|đối với|áp dụng|từ|trong|[Mm]iễn)\s", per)[0]
+            # '250.000 đ/lần Đồng': the portal's currency word repeated after the unit is no part of it.
+            per = re.sub(r"\s+(?:Việt Nam\s+)?(?:[Đđ]ồng|VNĐ)$", "", per)
             per = re.sub(r"^0?1\s+", "", per).strip() or None
         found.append((round(value), currency, per))
     return found

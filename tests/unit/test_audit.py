@@ -57,12 +57,38 @@ def test_the_baseline_only_goes_down(tmp_path):
 def test_no_audit_count_rises_above_the_committed_baseline():
     settings = get_settings()
     raw = audit.load_raw(settings) if settings.data_dir.is_dir() else {}
-    result = audit.audit(get_catalogue(), raw, TODAY)
+    result = audit.audit(get_catalogue(), raw, TODAY, audit.read_exceptions())
     risen = audit.rises(result.counts(), audit.read_baseline(), result.with_raw)
     examples = {name: sorted(result.findings[name].items())[:3] for name in risen}
     assert not risen, f"audit counts above the baseline {risen}; e.g. {examples}"
+    assert not result.stale, f"listed exceptions no longer found: {result.stale}"
+
+
+def test_a_listed_exception_does_not_count_and_a_stale_one_is_reported(tmp_path):
+    proc = _record(agency="Công an huyện")
+    reason = "the source names this body and no other; nothing else in the record names a place"
+    path = tmp_path / "exceptions.yaml"
+    path.write_text(f"district_body:\n  '9.999999': {reason}\n  '1.000001': {reason}\n", encoding="utf-8")
+    result = audit.audit([proc], {}, TODAY, audit.read_exceptions(path))
+    assert result.counts()["district_body"] == 0
+    assert result.excepted["district_body"] == {"9.999999": reason}
+    assert result.stale == [("district_body", "1.000001")]
+    assert "+1 listed as exceptions" in result.render() and "STALE" in result.render()
+    for text in ("district_body:\n  '9.999999': ''\n", "no_such_check:\n  '9.999999': " + reason, "[1, 2"):
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(audit.ExceptionsError):
+            audit.read_exceptions(path)
 
 
 @pytest.mark.parametrize("name", audit.CHECK_NAMES)
 def test_every_check_has_a_baseline(name: str):
     assert name in audit.read_baseline()
+
+
+def test_an_ellipsis_the_source_wrote_is_no_cut_and_an_automatic_answer_is_a_time():
+    catalogue = {proc.code: proc for proc in get_catalogue()}
+    found = audit.audit([catalogue["1.007859"], catalogue["1.012921"], catalogue["1.009824"]], {}, TODAY)
+    papers = [d.name for case in catalogue["1.007859"].documents for d in case.documents]
+    assert any("Phiếu xuất kho…" in name for name in papers)
+    assert found.counts()["document_or_condition_cut"] == 0
+    assert found.counts()["time_not_honest"] == 0

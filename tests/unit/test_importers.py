@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from knowledge.cards import render_card
 from knowledge.config import get_settings
 from knowledge.importers import bqp, dvcqg
 from knowledge.importers.common import NOTE_CMND, NOTE_DISTRICT, NOTE_POLICE_BHYT, ImportedRecord
@@ -464,3 +465,67 @@ def test_a_fee_formula_is_one_rule_and_each_clause_keeps_its_own_note():
     assert [(f.amount, f.note) for f in fees] == [
         (40_000, "Lệ phí cấp mới 40.000đồng/lần"), (20_000, "lệ phí cấp lại 20.000 đồng/lần")
     ]
+
+
+def test_a_case_number_after_an_empty_fee_cell_is_not_a_fee():
+    table = raw_portal("1.014244")["cach_thuc_thuc_hien"]
+    assert "Không có thông tin(1) Trường hợp" in table and "20,000,000 Việt Nam Đồng" in table
+    proc = portal("1.014244").procedure
+    for channel in proc.channels:
+        assert [(f.amount, f.note[:21]) for f in channel.fees] == [(20_000_000, "theo quy định tại Thô")]
+        assert channel.description.startswith("(1) Trường hợp")
+    card = render_card(proc, today=TODAY)
+    assert "chưa rõ mức phí" not in card and "20.000.000 đ" in card
+
+
+def test_a_free_period_after_the_figures_leaves_the_figures_standing():
+    table = raw_portal("1.002897")["cach_thuc_thuc_hien"]
+    assert "Miễn phí(5.000.000 đồng/lần cấp" in table and "Miễ phí từ ngày 07/4/2026" in table
+    proc = portal("1.002897").procedure
+    for channel in proc.channels:
+        in_force = channel.fees_in_force(date(2026, 12, 1))
+        assert [f.amount for f in in_force] == [5_000_000, 30_000_000, 40_000_000]
+        assert [f.amount for f in channel.fees_in_force(date(2026, 5, 1))] == [0]
+        assert in_force[2].note == "Đối với cảng hàng không quốc tế" and in_force[2].per == "lần cấp"
+    fees = portal("1.003917").procedure.channel(ChannelKind.truc_tiep).fees_in_force(date(2026, 12, 1))
+    assert [(f.amount, f.note) for f in fees][::2] == [(250_000, "Sát hạch thực hành"),
+                                                       (600_000, "Sát hạch cấp giấy phép lần đầu")]
+
+
+def test_number_cells_glued_into_titles_end_their_rows():
+    def refs(code: str) -> list[tuple[str | None, str]]:
+        return [(ref.code, ref.title) for ref in portal(code).procedure.legal_basis]
+
+    assert "NUÔI CON NUÔI10/2020/TT-BTPquy định" in raw_portal("1.000532")["can_cu_phap_ly"]
+    nuoi = refs("1.000532")
+    assert nuoi[0][0] == "10/2020/TT-BTP" and nuoi[0][1].endswith("MẪU GIẤY TỜ, HỒ SƠ NUÔI CON NUÔI")
+    assert nuoi[1] == ("19/2011/NĐ-CP", "quy định chi tiết thi hành một số điều của Luật Nuôi con nuôi")
+    assert next(title for code, title in nuoi if code == "11/2021/TT-BTP").startswith("Thông tư sửa đổi")
+    assert ("171/2016/NĐ-CP", "Về đăng ký, xóa đăng ký và mua, bán, đóng mới tàu biển") in refs("1.002687")
+    poverty = "về chương trình hỗ trợ giảm nghèo nhanh và bền vững đối với 61 huyện nghèo"
+    assert ("30a/2008/NQ-CP", poverty) in refs("3.000044")
+    assert dict(refs("1.011674"))["13/2012/QH13"].endswith("của Quốc hội nước CHXHCN Việt Nam")
+    assert (None, "Nghị định số 85/2026: Về bảo hiểm hưu trí bổ sung") in refs("3.000038")
+
+
+def test_a_cut_number_cell_is_neither_guessed_nor_given_to_the_next_title():
+    assert "Luật Đầu tư côngLuật số 58Quy định" in raw_portal("1.013988")["can_cu_phap_ly"]
+    legal = [(ref.code, ref.title) for ref in portal("1.013988").procedure.legal_basis]
+    assert ("58/2024/QH15", "Luật số 58/2024/QH15 của Quốc hội: Luật Đầu tư công") in legal
+    cut = [(code, title) for code, title in legal if "một cửa liên thông" in title]
+    assert len(cut) == 1 and cut[0][0] is None
+    assert cut[0][1].endswith("Dịch vụ công quốc gia (số hiệu trên Cổng bị cắt: 118/2025/NĐ-C)")
+    assert [code for code, _ in legal].count("101/2024/NĐ-CP") == 1
+
+
+def test_a_count_ending_in_a_full_stop_still_ends_its_row():
+    assert "đã được cấp1 bản chính.Đơn đề nghị cấp lại" in raw_portal("1.007928")["thanh_phan_ho_so"]
+    for case in portal("1.007928").procedure.documents[3:5]:
+        names = [d.name for d in case.documents]
+        assert "Bản chính Giấy chứng nhận đủ điều kiện sản xuất phân bón đã được cấp" in names
+        assert any(name.startswith("Đơn đề nghị cấp lại") for name in names), case.case
+        assert not any("bản chính" in (d.form_file or "") for d in case.documents)
+
+
+def test_a_time_range_is_kept_with_the_unit_its_description_gives():
+    assert defence("1.013629").channels[0].time_limit.note == "10-25 ngày kể từ ngày nhận được hồ sơ hợp lệ"
