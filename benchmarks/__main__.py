@@ -1,7 +1,7 @@
 """`make bench`: every benchmark of the project, one after the other, each printing its own table.
 
-Run one alone with `python -m benchmarks.search`, `.dialogue`, `.nlu`, `.chat` or `.scale` (1+1 and 2+2
-replicas).
+Run one alone with `python -m benchmarks.search`, `.dialogue`, `.nlu`, `.chat`, `.turn` (what one turn
+costs, per process) or `.scale` (1+1 and 2+2 replicas).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import logging
 import sys
 import time
 
-BENCHMARKS = ("search", "dialogue", "nlu", "chat", "scale")
+BENCHMARKS = ("search", "dialogue", "nlu", "chat", "turn", "scale")
 
 log = logging.getLogger("benchmarks")
 
