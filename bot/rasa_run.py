@@ -1,25 +1,21 @@
-"""Rasa's command line (``python -m bot.rasa_run run ...`` in .venv-rasa), without two per-call costs
-that profiling a turn found (benchmarks/turn.py); a turn makes two action calls
-(``action_validate_slot_mappings`` and the answer).
+"""Rasa's command line (``python -m bot.rasa_run run ...`` in .venv-rasa), without a per-call cost
+that profiling a turn found (benchmarks/turn.py).
 
-- Rasa checks every custom action's response against its response schema with ``jsonschema.validate``,
-  which first checks the schema itself against the JSON Schema meta-schema, on every call: a third of
-  Rasa's CPU time per turn. Here the schema is checked once, at start, and each response is still
-  validated against it, with Rasa's own error when it does not fit.
-- Rasa opens a new HTTP session, and so a new connection, for every call to an endpoint (the action
-  server). Here the sessions share one connection pool per event loop, so calls reuse kept-alive
-  connections; an idle one is dropped after ``KEEPALIVE_SECONDS``, before the load balancer's
-  keep-alive timeout (haproxy's ``timeout http-request``, 10 s) closes it under a request.
+Rasa checks every custom action's response against its response schema with ``jsonschema.validate``,
+which first checks the schema itself against the JSON Schema meta-schema, on every call: with two
+action calls a turn (``action_validate_slot_mappings`` and the answer), that was a third of Rasa's
+CPU time per turn. Here the schema is checked once, at start, and each response is still validated
+against it, with Rasa's own error when it does not fit.
+
+Rasa also opens a new connection for every action call. Sharing a kept-alive pool was tried and left
+out: its CPU gain was within the noise, and under the failover test a reused connection that haproxy
+was closing lost an action's events ("Cannot write to closing transport").
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
-import weakref
 from typing import Any
-
-KEEPALIVE_SECONDS = 5.0
 
 
 def validate_action_results_with_one_validator() -> None:
@@ -41,41 +37,8 @@ def validate_action_results_with_one_validator() -> None:
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
 
 
-def share_endpoint_connections() -> None:
-    import aiohttp
-    from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
-
-    pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.TCPConnector] = (
-        weakref.WeakKeyDictionary()
-    )
-
-    def pool() -> aiohttp.TCPConnector:
-        loop = asyncio.get_running_loop()
-        connector = pools.get(loop)
-        if connector is None or connector.closed:
-            connector = pools[loop] = aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS)
-        return connector
-
-    def session(self: EndpointConfig) -> aiohttp.ClientSession:
-        auth = (
-            aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
-            if self.basic_auth
-            else None
-        )
-        return aiohttp.ClientSession(
-            headers=self.headers,
-            auth=auth,
-            timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
-            connector=pool(),
-            connector_owner=False,  # closing the session leaves the pool and its connections open
-        )
-
-    EndpointConfig.session = session  # type: ignore[method-assign]
-
-
 def main() -> None:
     validate_action_results_with_one_validator()
-    share_endpoint_connections()
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"

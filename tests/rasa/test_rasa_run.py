@@ -1,15 +1,11 @@
-"""bot.rasa_run: action responses are still validated against Rasa's schema, which is checked once;
-endpoint calls reuse kept-alive connections."""
+"""bot.rasa_run: action responses are still validated against Rasa's schema, which is checked once."""
 
 from __future__ import annotations
-
-import asyncio
 
 import jsonschema
 import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
-from rasa.utils.endpoints import EndpointConfig
 
 from bot import rasa_run
 
@@ -48,38 +44,3 @@ def test_a_valid_response_passes_without_checking_the_schema_again(
 def test_an_invalid_response_is_refused_with_rasas_error(patched: RemoteAction, response: dict) -> None:
     with pytest.raises(ValidationError, match="make sure your response from the Action endpoint is valid"):
         patched._validate_action_result(response)
-
-
-def test_endpoint_calls_reuse_one_kept_alive_connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(EndpointConfig, "session", EndpointConfig.session)
-    rasa_run.share_endpoint_connections()
-    assert len(set(asyncio.run(_three_calls()))) == 1, "every call opened a connection of its own"
-
-
-async def _three_calls() -> list[tuple[str, int]]:
-    from aiohttp import web
-
-    peers: list[tuple[str, int]] = []
-
-    async def webhook(request: web.Request) -> web.Response:
-        peers.append(request.transport.get_extra_info("peername"))
-        return web.json_response({"events": [], "responses": []})
-
-    app = web.Application()
-    app.router.add_post("/webhook", webhook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    try:
-        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"X-Test": "1"})
-        for _ in range(3):
-            assert await endpoint.request(json={"next_action": "x"}, method="post") == {
-                "events": [],
-                "responses": [],
-            }
-    finally:
-        await runner.cleanup()
-    assert len(peers) == 3
-    return peers
