@@ -1,7 +1,8 @@
 """`make bench`: every benchmark of the project, one after the other, each printing its own table.
 
-Run one alone with `python -m benchmarks.search`, `.dialogue`, `.nlu`, `.chat`, `.scale` (1+1 and 2+2
-replicas) or `.analytics` (the console's analytics over 1 million chat turns).
+Run one alone with `python -m benchmarks.search`, `.dialogue`, `.nlu`, `.chat`, `.turn` (what one turn
+costs, per process), `.scale` (1+1 and 2+2 replicas) or `.analytics` (the console's analytics over
+1 million chat turns).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import sys
 import time
 
-BENCHMARKS = ("search", "dialogue", "nlu", "chat", "scale", "analytics")
+BENCHMARKS = ("search", "dialogue", "nlu", "chat", "turn", "scale", "analytics")
 
 log = logging.getLogger("benchmarks")
 

@@ -172,8 +172,11 @@ class RasaServer:
 
     def command(self) -> list[str]:
         endpoints = self.endpoints or render_endpoints()
+        # Rasa's command line with the per-call schema check done once (bot/rasa_run.py).
         return [
-            str(RASA_VENV / "bin" / "rasa"),
+            str(RASA_VENV / "bin" / "python"),
+            "-m",
+            "bot.rasa_run",
             "run",
             "--enable-api",
             "--auth-token",

@@ -179,7 +179,7 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
     )
     rasa_chat = chat or RasaChat(settings.rasa_url, settings.rasa_timeout_seconds, settings.rasa_token)
     # The recorder takes Rasa's analytics records out of the replies; the desk its handoff signals.
-    chat_core: ChatBackend = HandoffChat(RecordingChat(rasa_chat, database), desk)
+    chat_core = HandoffChat(RecordingChat(rasa_chat, database), desk)
     internal_http = httpx.AsyncClient()
     window = settings.rate_limit_window_seconds
     limiter = RateLimiter(settings.rate_limit_messages, window, settings.rate_limit_storage, "sender")
@@ -309,13 +309,13 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
                 wait = max(1, round(budget.retry_after(key)))
                 raise ApiError(429, "rate_limited", RATE_LIMITED_MESSAGE, {"Retry-After": str(wait)})
         try:
-            messages = await chat_core.send(chat_request.sender_id, chat_request.text)
+            messages, live = await chat_core.send_turn(chat_request.sender_id, chat_request.text)
         except RasaUnavailableError as error:
             logger.warning("Chat request not answered: %s", error)
             raise ApiError(
                 503, "assistant_unavailable", RASA_UNAVAILABLE_MESSAGE, {"Retry-After": "30"}
             ) from error
-        return ChatResponse(messages=messages, live=await desk.live(chat_request.sender_id))
+        return ChatResponse(messages=messages, live=live)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

@@ -51,6 +51,15 @@ LOG_BACKUPS = 5
 # The app's graceful shutdown (Zalo replies in flight), and what supervisord grants on top.
 APP_GRACE_SECONDS = 25
 LOOPBACK = "127.0.0.1"
+# Defaults for every process (the environment can override them): one thread per math library's pool,
+# since a turn's inference is small and on a few shared cores more threads only wait for each other;
+# two malloc arenas per process instead of one per thread that ever allocated (memory held idle).
+PROCESS_DEFAULTS = {
+    "OMP_NUM_THREADS": "1",
+    "TF_INTRA_OP_PARALLELISM_THREADS": "1",
+    "TF_INTER_OP_PARALLELISM_THREADS": "1",
+    "MALLOC_ARENA_MAX": "2",
+}
 UVICORN = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
 
 
@@ -209,7 +218,7 @@ class Stack:
 
     def environment(self) -> dict[str, str]:
         """The environment every supervised process gets (each reads what concerns it)."""
-        env = dict(os.environ)
+        env = {**PROCESS_DEFAULTS, **os.environ}
         env.update(
             PYTHONPATH=str(PROJECT_ROOT),
             RASA_TELEMETRY_ENABLED="false",

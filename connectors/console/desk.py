@@ -80,6 +80,8 @@ class Desk:
     # ---- the citizen's side ---------------------------------------------------------------------
 
     async def citizen_said(self, conversation_id: str, text: str) -> None:
+        """A citizen's turn Rasa did not answer: recorded if the conversation is with the volunteers."""
+
         def work(session: Session) -> None:
             handoff = queue.open_handoff(session, conversation_id)
             if handoff is not None:
@@ -88,13 +90,20 @@ class Desk:
 
         await self.run(work)
 
-    async def bot_said(self, conversation_id: str, text: str, messages: list[BotMessage]) -> list[BotMessage]:
-        """Queue the conversation if the bot signalled a handoff; the signal itself is dropped."""
+    async def turn(
+        self, conversation_id: str, text: str, messages: list[BotMessage]
+    ) -> tuple[list[BotMessage], bool]:
+        """A turn Rasa answered, in one transaction: the citizen's text and the replies are recorded
+        if the conversation is with the volunteers, and queued if the bot signalled a handoff (the
+        signal itself is dropped). Returns the replies and whether the conversation is live."""
         signals = [message.handoff for message in messages if message.handoff is not None]
         replies = [message for message in messages if message.handoff is None]
 
-        def work(session: Session) -> None:
+        def work(session: Session) -> bool:
             handoff = queue.open_handoff(session, conversation_id)
+            if handoff is not None:
+                queue.record(session, conversation_id, "citizen", text)
+                queue.touch(handoff, citizen=True)
             if signals:
                 signal = signals[-1]
                 if handoff is None:
@@ -106,9 +115,9 @@ class Desk:
                 for reply in replies:
                     if reply.text:
                         queue.record(session, conversation_id, "bot", reply.text)
+            return handoff is not None
 
-        await self.run(work)
-        return replies
+        return replies, await self.run(work)
 
     async def live(self, conversation_id: str) -> bool:
         return await self.run(lambda session: queue.open_handoff(session, conversation_id) is not None)
@@ -249,13 +258,19 @@ class HandoffChat:
         self.inner = inner
         self.desk = desk
 
-    async def send(self, sender_id: str, text: str) -> list[BotMessage]:
+    async def send_turn(self, sender_id: str, text: str) -> tuple[list[BotMessage], bool]:
+        """The replies, and whether the conversation is with the volunteers (queued or held)."""
         try:
             messages = await self.inner.send(sender_id, text)
-        finally:
-            # Recorded once Rasa has logged the turn: the console reloads the tracker on this write.
+        except BaseException:
             await self.desk.citizen_said(sender_id, text)
-        return await self.desk.bot_said(sender_id, text, messages)
+            raise
+        # Recorded once Rasa has logged the turn: the console reloads the tracker on this write.
+        return await self.desk.turn(sender_id, text, messages)
+
+    async def send(self, sender_id: str, text: str) -> list[BotMessage]:
+        replies, _ = await self.send_turn(sender_id, text)
+        return replies
 
     async def status(self) -> dict[str, Any]:
         return await self.inner.status()

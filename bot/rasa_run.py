@@ -1,0 +1,49 @@
+"""Rasa's command line (``python -m bot.rasa_run run ...`` in .venv-rasa), without a per-call cost
+that profiling a turn found (benchmarks/turn.py).
+
+Rasa checks every custom action's response against its response schema with ``jsonschema.validate``,
+which first checks the schema itself against the JSON Schema meta-schema, on every call: with two
+action calls a turn (``action_validate_slot_mappings`` and the answer), that was a third of Rasa's
+CPU time per turn. Here the schema is checked once, at start, and each response is still validated
+against it, with Rasa's own error when it does not fit.
+
+Rasa also opens a new connection for every action call. Sharing a kept-alive pool was tried and left
+out: its CPU gain was within the noise, and under the failover test a reused connection that haproxy
+was closing lost an action's events ("Cannot write to closing transport").
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+
+def validate_action_results_with_one_validator() -> None:
+    from jsonschema import validators
+    from jsonschema.exceptions import best_match
+    from rasa.core.actions.action import RemoteAction
+
+    original = RemoteAction._validate_action_result
+    schema = RemoteAction.action_response_format_spec()
+    validator_class = validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    validator = validator_class(schema)
+
+    def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
+        if best_match(validator.iter_errors(result)) is None:
+            return True
+        return original(self, result)  # raises Rasa's own error for a response that does not fit
+
+    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+
+
+def main() -> None:
+    validate_action_results_with_one_validator()
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv[0] = "rasa"
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
