@@ -7,11 +7,13 @@ questions) and eval/narrative_questions.yaml (narrative questions), both on thei
 `codes: []` = out of scope. Prints markdown tables. Environment: TTHC_BENCH_BUILD=0 skips the
 timed full index build (then the last build's recorded time is shown).
 
-    python -m benchmarks.search
+    python -m benchmarks.search                # the test splits (the figures)
+    python -m benchmarks.search --split train  # the train splits (what the reranker learnt from)
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import statistics
@@ -31,13 +33,13 @@ MODES: tuple[Mode, ...] = ("reranked", "hybrid", "bm25", "dense")
 Question = EvalQuestion
 
 
-def question_sets() -> dict[str, tuple[Path, bool]]:
-    """Name -> (file, test split only)."""
+def question_sets(split: str = "test") -> dict[str, tuple[Path, bool]]:
+    """Name -> (file, one split only)."""
     settings = get_settings()
     return {
         "dev": (settings.shared_dir / "eval" / "dev_questions.yaml", False),
-        "short (test split)": (SHORT_SET, True),
-        "narrative (test split)": (NARRATIVE_SET, True),
+        f"short ({split} split)": (SHORT_SET, True),
+        f"narrative ({split} split)": (NARRATIVE_SET, True),
     }
 
 
@@ -143,16 +145,20 @@ def timed_full_build() -> tuple[float, float] | None:
     return seconds, peak_mb
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.search", description=__doc__.split("\n")[0])
+    parser.add_argument("--split", choices=("test", "train"), default="test",
+                        help="the eval sets' split to measure (default: test)")
+    split = parser.parse_args(argv or []).split
     started = time.perf_counter()
     searcher = get_searcher()
     load_seconds = time.perf_counter() - started
     timed: dict[str, list[str]] = {"short": [], "narrative": []}
-    for name, (path, test_only) in question_sets().items():
+    for name, (path, one_split) in question_sets(split).items():
         if not path.is_file():
             print(f"\n(question set {name}: {path} not found, skipped)")
             continue
-        questions = [q for q in load_questions(path) if q.split == "test" or not test_only]
+        questions = [q for q in load_questions(path) if q.split == split or not one_split]
         timed["narrative" if path == NARRATIVE_SET else "short"].extend(q.q for q in questions)
         table = evaluate(searcher, questions)
         print(f"\n### Search quality: {name} ({path.name}, {len(questions)} questions)\n")
@@ -194,4 +200,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

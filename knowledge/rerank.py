@@ -3,12 +3,16 @@
 The first stage ranks every procedure twice: for the whole message and for its asking clause
 (knowledge.query). The union of both top lists is scored by gradient-boosted trees over per-candidate
 features: dense and BM25 scores of both texts (and their gap to the best), the two fused ranks, how
-much of the procedure's name and best alias the texts contain, its level, whether citizens file it,
-whether it is a curated record, and the variant flag. A second model (logistic) over the reranked top
-(its score, the margin to the second, the ranker scores) says whether the answer is right: the
-confidence, recalibrated on the new score. The confidence and its threshold are fitted on rankings
-made by trees that did not see the question (out of fold), so the precision they promise is the one a
-new question gets.
+much of the procedure's name and best alias the texts contain (plain and weighted by how rare each
+word is among procedure names), how much of the asking clause the name explains, its level, whether
+citizens file it, whether it is a curated record, and the variant flag. Among the candidates it also
+sees each one's family: whether a more general procedure is listed, how much of what its name adds
+to that one (the qualifier: "lại", "có yếu tố nước ngoài", "cấp tỉnh") the question asks, and how
+many variants of it are listed, so that a special case wins only when the question names its case.
+A second model (logistic) over the reranked top (its score, the margin to the second, the ranker
+scores) says whether the answer is right: the confidence, recalibrated on the new score. The
+confidence and its threshold are fitted on rankings made by trees that did not see the question (out
+of fold), so the precision they promise is the one a new question gets.
 
 Both are trained on data, never on a test split: questions generated from the catalogue
 (knowledge.calibrate), the train splits of the two eval sets (knowledge.evalsets) and the
@@ -51,12 +55,14 @@ CANDIDATE_FEATURES = [
     "dense_full", "dense_ask", "dense_gap_full", "dense_gap_ask", "bm25_full", "bm25_ask",
     "rrf_full", "rrf_ask", "name_full", "name_ask", "alias_full", "alias_ask",
     "curated", "variant", "commune", "province", "ministry", "citizen", "citizen_long",
+    "name_idf_full", "name_idf_ask", "explained_ask", "general_listed", "qualifier_asked", "variants_listed",
 ]
 # the first stage's own confidence features (knowledge.search.FEATURES) of the whole message
 FIRST_STAGE_FEATURES = ["fused_top", "fused_margin", "dense_top", "dense_margin", "bm25_top", "bm25_margin",
                         "agree", "query_words"]
 CONFIDENCE_FEATURES = ["top", "margin", "top_probability", "probability_margin", "dense_full", "dense_ask",
-                       "name_ask", "alias_ask", "coverage", "long", "same_as_hybrid", *FIRST_STAGE_FEATURES]
+                       "name_ask", "alias_ask", "coverage", "long", "same_as_hybrid", "name_idf_ask",
+                       "explained_ask", "qualifier_asked", *FIRST_STAGE_FEATURES]
 
 
 class Logistic(BaseModel):
@@ -169,6 +175,51 @@ def _share(words: list[str], present: set[str]) -> float:
     return sum(1 for w in words if w in present) / len(words) if words else 0.0
 
 
+_IDF: dict[int, dict[str, float]] = {}
+
+
+def name_idf(records: list) -> dict[str, float]:
+    """Inverse document frequency of each word over the procedure names (common words such as "cấp",
+    "đăng ký" weigh little, distinctive ones such as "kết hôn", "lại", "nước ngoài" much)."""
+    key = id(records)
+    if key not in _IDF:
+        counts: dict[str, int] = {}
+        for record in records:
+            for word in set(record.name_words):
+                counts[word] = counts.get(word, 0) + 1
+        total = len(records)
+        _IDF.clear()
+        _IDF[key] = {word: math.log((1 + total) / (1 + count)) for word, count in counts.items()}
+    return _IDF[key]
+
+
+def _weighted_share(words: set[str], present: set[str], idf: dict[str, float]) -> float:
+    total = sum(idf.get(w, 0.0) for w in words)
+    return sum(idf.get(w, 0.0) for w in words & present) / total if total else 0.0
+
+
+def _family(records: list, candidates: list[int], words_ask: set[str], idf: dict[str, float]
+            ) -> tuple[list[float], list[float], list[float]]:
+    """Per candidate, among the candidates: whether a more general one is listed (its name words a
+    strict subset), how much of what its name adds to that general one the question asks (the
+    qualifier: "lại", "có yếu tố nước ngoài", "cấp tỉnh"), and how many variants of it are listed."""
+    names = [frozenset(records[i].name_words) for i in candidates]
+    general = [0.0] * len(candidates)
+    asked = [1.0] * len(candidates)
+    variants = [0.0] * len(candidates)
+    for a, name_a in enumerate(names):
+        best: frozenset[str] | None = None
+        for b, name_b in enumerate(names):
+            if a != b and name_b and name_b < name_a:
+                variants[b] += 1.0
+                if best is None or len(name_b) > len(best):
+                    best = name_b
+        if best is not None:
+            general[a] = 1.0
+            asked[a] = _weighted_share(set(name_a - best), words_ask, idf)
+    return general, asked, [min(v, 3.0) for v in variants]
+
+
 @dataclass
 class View:
     """One text of the question (whole message or asking clause) with both rankers' scores."""
@@ -200,10 +251,14 @@ def candidate_features(searcher: Searcher, full: View, ask: View, limit: int = C
     long_query = min(len(full.normalized.unaccented), 60) / 60.0
     dense_max = (float(full.dense.max()), float(ask.dense.max()))
     bm25_max = (float(full.bm25.max()) or 1.0, float(ask.bm25.max()) or 1.0)
+    idf = name_idf(records)
+    general, asked, variants = _family(records, candidates, words_ask, idf)
+    vocabulary_ask = {w for w in words_ask if w in idf}
     rows = []
-    for i in candidates:
+    for k, i in enumerate(candidates):
         record = records[i]
         aliases = record.alias_words or [[]]
+        name = set(record.name_words)
         rows.append([
             full.dense[i], ask.dense[i], full.dense[i] - dense_max[0], ask.dense[i] - dense_max[1],
             full.bm25[i] / bm25_max[0], ask.bm25[i] / bm25_max[1],
@@ -213,6 +268,8 @@ def candidate_features(searcher: Searcher, full: View, ask: View, limit: int = C
             float(record.curated), float(record.variant), float(record.level == "commune"),
             float(record.level == "province"), float(record.level == "ministry"), float(record.citizen),
             float(record.citizen) * long_query,
+            _weighted_share(name, words_full, idf), _weighted_share(name, words_ask, idf),
+            _weighted_share(vocabulary_ask, name, idf), general[k], asked[k], variants[k],
         ])
     return candidates, np.asarray(rows, dtype=np.float64)
 
@@ -255,6 +312,9 @@ def confidence_features(logits: np.ndarray, rows: np.ndarray, full: View, known_
         "dense_ask": float(rows[top, column["dense_ask"]]),
         "name_ask": float(rows[top, column["name_ask"]]),
         "alias_ask": float(rows[top, column["alias_ask"]]),
+        "name_idf_ask": float(rows[top, column["name_idf_ask"]]),
+        "explained_ask": float(rows[top, column["explained_ask"]]),
+        "qualifier_asked": float(rows[top, column["qualifier_asked"]]),
         "coverage": known_share,
         "long": min(len(full.normalized.unaccented), 60) / 60.0,
     }
@@ -298,48 +358,52 @@ def _escape(name: str) -> str:
     return re.escape(name.lower())
 
 
-def train(output: Path = RERANKER_FILE) -> RerankerModel:
+@dataclass
+class Prepared:
+    """One training question ranked by the first stage: its candidates, their features and labels."""
+
+    number: int
+    question: TrainingQuestion
+    full: View
+    candidates: list[int]
+    x: np.ndarray
+    hits: np.ndarray
+
+
+def prepare(searcher: Searcher, questions: list[TrainingQuestion], progress: bool = True) -> list[Prepared]:
     from tqdm import tqdm
 
-    from knowledge.catalogue import load_catalogue
-    from knowledge.embeddings import load_model
-    from knowledge.index import build_index, load_index
-    from knowledge.search import Searcher, load_confidence
-
-    model = load_model()
-    build_index(model=model)
-    searcher = Searcher(load_index(), model, load_confidence(), reranker=None)
-    questions = training_questions(load_catalogue())
-    rows, labels, weights, groups = [], [], [], []
-    prepared = []
     records = searcher.index.records
-    for number, question in enumerate(tqdm(questions, desc="reranker: ranking", unit="q")):
+    prepared = []
+    ranked = tqdm(questions, desc="reranker: ranking", unit="q", disable=not progress)
+    for number, question in enumerate(ranked):
         full, ask = searcher.views(question.q)
         candidates, x = candidate_features(searcher, full, ask)
-        if not candidates:
-            continue
-        hits = np.array([question.is_hit(records[i].code, records[i].name) for i in candidates])
-        prepared.append((number, question, full, candidates, x, hits))
-        if question.out_of_scope:
-            continue
-        rows.append(x)
-        labels.append(hits.astype(int))
-        weights.append(np.full(len(candidates), question.weight))
-        groups.append(np.full(len(candidates), number))
-    x_all, y_all, w_all = np.vstack(rows), np.concatenate(labels), np.concatenate(weights)
-    ranker = Trees.fit(CANDIDATE_FEATURES, x_all, y_all, w_all)
-    fold_of_row = np.concatenate(groups) % FOLDS
-    fold_rankers = [
-        Trees.fit(CANDIDATE_FEATURES, x_all[others], y_all[others], w_all[others])
-        for others in (fold_of_row != f for f in range(FOLDS))
-    ]
+        if candidates:
+            hits = np.array([question.is_hit(records[i].code, records[i].name) for i in candidates])
+            prepared.append(Prepared(number, question, full, candidates, x, hits))
+    return prepared
 
+
+def _fit_trees(prepared: list[Prepared]) -> Trees:
+    rows = [p for p in prepared if not p.question.out_of_scope]
+    x = np.vstack([p.x for p in rows])
+    y = np.concatenate([p.hits.astype(int) for p in rows])
+    w = np.concatenate([np.full(len(p.candidates), p.question.weight) for p in rows])
+    return Trees.fit(CANDIDATE_FEATURES, x, y, w)
+
+
+def fit(prepared: list[Prepared]) -> RerankerModel:
+    """The ranker on every prepared question, the confidence on out-of-fold rankings."""
+    ranker = _fit_trees(prepared)
+    fold_rankers = [_fit_trees([p for p in prepared if p.number % FOLDS != f]) for f in range(FOLDS)]
     conf_rows, conf_labels, conf_weights, oos = [], [], [], []
     top1 = []
-    for number, question, full, candidates, x, hits in prepared:
-        logits = fold_rankers[number % FOLDS].logits(x)
-        features = confidence_features(logits, x, full, full.ranking.features["coverage"], candidates)
-        right = bool(hits[int(np.argmax(logits))]) and not question.out_of_scope
+    for p in prepared:
+        question = p.question
+        logits = fold_rankers[p.number % FOLDS].logits(p.x)
+        features = confidence_features(logits, p.x, p.full, p.full.ranking.features["coverage"], p.candidates)
+        right = bool(p.hits[int(np.argmax(logits))]) and not question.out_of_scope
         conf_rows.append([features[name] for name in CONFIDENCE_FEATURES])
         conf_labels.append(int(right))
         generated_in_scope = question.weight != EVAL_WEIGHT and not question.out_of_scope
@@ -352,13 +416,13 @@ def train(output: Path = RERANKER_FILE) -> RerankerModel:
     probabilities = 1.0 / (1.0 + np.exp(-confidence.logits(cx)))
     # The threshold is set on citizens' wording (the eval train lines) and every out-of-scope line: the
     # generated questions are easier to be sure about than what citizens write.
-    citizens = np.asarray([q.weight == EVAL_WEIGHT or q.out_of_scope for _, q, *_ in prepared])
+    citizens = np.asarray([p.question.weight == EVAL_WEIGHT or p.question.out_of_scope for p in prepared])
     threshold = _threshold(probabilities[citizens], cy[citizens], np.ones(int(citizens.sum())))
     oos_mask = np.asarray(oos)
     confident = probabilities >= threshold
     fitted_on = {
         "questions": len(prepared),
-        "eval_train_questions": sum(1 for _, q, *_ in prepared if q.weight == EVAL_WEIGHT),
+        "eval_train_questions": int(sum(p.question.weight == EVAL_WEIGHT for p in prepared)),
         "confidence_on": f"out-of-fold rankings ({FOLDS} folds)",
         "out_of_scope": int(oos_mask.sum()),
         "top1_right_in_scope_out_of_fold": round(float(np.mean(top1)), 4),
@@ -366,10 +430,22 @@ def train(output: Path = RERANKER_FILE) -> RerankerModel:
         "precision_when_confident": round(float(cy[confident].mean()), 4) if confident.any() else None,
         "confident_out_of_scope": round(float(confident[oos_mask].mean()), 4) if oos_mask.any() else None,
     }
-    result = RerankerModel(ranker=ranker, confidence=confidence, threshold=threshold, fitted_on=fitted_on)
+    return RerankerModel(ranker=ranker, confidence=confidence, threshold=threshold, fitted_on=fitted_on)
+
+
+def train(output: Path = RERANKER_FILE) -> RerankerModel:
+    from knowledge.catalogue import load_catalogue
+    from knowledge.embeddings import load_model
+    from knowledge.index import build_index, load_index
+    from knowledge.search import Searcher, load_confidence
+
+    model = load_model()
+    build_index(model=model)
+    searcher = Searcher(load_index(), model, load_confidence(), reranker=None)
+    result = fit(prepare(searcher, training_questions(load_catalogue())))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    logger.info("reranker written to %s: %s", output, fitted_on)
+    logger.info("reranker written to %s: %s", output, result.fitted_on)
     return result
 
 
