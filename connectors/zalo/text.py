@@ -11,6 +11,8 @@ MAX_TEXT_CHARS = 2000
 MAX_BUTTONS = 5
 MAX_BUTTON_TITLE_CHARS = 100
 MAX_BUTTON_PAYLOAD_CHARS = 1000
+# Below this, a long answer is not continued in the second message (the rest goes there alone).
+MIN_ROOM = 200
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:…])\s+")
 
@@ -78,30 +80,34 @@ def zalo_messages(message: BotMessage) -> list[dict[str, Any]]:
             part["attachment"] = {"type": "template", "payload": {"buttons": zalo_buttons(message.buttons)}}
         parts.append(part)
     return parts
-def _fit(text: str, chunks: int) -> list[str]:
-    """At most ``chunks`` pieces of at most MAX_TEXT_CHARS; what does not fit is cut, marked "…"."""
-    pieces = split_text(text)
-    if len(pieces) > chunks:
-        pieces = pieces[:chunks]
-        pieces[-1] = _shorten(pieces[-1], MAX_TEXT_CHARS - 1) + "…"
-    return pieces
+
+
+def _cut(text: str, room: int) -> str:
+    """``text`` if it fits in ``room`` characters; else its start, cut at a line or sentence end (a
+    word at worst) and marked "…"."""
+    if len(text) <= room:
+        return text
+    pieces = split_text(text, max(room - 1, 1))
+    return (pieces[0] if pieces else "") + "…"
 
 
 def shape_answer(replies: list[BotMessage]) -> list[BotMessage]:
     """One answer as at most two Zalo messages: the answer's text, then the rest with the buttons
-    (those of the last replies first: the choices offered under the answer)."""
+    (those of the last replies first: the choices offered under the answer). A long answer goes on in
+    the second message, before the rest, and only what does not fit there is cut."""
     replies = [reply for reply in replies if reply.text or reply.buttons]
     if not replies:
         return []
     buttons = list({b.payload: b for reply in reversed(replies) for b in reply.buttons}.values())[
         :MAX_BUTTONS
     ]
-    if len(replies) == 1:
-        messages = [BotMessage(text=piece) for piece in _fit(replies[0].text, 2)] or [BotMessage()]
-    else:
-        rest = "\n\n".join(reply.text for reply in replies[1:] if reply.text)
-        messages = [BotMessage(text=piece) for piece in _fit(replies[0].text, 1)]
-        if rest or buttons:
-            messages.append(BotMessage(text=(_fit(rest, 1) or [""])[0]))
+    rest = "\n\n".join(reply.text for reply in replies[1:] if reply.text)
+    first, *more = split_text(replies[0].text) or [""]
+    messages = [BotMessage(text=first)]
+    room = MAX_TEXT_CHARS - (len(rest) + 2 if rest else 0)
+    tail = _cut("\n".join(more), room) if more and room > MIN_ROOM else ""
+    second = "\n\n".join(part for part in (tail, rest) if part)
+    if second or (buttons and len(replies) > 1):
+        messages.append(BotMessage(text=_cut(second, MAX_TEXT_CHARS)))
     messages[-1].buttons = buttons
     return messages

@@ -30,6 +30,19 @@ def test_one_long_reply_is_at_most_two_messages_and_says_it_was_cut() -> None:
     assert shape_answer([]) == []
 
 
+def test_a_long_answer_goes_on_in_the_second_message_before_the_question_under_it() -> None:
+    card = BotMessage(text="\n".join(f"Dòng {i}. " + "chữ " * 20 for i in range(30)))
+    question = BotMessage(text="Thông tin này có hữu ích không?", buttons=[button(1), button(2)])
+    shaped = shape_answer([card, question])
+    assert len(shaped) == 2 and all(len(m.text) <= MAX_TEXT_CHARS for m in shaped)
+    assert "Dòng 29." in shaped[1].text and not shaped[1].text.startswith("Thông tin")
+    assert shaped[1].text.endswith("\n\nThông tin này có hữu ích không?")
+    assert [b.payload for b in shaped[1].buttons] == [button(1).payload, button(2).payload]
+    longer = shape_answer([BotMessage(text=card.text * 3), question])
+    assert "…\n\nThông tin này có hữu ích không?" in longer[1].text
+    assert all(len(m.text) <= MAX_TEXT_CHARS for m in longer)
+
+
 def test_only_buttons_the_bot_sent_are_offered_payloads() -> None:
     tracker = {
         "events": [
