@@ -143,8 +143,10 @@ class Desk:
 
         def work(session: Session) -> None:
             for message in messages:
-                if message.text:
-                    queue.record(session, conversation_id, role, message.text, author=author, pushed=True)
+                buttons = [button.model_dump() for button in message.buttons] or None
+                queue.record(
+                    session, conversation_id, role, message.text, author=author, pushed=True, buttons=buttons
+                )
 
         await self.run(work)
 

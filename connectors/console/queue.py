@@ -51,9 +51,10 @@ def record(
     text: str,
     author: str | None = None,
     pushed: bool = False,
+    buttons: list[dict[str, str]] | None = None,
 ) -> ConversationMessage:
     message = ConversationMessage(
-        conversation_id=conversation_id, role=role, text=text, author=author, pushed=pushed
+        conversation_id=conversation_id, role=role, text=text, author=author, pushed=pushed, buttons=buttons
     )
     session.add(message)
     session.flush()
@@ -185,6 +186,7 @@ def message_json(message: ConversationMessage) -> dict[str, Any]:
         "role": message.role,
         "author": message.author,
         "text": message.text,
+        "buttons": message.buttons or [],
         "at": message.created_at.isoformat(),
     }
 

@@ -114,6 +114,8 @@ class ConversationMessage(Base):
     role: Mapped[str] = mapped_column(String(16))  # citizen | bot | volunteer
     author: Mapped[str | None] = mapped_column(String(200), nullable=True)
     text: Mapped[str] = mapped_column(Text)
+    # The buttons of a pushed bot message ({"title", "payload"} each), so the widget can show them.
+    buttons: Mapped[list | None] = mapped_column(JSON, nullable=True)
     pushed: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

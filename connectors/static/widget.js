@@ -312,7 +312,7 @@
       var item = JSON.parse(event.data);
       if (item.id <= (state.lastPushed || 0)) return;
       state.lastPushed = item.id;
-      var entry = { role: item.role === "volunteer" ? "volunteer" : "bot", text: item.text, author: item.author, buttons: [] };
+      var entry = { role: item.role === "volunteer" ? "volunteer" : "bot", text: item.text, author: item.author, buttons: item.buttons || [] };
       state.history.push(entry);
       saveState();
       renderEntry(entry);

@@ -159,6 +159,14 @@ def test_handoff_round_trip_in_a_web_conversation(stack: Stack, sender_id: str) 
         released = lan.ok(f"conversations/{sender_id}/release")
         assert released["status"] == "released"
         widget.wait_for(lambda events: any(n == "status" and d["status"] == "released" for n, d in events))
+        # The hand-back asks the satisfaction question once, with its five buttons on the widget too.
+        widget.wait_for(
+            lambda events: any(
+                n == "message"
+                and len([b for b in d["buttons"] if b["payload"].startswith("/rate_satisfaction")]) == 5
+                for n, d in events
+            )
+        )
         assert lan.queued(sender_id) is None
     finally:
         queue_events.close()
