@@ -115,10 +115,11 @@ def test_redis_lock_store_serialises_concurrent_messages(
     try:
         time.sleep(0.5)
         sender = f"redis-{uuid.uuid4().hex[:12]}"
-        texts = ["xin chào", "cảm ơn", "tạm biệt", "chào bạn"]
+        # Greetings only: this Rasa has no action server, and a thank-you now runs a custom action.
+        texts = ["xin chào", "chào bạn", "xin chào bạn", "chào ad"]
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(texts)) as pool:
             replies = list(pool.map(lambda text: say(server, sender, text), texts))
-        assert all(reply and reply[0].get("text") for reply in replies)
+        assert all(reply and reply[0].get("text") for reply in replies), replies
         assert sorted(user_texts(server, sender)) == sorted(texts)
     finally:
         time.sleep(0.5)
