@@ -286,6 +286,7 @@ PLACED_REPORTS = [
     "đi {p} ở {at} bị công an đòi {a}",
     "ubnd phường ở {at} bắt bổ sung {x}", "làm {p} mà cán bộ ở {at} bắt nộp {a}",
     "tôi muốn phản ánh cán bộ ở {at} đòi {x}", "phường ở {at} vẫn bắt nộp bản photo {a} khi làm {p}",
+    "xã ở {at} không nhận hồ sơ {p}, bắt về xin {x}", "một cửa ở {at} trả hồ sơ {p}, bắt bổ sung {a}",
 ]
 ABOLISHED_PAPER_REPORTS = [
     "cán bộ đòi thêm {a} dù đã bỏ rồi", "bị cán bộ đòi {a} dù đã có căn cước gắn chip", "xã vẫn bắt nộp {a}",
