@@ -275,20 +275,102 @@ REPORT_PLACES = [
     "Bình Thạnh", "quận Đống Đa", "Hà Đông", "phường Hàng Trống", "Ba Đình", "Đà Nẵng", "Hà Giang",
     "Nam Định", "huyện Đông Anh", "Thanh Xuân",
 ]
+# A report says that an office or an official (cán bộ, phường, xã, công an, bộ phận một cửa) asked for or
+# forced a paper: the actor and the demand are both in the sentence.
 PLACED_REPORTS = [
-    "cán bộ phường bắt nộp thêm bản sao {a} khi {p} ở {at}", "làm {p} ở {at} bị đòi {a}",
+    "cán bộ phường bắt nộp thêm bản sao {a} khi {p} ở {at}", "làm {p} ở {at} bị cán bộ đòi {a}",
     "xã ở {at} bắt photo {a} khi làm {p}", "nộp hồ sơ {p} tại {at} mà cán bộ vẫn đòi {a}",
-    "ở {at} người ta vẫn bắt nộp {a}", "cán bộ một cửa ở {at} yêu cầu {x} khi làm {p}",
-    "{p} ở {at} bị yêu cầu nộp thêm {x}", "phường ở {at} đòi {x} không có trong danh sách",
-    "bị bắt nộp {x} khi làm {p}", "cán bộ đòi thêm {x} khi tôi {p} ở {at}", "đi {p} ở {at} bị đòi {a}",
+    "công an phường ở {at} vẫn bắt nộp {a}", "cán bộ một cửa ở {at} yêu cầu {x} khi làm {p}",
+    "{p} ở {at} bị bộ phận một cửa yêu cầu nộp thêm {x}", "phường ở {at} đòi {x} không có trong danh sách",
+    "bị xã bắt nộp {x} khi làm {p}", "cán bộ đòi thêm {x} khi tôi {p} ở {at}",
+    "đi {p} ở {at} bị công an đòi {a}",
     "ubnd phường ở {at} bắt bổ sung {x}", "làm {p} mà cán bộ ở {at} bắt nộp {a}",
-    "tôi muốn phản ánh cán bộ ở {at} đòi {x}", "{at} vẫn bắt nộp bản photo {a} khi làm {p}",
+    "tôi muốn phản ánh cán bộ ở {at} đòi {x}", "phường ở {at} vẫn bắt nộp bản photo {a} khi làm {p}",
+    "xã ở {at} không nhận hồ sơ {p}, bắt về xin {x}", "một cửa ở {at} trả hồ sơ {p}, bắt bổ sung {a}",
 ]
 ABOLISHED_PAPER_REPORTS = [
-    "họ đòi thêm {a} dù đã bỏ rồi", "bị đòi {a} dù đã có căn cước gắn chip", "xã vẫn bắt nộp {a}",
-    "cán bộ bắt photo {a}", "phường yêu cầu mang {a}", "làm {p} mà bị đòi {a}",
-    "nộp {p} bị bắt xuất trình {a}", "vẫn bị đòi {a} có đúng không",
+    "cán bộ đòi thêm {a} dù đã bỏ rồi", "bị cán bộ đòi {a} dù đã có căn cước gắn chip", "xã vẫn bắt nộp {a}",
+    "cán bộ bắt photo {a}", "phường yêu cầu mang {a}", "làm {p} mà bị phường đòi {a}",
+    "nộp {p} bị công an bắt xuất trình {a}", "vẫn bị một cửa đòi {a} có đúng không",
 ]
+# Procedure questions that name an abolished paper without any office demanding it: they ask about the
+# procedure (đổi cmnd sang căn cước, tách hộ khẩu…), never a report. {i} an old identity card, {h} a paper
+# household book, {a} either.
+ABOLISHED_PAPER_QUESTIONS: dict[str, list[str]] = {
+    "ask_procedure": [
+        "đổi {i} sang [căn cước](procedure)", "đổi {i} 9 số sang [thẻ căn cước](procedure)",
+        "{i} hết hạn thì làm sao", "tách [hộ khẩu](procedure) ra ở riêng", "{h} bị thu rồi thì làm sao",
+        "xin giấy xác nhận số {i} cũ", "{p} còn ghi số {i} cũ thì cập nhật thế nào",
+        "làm {i} cho con", "{h} còn dùng được không", "mất {i} thì làm gì",
+        "sửa số {i} trên [sổ đỏ](procedure)", "chuyển từ {i} sang [cccd](procedure)",
+    ],
+    "ask_documents": [
+        "đổi {i} sang [căn cước](procedure) cần giấy tờ gì", "tách [hộ khẩu](procedure) cần những gì",
+        "làm {p} có cần {a} không", "không còn {h} thì làm {p} cần giấy gì",
+        "chỉ có {i} cũ thì làm {p} mang gì", "làm {p} còn phải nộp {h} không",
+    ],
+    "ask_place": [
+        "đổi {i} sang [căn cước](procedure) ở đâu", "tách [hộ khẩu](procedure) làm ở đâu",
+        "xin xác nhận số {i} cũ ở đâu",
+    ],
+    "ask_fee": [
+        "đổi {i} sang [cccd](procedure) mất bao nhiêu tiền", "tách [hộ khẩu](procedure) có mất phí không",
+    ],
+    "ask_time": [
+        "đổi {i} sang [căn cước](procedure) bao lâu thì có", "tách [hộ khẩu](procedure) mất mấy ngày",
+    ],
+    "ask_online": [
+        "đổi {i} sang [căn cước](procedure) online được không",
+        "tách [hộ khẩu](procedure) trên vneid được không",
+    ],
+    "ask_steps": [
+        "tách [hộ khẩu](procedure) riêng thì làm thế nào",
+        "đổi {i} thành [căn cước](procedure) các bước ra sao",
+        "{h} cũ bị mất thì chứng minh nơi ở thế nào",
+    ],
+    "ask_conditions": [
+        "chỉ có {i} thì có làm {p} được không", "{p} có bắt buộc không", "khi nào bắt buộc phải làm {p}",
+        "không có {h} có làm {p} được không",
+    ],
+}
+# Offices named in procedure questions (where to file, who comes, what they decide), with no demand.
+OFFICES = [
+    "ubnd xã", "ubnd phường", "phường", "xã", "công an phường", "công an xã", "bộ phận một cửa",
+    "cán bộ tư pháp", "cán bộ xã", "trung tâm phục vụ hành chính công", "phường cũ", "xã cũ",
+]
+OFFICE_QUESTIONS: dict[str, list[str]] = {
+    "ask_place": [
+        "làm {p} ở {o} được không", "nộp {p} tại {o} hay lên tỉnh", "xin {p} ở {o} hay nơi khác",
+    ],
+    "ask_procedure": [
+        "{o} có làm {p} tại nhà không", "xin {p} ở {o} trước khi sáp nhập", "{o} có giải quyết {p} không",
+        "yêu cầu cấp bản sao {p}", "nộp đơn yêu cầu {p}",
+    ],
+    "ask_documents": ["nộp {p} ở {o} cần mang theo gì", "lên {o} làm {p} cần những giấy gì"],
+    "ask_steps": [
+        "xin sửa sai sót trong {p} thế nào", "bổ sung thông tin còn thiếu trong {p} thế nào",
+        "muốn xóa {p} cho người đã chuyển đi thì làm sao",
+    ],
+    "ask_legal": ["khiếu nại quyết định của {o} về {p}", "{o} giải quyết {p} theo quy định nào"],
+}
+ABOLISHED_PAPER_QUESTIONS = {
+    intent: ABOLISHED_PAPER_QUESTIONS.get(intent, []) + OFFICE_QUESTIONS.get(intent, [])
+    for intent in dict.fromkeys([*ABOLISHED_PAPER_QUESTIONS, *OFFICE_QUESTIONS])
+}
+
+
+def abolished_paper_questions(rng: random.Random) -> list[tuple[str, str]]:
+    out = []
+    for intent, patterns in ABOLISHED_PAPER_QUESTIONS.items():
+        for pattern in patterns:
+            for _ in range(2):
+                text = pattern.replace("{i}", f"[{rng.choice(ABOLISHED_IDS)}](abolished_paper)")
+                text = text.replace("{h}", f"[{rng.choice(ABOLISHED_PAPERS)}](abolished_paper)")
+                paper = rng.choice(ABOLISHED_PAPERS + ABOLISHED_IDS)
+                text = text.replace("{a}", f"[{paper}](abolished_paper)")
+                text = text.replace("{o}", rng.choice(OFFICES))
+                out.append((intent, fill(text, rng)))
+    return out
 
 
 def ordinal(text: str, value: str) -> str:
@@ -311,7 +393,7 @@ def choices(rng: random.Random) -> list[str]:
 def placed_reports(rng: random.Random) -> list[str]:
     out = []
     for pattern in PLACED_REPORTS:
-        for _ in range(3):
+        for _ in range(2):
             text = pattern.replace("{at}", at(rng.choice(REPORT_PLACES)))
             text = text.replace("{a}", f"[{rng.choice(ABOLISHED_PAPERS + ABOLISHED_IDS)}](abolished_paper)")
             out.append(fill(text.replace("{x}", f"[{rng.choice(PAPERS)}](paper)"), rng))
@@ -640,6 +722,13 @@ def examples(rng: random.Random) -> dict[str, list[str]]:
     # Last, so that the examples above stay as they were: reports naming the place and the paper.
     for text in placed_reports(rng):
         add("report_extra_papers", decorate(text, rng))
+    # After the reports (same reason): the counter-examples, with and without accents (unaccented "doi"
+    # is both đổi and đòi).
+    for intent, text in abolished_paper_questions(rng):
+        text = decorate(text, rng)
+        for variant in (text, strip_accents(text)):
+            if entities_align(variant):
+                data.setdefault(intent, set()).add(variant)
     return {intent: sorted(texts) for intent, texts in sorted(data.items())}
 
 

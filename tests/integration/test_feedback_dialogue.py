@@ -185,3 +185,39 @@ def test_a_hand_back_asks_the_satisfaction_question_and_its_buttons_are_offered(
     assert guarded == '/rate_satisfaction{"satisfaction_level":"3"}'
     rated = rasa(sender_id, guarded)
     assert records(rated, "satisfaction") == [{"kind": "satisfaction", "level": 3, "context": "handoff"}]
+
+
+def parse(stack: Stack, text: str) -> str:
+    response = httpx.post(
+        f"{stack.rasa_url}/model/parse", params={"token": stack.rasa_token}, json={"text": text}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["intent"]["name"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "muốn đổi chứng minh thư cũ sang căn cước thì làm thế nào",
+        "doi cmnd het han sang cccd o dau",
+        "sổ hộ khẩu nhà tôi mất rồi, giờ làm thường trú cho con thế nào",
+        "tach ho khau cho con trai da co gia dinh",
+        "số cmnd cũ trên giấy tờ nhà đất có phải sửa không",
+    ],
+)
+def test_a_procedure_question_naming_cmnd_or_the_household_book_is_not_a_report(
+    stack: Stack, text: str
+) -> None:
+    assert parse(stack, text) != "report_extra_papers"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cán bộ xã bắt tôi photo sổ hộ khẩu khi làm khai sinh cho con",
+        "công an phường đòi chứng minh nhân dân bản gốc khi đăng ký thường trú",
+        "bo phan mot cua yeu cau nop them giay xac nhan doc than",
+    ],
+)
+def test_an_office_asking_for_a_paper_is_a_report(stack: Stack, text: str) -> None:
+    assert parse(stack, text) == "report_extra_papers"
