@@ -116,7 +116,8 @@ def test_stats_match_the_conversations_held_through_the_chat_api(stack: Stack) -
 
     listed = boss.get("unanswered?limit=5000").json()["items"]
     mine = {(item["kind"], item["text"]) for item in listed}
-    assert ("not_understood", "asdf ghjk lmnop") in mine
+    # Gibberish is listed whether NLU falls back (not understood) or the search finds nothing sure.
+    assert {("not_understood", "asdf ghjk lmnop"), ("low_confidence", "asdf ghjk lmnop")} & mine
     assert ("feedback_down", "đổi bằng lái xe hết hạn cần giấy tờ gì") in mine
     exported = boss.get("unanswered.yaml?limit=5000")
     assert exported.status_code == 200 and "asdf ghjk lmnop" in exported.text
