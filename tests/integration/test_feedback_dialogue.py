@@ -158,6 +158,7 @@ def test_a_hand_back_asks_the_satisfaction_question_and_its_buttons_are_offered(
     stack: Stack, rasa: Rasa, sender_id: str
 ) -> None:
     import asyncio
+    import concurrent.futures
 
     from connectors.chat import RasaChat, offered_payloads
     from connectors.console.rasa_api import RasaConversations
@@ -178,7 +179,9 @@ def test_a_hand_back_asks_the_satisfaction_question_and_its_buttons_are_offered(
             await api.aclose()
             await chat.aclose()
 
-    said, offered, guarded = asyncio.run(hand_back())
+    # A loop of its own, in a thread: another test may have left one running in this thread.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        said, offered, guarded = pool.submit(asyncio.run, hand_back()).result()
     assert "kết thúc phần hỗ trợ" in said[0].text
     levels = [b.payload for m in said for b in m.buttons]
     assert len(levels) == 5 and set(levels) <= offered, (levels, offered)

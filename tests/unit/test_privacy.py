@@ -129,10 +129,14 @@ def test_the_filter_masks_tracebacks() -> None:
     assert "001099012345" not in record.exc_text and CCCD in record.exc_text
 
 
-def test_installed_masking_covers_every_logger_and_handler(caplog: pytest.LogCaptureFixture) -> None:
+def test_installed_masking_covers_every_logger_and_handler(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     install_log_masking()
     install_log_masking()
-    with caplog.at_level(logging.INFO):
+    # Other tests start uvicorn, which stops its loggers propagating; caplog listens at the root.
+    monkeypatch.setattr(logging.getLogger("uvicorn.error"), "propagate", True)
+    with caplog.at_level(logging.INFO), caplog.at_level(logging.INFO, logger="uvicorn.error"):
         logging.getLogger("uvicorn.error").info("from %s", "nguyen@gmail.com")
         logging.getLogger("some.library").warning("call 0912 345 678 or CMND %s", "123456789")
     assert caplog.messages == [f"from {EMAIL}", f"call {PHONE} or CMND {CMND}"]
