@@ -28,7 +28,7 @@ from connectors.db.models import (
     Satisfaction,
     ZaloMessage,
 )
-from connectors.retention import tracker_engine
+from connectors.retention import tracker_engine, tracker_ready
 
 CONVERSATION_TABLES: list[Any] = [
     ChatTurn,
@@ -54,10 +54,6 @@ def _zalo_user(sender_id: str) -> str | None:
     return sender_id[len(ZALO_PREFIX) :] if sender_id.startswith(ZALO_PREFIX) else None
 
 
-def _tracker_ready(connection: sa.Connection) -> bool:
-    return sa.inspect(connection).has_table("events")
-
-
 def export_app(database: Database, sender_id: str) -> dict[str, list[dict[str, Any]]]:
     tables: dict[str, list[dict[str, Any]]] = {}
     with database.session() as session:
@@ -79,7 +75,7 @@ def export_tracker(url: str, sender_id: str) -> list[dict[str, Any]]:
     engine = tracker_engine(url)
     try:
         with engine.connect() as connection:
-            if not _tracker_ready(connection):
+            if not tracker_ready(connection):
                 return []
             rows = connection.execute(
                 sa.text(f"SELECT {TRACKER_COLUMNS} FROM events WHERE sender_id = :sender ORDER BY id"),
@@ -131,7 +127,7 @@ def delete_tracker(url: str, sender_id: str) -> int:
     engine = tracker_engine(url)
     try:
         with engine.begin() as connection:
-            if not _tracker_ready(connection):
+            if not tracker_ready(connection):
                 return 0
             result = connection.execute(
                 sa.text("DELETE FROM events WHERE sender_id = :sender"), {"sender": sender_id}

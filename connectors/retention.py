@@ -61,12 +61,17 @@ def tracker_engine(url: str) -> sa.Engine:
     return sa.create_engine(url)
 
 
+def tracker_ready(connection: sa.Connection) -> bool:
+    """Whether Rasa has created its ``events`` table yet (it does on its first start)."""
+    return sa.inspect(connection).has_table("events")
+
+
 def purge_tracker(url: str, max_age_seconds: float) -> int:
     """Delete the tracker events older than ``max_age_seconds``; the number of events deleted."""
     engine = tracker_engine(url)
     try:
         with engine.begin() as connection:
-            if not sa.inspect(connection).has_table("events"):
+            if not tracker_ready(connection):
                 return 0
             result = connection.execute(
                 sa.text("DELETE FROM events WHERE timestamp < :cutoff"),
