@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from connectors.console.queue import channel_of
 from connectors.db import Database
 from connectors.db.models import (
     Assignment,
@@ -35,10 +36,9 @@ def turn(
     code: str | None = None,
     confidence: float | None = None,
 ) -> ChatTurn:
-    channel = "zalo" if conversation.startswith("zalo:") else "web"
     return ChatTurn(
         conversation_id=conversation,
-        channel=channel,
+        channel=channel_of(conversation),
         at=moment,
         text_masked=text,
         outcome=outcome,
