@@ -92,7 +92,7 @@ def create_app(settings: ActionServerSettings | None = None) -> FastAPI:
             threading.Thread(target=_warm_up, name="actions-warm-up", daemon=True).start()
         yield
 
-    app = FastAPI(title="Trợ lý Thủ tục: custom actions", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="TTHC assistant: custom actions", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.max_body_bytes = settings.max_body_bytes
     app.include_router(router)
 

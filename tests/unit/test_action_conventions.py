@@ -38,7 +38,6 @@ DOMAIN = ROOT / "bot" / "domain"
 
 # (module file name, exact literal): why it is not citizen-facing.
 ALLOWED: dict[tuple[str, str], str] = {
-    ("server.py", "Trợ lý Thủ tục: custom actions"): "the action server's OpenAPI title (docs are off)",
     ("slots.py", "Skipping validation for `"): "rasa-sdk's own log line, matched to filter it out",
 }
 # Calls whose arguments are for developers: logs, exceptions, the action server's HTTP answers to Rasa.
