@@ -454,7 +454,7 @@ def _first_documents(proc: Procedure, limit: int) -> list[str]:
     if not proc.documents or not proc.documents[0].documents:
         return [f"Hồ sơ: nguồn không liệt kê giấy tờ; xem {source_link(proc)}"]
     common = proc.documents[0].documents
-    lines = ["Hồ sơ:"]
+    lines = [f"Hồ sơ{unverified_mark(proc, 'documents')}:"]
     for document in common[:limit]:
         extras = [x for x in (_counts(document), f"mẫu {document.form}" if document.form else None) if x]
         if document.present_only:
@@ -475,7 +475,7 @@ def _first_filing(proc: Procedure) -> str | None:
             kinds.append(f"trực tuyến ({proc.online.url or PORTAL})")
         else:
             kinds.append("qua bưu chính")
-    return ("Nộp: " + "; ".join(kinds)) if kinds else None
+    return f"Nộp{unverified_mark(proc, 'channels', 'agency')}: " + "; ".join(kinds) if kinds else None
 
 
 def _first_channel(proc: Procedure) -> Channel | None:
@@ -493,7 +493,8 @@ def _first_fee_and_time(proc: Procedure, today: date) -> list[str]:
     if len(fees) > 1:
         fee += f" (còn {len(fees) - 1} mức khác)"
     label = channel.kind.label.lower()
-    return [f"Lệ phí ({label}, ngày {_date(today)}): {fee}", f"Thời hạn ({label}): {time_text(channel)}"]
+    return [f"Lệ phí ({label}, ngày {_date(today)}): {marked(fee, proc, 'fees')}",
+            f"Thời hạn ({label}): {channel_time(proc, channel)}"]
 
 
 def first_caveat(proc: Procedure) -> str | None:

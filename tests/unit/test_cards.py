@@ -212,3 +212,21 @@ def test_editor_notes_never_reach_a_card():
 def test_other_cases_list_the_cases_beyond_the_common_one():
     text = render_card(get_catalogue().get("1.001193"), aspects=["cases"])
     assert "Các trường hợp khác:" in text and "Trường hợp" in text
+
+
+def test_first_answer_marks_each_unchecked_fact():
+    from knowledge.cards import UNVERIFIED, render_first_answer
+
+    checked = 0
+    for procedure in get_catalogue():
+        if not procedure.channels or not {"fees", "time_limit"} & set(procedure.unverified):
+            continue
+        lines = render_first_answer(procedure, today=date(2026, 12, 1)).splitlines()
+        for field, label in (("fees", "Lệ phí"), ("time_limit", "Thời hạn")):
+            if field in procedure.unverified:
+                line = next(x for x in lines if x.startswith(label))
+                assert UNVERIFIED in line.lower(), (procedure.code, line)
+                checked += 1
+    assert checked >= 3
+    reissue = render_first_answer(get_catalogue().get("2.001194"), today=date(2026, 12, 1))
+    assert any(x.startswith("Thời hạn") and UNVERIFIED in x for x in reissue.splitlines())
