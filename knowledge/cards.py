@@ -446,6 +446,7 @@ def render_summary(proc: Procedure, today: date | None = None) -> str:
 FIRST_ANSWER_CHARS = 1000
 FIRST_DOCUMENT_CHARS = 110
 FIRST_DOCUMENTS = 6
+FIRST_LINE_CHARS = 220  # filing, fee and time lines: the rest is one button away
 # Caveats short enough for the first answer: who the procedure is for, and the linked procedures.
 FIRST_NOTE_TOPICS = ("linked",)
 
@@ -475,7 +476,7 @@ def _first_filing(proc: Procedure) -> str | None:
             kinds.append(f"trực tuyến ({proc.online.url or PORTAL})")
         else:
             kinds.append("qua bưu chính")
-    return ("Nộp: " + "; ".join(kinds)) if kinds else None
+    return _short("Nộp: " + "; ".join(kinds), FIRST_LINE_CHARS) if kinds else None
 
 
 def _first_channel(proc: Procedure) -> Channel | None:
@@ -493,7 +494,8 @@ def _first_fee_and_time(proc: Procedure, today: date) -> list[str]:
     if len(fees) > 1:
         fee += f" (còn {len(fees) - 1} mức khác)"
     label = channel.kind.label.lower()
-    return [f"Lệ phí ({label}, ngày {_date(today)}): {fee}", f"Thời hạn ({label}): {time_text(channel)}"]
+    return [_short(f"Lệ phí ({label}, ngày {_date(today)}): {fee}", FIRST_LINE_CHARS),
+            _short(f"Thời hạn ({label}): {time_text(channel)}", FIRST_LINE_CHARS)]
 
 
 def first_caveat(proc: Procedure) -> str | None:
