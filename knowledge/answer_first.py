@@ -10,9 +10,11 @@ khác?"). The question is asked back (the first few results offered as a choice)
   family (see `same_family`) scores at least `min_rival_ratio` of the top's reranker score, and the
   search is not sure enough of the top (`sure_probability`) to answer anyway.
 
-Two signals answer however close the rivals: a curated top procedure whose name the question states
-(most of its words, `min_name_coverage`; short names are stated by chance), and a procedure mention NLU
-found that would be answered alone with the same top procedure.
+Three signals answer however close the rivals: a message that is the name or an alias of the general
+procedure both search stages put first (the search's own "exact", `answer_typed_name`), a curated top
+procedure whose name the question states (most of its words, `min_name_coverage`; short names are
+stated by chance), and a procedure mention NLU found that would be answered alone, at
+`mention_probability` or more, with the same top.
 
 Variants of one family are procedures whose names differ only by a qualifier: the level in brackets,
 or words one name adds to the other ("đăng ký khai sinh" / "… có yếu tố nước ngoài", "cấp lại …"),
@@ -64,6 +66,12 @@ class AnswerPolicy(BaseModel):
         1.0, description="share of a curated top procedure's name the question states"
     )
     min_covered_words: int = Field(3, description="words of that name the question must contain")
+    mention_probability: float = Field(
+        0.9, description="a mention answers the question when answered alone at this confidence or more"
+    )
+    answer_typed_name: bool = Field(
+        True, description="answer when the message is the top procedure's name or alias (the search's exact)"
+    )
     max_variants: int = 3
     max_options: int = 5
     fitted_on: dict = Field(default_factory=dict)
@@ -130,7 +138,8 @@ class Decision:
     options: list[Candidate] = field(default_factory=list)
     probability: float = 0.0
     name_coverage: float = 0.0
-    # why: "sure", "no close rival", "name stated", "mention agrees"; asked: "not confident", "close rival"
+    # answered: "sure", "no close rival", "name typed", "name stated", "mention agrees";
+    # asked: "not confident", "close rival"
     reason: str = ""
 
 
@@ -153,6 +162,7 @@ class Evidence:
     candidates: list[Candidate]
     probability: float
     coverage: float
+    typed_name: bool
     rival_ratios: dict[float, float]  # family overlap threshold -> best score share of a non-family rival
 
 
@@ -164,7 +174,7 @@ def evidence(searcher: Searcher, ranking: Ranking, policy: AnswerPolicy,
         for i, score in zip(ranking.order[:CANDIDATES], ranking.scores[:CANDIDATES], strict=False)
     ]
     if not candidates:
-        return Evidence([], 0.0, 0.0, {})
+        return Evidence([], 0.0, 0.0, False, {})
     probability = searcher.probability(ranking) or 0.0
     top = records[ranking.order[0]]
     coverage = 0.0
@@ -177,7 +187,8 @@ def evidence(searcher: Searcher, ranking: Ranking, policy: AnswerPolicy,
                   if not same_family(candidates[0].name, c.name, idf, overlap)]
         top_score = candidates[0].score
         ratios[overlap] = max(rivals, default=0.0) / top_score if top_score > 0 else 1.0
-    return Evidence(candidates, probability, coverage, ratios)
+    typed_name = ranking.features.get("rerank_exact") == 1.0
+    return Evidence(candidates, probability, coverage, typed_name, ratios)
 
 
 def decide_evidence(found: Evidence, policy: AnswerPolicy) -> Decision:
@@ -194,6 +205,8 @@ def decide_evidence(found: Evidence, policy: AnswerPolicy) -> Decision:
         return Decision("ask", None, [], candidates[: policy.max_options], found.probability, found.coverage,
                         reason)
 
+    if found.typed_name and policy.answer_typed_name:
+        return answered("name typed")
     if found.coverage >= policy.min_name_coverage:
         return answered("name stated")
     if found.probability < policy.min_probability:
@@ -207,12 +220,13 @@ def decide_evidence(found: Evidence, policy: AnswerPolicy) -> Decision:
 
 def combine(decision: Decision, mention_decisions: list[Decision], policy: AnswerPolicy) -> Decision:
     """A question asked back is answered when a procedure mention NLU found in it would be answered
-    alone with the same top procedure."""
+    alone, at least at `mention_probability`, with the same top procedure."""
     if decision.kind != "ask" or not decision.options:
         return decision
     top = decision.options[0]
     for alone in mention_decisions:
-        if alone.kind == "answer" and alone.chosen is not None and alone.chosen.code == top.code:
+        if (alone.kind == "answer" and alone.chosen is not None and alone.chosen.code == top.code
+                and alone.probability >= policy.mention_probability):
             variants = decision.options[1 : 1 + policy.max_variants]
             return Decision("answer", top, variants, [], decision.probability, decision.name_coverage,
                             "mention agrees")

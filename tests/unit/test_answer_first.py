@@ -36,9 +36,10 @@ def candidates(*names_scores: tuple[str, float]) -> list[Candidate]:
     return [Candidate(f"code{k}", name, score) for k, (name, score) in enumerate(names_scores)]
 
 
-def found(probability: float, rival_ratio: float, coverage: float = 0.0, count: int = 6) -> Evidence:
+def found(probability: float, rival_ratio: float, coverage: float = 0.0, typed: bool = False,
+          count: int = 6) -> Evidence:
     rows = candidates(*((NAMES[k], 0.9 - 0.1 * k) for k in range(count)))
-    return Evidence(rows, probability, coverage, {POLICY.min_family_overlap: rival_ratio})
+    return Evidence(rows, probability, coverage, typed, {POLICY.min_family_overlap: rival_ratio})
 
 
 def test_a_qualifier_or_a_level_keeps_a_family_and_another_object_does_not() -> None:
@@ -64,14 +65,20 @@ def test_answered_at_once_unless_unsure_or_a_different_procedure_is_close() -> N
     assert (unsure.kind, unsure.reason, len(unsure.options)) == ("ask", "not confident", 5)
     stated = decide_evidence(found(0.1, rival_ratio=0.9, coverage=1.0), POLICY)
     assert (stated.kind, stated.reason) == ("answer", "name stated")
-    assert decide_evidence(Evidence([], 0.0, 0.0, {}), POLICY).kind == "none"
+    typed = decide_evidence(found(0.1, rival_ratio=0.9, typed=True), POLICY)
+    assert (typed.kind, typed.reason) == ("answer", "name typed")
+    no_typed = POLICY.model_copy(update={"answer_typed_name": False})
+    assert decide_evidence(found(0.1, rival_ratio=0.9, typed=True), no_typed).kind == "ask"
+    assert decide_evidence(Evidence([], 0.0, 0.0, False, {}), POLICY).kind == "none"
 
 
 def test_a_mention_answered_alone_with_the_same_top_answers_the_question() -> None:
     asked = decide_evidence(found(0.5, rival_ratio=0.6), POLICY)
-    same = Decision("answer", Candidate("code0", NAMES[0], 0.9))
-    other = Decision("answer", Candidate("code9", NAMES[9], 0.9))
+    same = Decision("answer", Candidate("code0", NAMES[0], 0.9), probability=0.95)
+    other = Decision("answer", Candidate("code9", NAMES[9], 0.9), probability=0.95)
     assert combine(asked, [other], POLICY).kind == "ask"
+    unsure = Decision("answer", Candidate("code0", NAMES[0], 0.9), probability=0.6)
+    assert combine(asked, [unsure], POLICY.model_copy(update={"mention_probability": 0.9})).kind == "ask"
     agreed = combine(asked, [other, same], POLICY)
     assert (agreed.kind, agreed.reason, agreed.chosen.code) == ("answer", "mention agrees", "code0")
     assert [v.code for v in agreed.variants] == ["code1", "code2", "code3"]
