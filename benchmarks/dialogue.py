@@ -76,10 +76,13 @@ async def parse():
     print("MENTIONS " + json.dumps(out, ensure_ascii=False))
 asyncio.run(parse())
 """
-# Answered directly but wrong (strict: top not a right one), share of in-scope train questions: the
-# issue's goal. With today's search (its out-of-fold top is wrong for 18% of the train lines) the fit
-# answers 60% of them within it; `fit 0.04` etc. trade more direct answers for more wrong ones.
-MAX_WRONG = 0.03
+# Answered directly but wrong (strict: top not a right one), share of in-scope train questions. The
+# issue's goal is 0.03; with today's search (its out-of-fold top is wrong for 18% of the train lines)
+# the rule fitted within it is one confidence threshold (p >= 0.7: `sure_probability` under it, so
+# close rivals are never looked at) and answers 60%. 0.04 is the strictest limit at which the fitted
+# rule has the issue's form (a fairly confident top is answered unless a different procedure is
+# close): 65% answered. `fit 0.03` gives the other one; refit after the reranker changes.
+MAX_WRONG = 0.04
 MAX_OUT_OF_SCOPE_ANSWERED = 0.10
 FRONTIER = (0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12)
 GRID = {
