@@ -1,21 +1,35 @@
 """Answer first: from a search ranking, the procedure to answer at once, or the options to ask back.
 
-The search ranks procedures; the dialogue must decide what a citizen sees first. Three steps:
+The search ranks procedures; the dialogue must decide what a citizen sees first. The top result is
+answered at once by default, with up to three next results as buttons under it ("Bạn cần thủ tục
+khác?"). The question is asked back (the first few results offered as a choice) only when:
 
-1. Answer or ask back. The top result is answered at once when the search's confidence is high
-   enough, or when it is an ordinary citizen procedure (a curated record) whose name the question
-   states (most of its words; short aliases such as "hộ nghèo" are stated by chance, so not them),
-   or when a procedure mention NLU found would be answered alone with the same top result.
-   The thresholds live in knowledge/data/answer_first.json, fitted on the eval set's train split
-   by `python -m benchmarks.dialogue fit` (never on its test split).
-2. Variants. Up to three next results go as buttons under the answer ("Bạn cần thủ tục khác?").
-3. Otherwise the first few results are offered as a choice.
+- the search is not confident at all (its probability that the top is right is under
+  `min_probability`: out of scope or unclear, as before), or
+- a really different procedure has close evidence: among the next results, one outside the top's
+  family (see `same_family`) scores at least `min_rival_ratio` of the top's reranker score, and the
+  search is not sure enough of the top (`sure_probability`) to answer anyway.
+
+Three signals answer however close the rivals: a message that is the name or an alias of the general
+procedure both search stages put first (the search's own "exact", `answer_typed_name`), a curated top
+procedure whose name the question states (most of its words, `min_name_coverage`; short names are
+stated by chance), and a procedure mention NLU found that would be answered alone, at
+`mention_probability` or more, with the same top.
+
+Variants of one family are procedures whose names differ only by a qualifier: the level in brackets,
+or words one name adds to the other ("đăng ký khai sinh" / "… có yếu tố nước ngoài", "cấp lại …"),
+measured on the words that matter (weighted by how rare each is among procedure names): the shorter
+name's words found in the longer one, at least `min_family_overlap` of its weight.
+
+The thresholds live in knowledge/data/answer_first.json, fitted on the eval train lines' out-of-fold
+rankings by `python -m benchmarks.dialogue fit` (never on a test split).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -34,16 +48,30 @@ logger = logging.getLogger(__name__)
 POLICY_FILE = Path(__file__).with_name("data") / "answer_first.json"
 _PARENTHESES = re.compile(r"\([^)]*\)")
 _LEADING = ("thu", "tuc")
+CANDIDATES = 8
 
 
 class AnswerPolicy(BaseModel):
     """The thresholds of the answer-first decision (see the module docstring)."""
 
-    min_probability: float = Field(0.5, description="search confidence at or above which to answer")
+    min_probability: float = Field(0.2, description="under it, the search is not confident: ask back")
+    min_rival_ratio: float = Field(
+        0.8, description="a different procedure scoring this share of the top's score is close evidence"
+    )
+    sure_probability: float = Field(0.8, description="at or above it, answer however close the rivals")
+    min_family_overlap: float = Field(
+        1.0, description="weighted share of the shorter name within the longer one: one family"
+    )
     min_name_coverage: float = Field(
         1.0, description="share of a curated top procedure's name the question states"
     )
     min_covered_words: int = Field(3, description="words of that name the question must contain")
+    mention_probability: float = Field(
+        0.9, description="a mention answers the question when answered alone at this confidence or more"
+    )
+    answer_typed_name: bool = Field(
+        True, description="answer when the message is the top procedure's name or alias (the search's exact)"
+    )
     max_variants: int = 3
     max_options: int = 5
     fitted_on: dict = Field(default_factory=dict)
@@ -66,6 +94,35 @@ def name_words(name: str) -> frozenset[str]:
     return frozenset(words)
 
 
+_IDF: dict[int, dict[str, float]] = {}
+
+
+def name_idf(records: list) -> dict[str, float]:
+    """How rare each name word is among the names of the index's records (cached per list)."""
+    key = id(records)
+    if key not in _IDF:
+        counts: dict[str, int] = {}
+        for record in records:
+            for word in name_words(record.name):
+                counts[word] = counts.get(word, 0) + 1
+        _IDF.clear()
+        _IDF[key] = {w: math.log((1 + len(records)) / (1 + c)) for w, c in counts.items()}
+    return _IDF[key]
+
+
+def family_overlap(a: str, b: str, idf: dict[str, float]) -> float:
+    """The weighted share of the shorter name's words that the other name has (1: a pure qualifier
+    added, or the same name at another level)."""
+    words_a, words_b = name_words(a), name_words(b)
+    shorter, longer = sorted((words_a, words_b), key=len)
+    total = sum(idf.get(w, 1.0) for w in shorter)
+    return sum(idf.get(w, 1.0) for w in shorter & longer) / total if total else 0.0
+
+
+def same_family(a: str, b: str, idf: dict[str, float], min_overlap: float) -> bool:
+    return family_overlap(a, b, idf) >= min_overlap - 1e-9
+
+
 @dataclass
 class Candidate:
     code: str
@@ -81,6 +138,9 @@ class Decision:
     options: list[Candidate] = field(default_factory=list)
     probability: float = 0.0
     name_coverage: float = 0.0
+    # answered: "sure", "no close rival", "name typed", "name stated", "mention agrees";
+    # asked: "not confident", "close rival"
+    reason: str = ""
 
 
 def name_coverage(names: list[str], query_words: set[str], min_words: int) -> float:
@@ -95,6 +155,84 @@ def name_coverage(names: list[str], query_words: set[str], min_words: int) -> fl
     return best
 
 
+@dataclass
+class Evidence:
+    """What the decision reads from one ranking (computed once, so that a fit can try many policies)."""
+
+    candidates: list[Candidate]
+    probability: float
+    coverage: float
+    typed_name: bool
+    rival_ratios: dict[float, float]  # family overlap threshold -> best score share of a non-family rival
+
+
+def evidence(searcher: Searcher, ranking: Ranking, policy: AnswerPolicy,
+             overlaps: tuple[float, ...] = ()) -> Evidence:
+    records = searcher.index.records
+    candidates = [
+        Candidate(records[i].code, records[i].name, score)
+        for i, score in zip(ranking.order[:CANDIDATES], ranking.scores[:CANDIDATES], strict=False)
+    ]
+    if not candidates:
+        return Evidence([], 0.0, 0.0, False, {})
+    probability = searcher.probability(ranking) or 0.0
+    top = records[ranking.order[0]]
+    coverage = 0.0
+    if top.curated:
+        coverage = name_coverage([top.name], set(ranking.normalized.unaccented), policy.min_covered_words)
+    idf = name_idf(records)
+    ratios = {}
+    for overlap in overlaps or (policy.min_family_overlap,):
+        rivals = [c.score for c in candidates[1 : policy.max_options]
+                  if not same_family(candidates[0].name, c.name, idf, overlap)]
+        top_score = candidates[0].score
+        ratios[overlap] = max(rivals, default=0.0) / top_score if top_score > 0 else 1.0
+    typed_name = ranking.features.get("rerank_exact") == 1.0
+    return Evidence(candidates, probability, coverage, typed_name, ratios)
+
+
+def decide_evidence(found: Evidence, policy: AnswerPolicy) -> Decision:
+    """The decision for one ranking's evidence alone."""
+    candidates = found.candidates
+    if not candidates:
+        return Decision("none")
+
+    def answered(reason: str) -> Decision:
+        return Decision("answer", candidates[0], candidates[1 : 1 + policy.max_variants], [],
+                        found.probability, found.coverage, reason)
+
+    def asked(reason: str) -> Decision:
+        return Decision("ask", None, [], candidates[: policy.max_options], found.probability, found.coverage,
+                        reason)
+
+    if found.typed_name and policy.answer_typed_name:
+        return answered("name typed")
+    if found.coverage >= policy.min_name_coverage:
+        return answered("name stated")
+    if found.probability < policy.min_probability:
+        return asked("not confident")
+    if found.probability >= policy.sure_probability:
+        return answered("sure")
+    if found.rival_ratios[policy.min_family_overlap] >= policy.min_rival_ratio:
+        return asked("close rival")
+    return answered("no close rival")
+
+
+def combine(decision: Decision, mention_decisions: list[Decision], policy: AnswerPolicy) -> Decision:
+    """A question asked back is answered when a procedure mention NLU found in it would be answered
+    alone, at least at `mention_probability`, with the same top procedure."""
+    if decision.kind != "ask" or not decision.options:
+        return decision
+    top = decision.options[0]
+    for alone in mention_decisions:
+        if (alone.kind == "answer" and alone.chosen is not None and alone.chosen.code == top.code
+                and alone.probability >= policy.mention_probability):
+            variants = decision.options[1 : 1 + policy.max_variants]
+            return Decision("answer", top, variants, [], decision.probability, decision.name_coverage,
+                            "mention agrees")
+    return decision
+
+
 def decide_ranking(
     searcher: Searcher,
     ranking: Ranking,
@@ -102,39 +240,13 @@ def decide_ranking(
     mention_rankings: list[Ranking] | tuple[Ranking, ...] = (),
 ) -> Decision:
     """The decision for a question's ranking; `mention_rankings` rank the procedure mentions NLU found
-    in it: when the question alone is not decisive but a mention alone would be answered with the same
-    top procedure, the two agree and it is answered."""
+    in it."""
     policy = policy or load_policy()
-    decision = _decide_alone(searcher, ranking, policy)
-    if decision.kind != "ask" or not decision.options:
+    decision = decide_evidence(evidence(searcher, ranking, policy), policy)
+    if decision.kind != "ask":
         return decision
-    top = decision.options[0]
-    for mention_ranking in mention_rankings:
-        alone = _decide_alone(searcher, mention_ranking, policy)
-        if alone.kind == "answer" and alone.chosen is not None and alone.chosen.code == top.code:
-            variants = decision.options[1 : 1 + policy.max_variants]
-            return Decision("answer", top, variants, [], decision.probability, decision.name_coverage)
-    return decision
-
-
-def _decide_alone(searcher: Searcher, ranking: Ranking, policy: AnswerPolicy) -> Decision:
-    records = searcher.index.records
-    candidates = [
-        Candidate(records[i].code, records[i].name, score)
-        for i, score in zip(ranking.order[:8], ranking.scores[:8], strict=False)
-    ]
-    if not candidates:
-        return Decision("none")
-    probability = searcher.probability(ranking) or 0.0
-    top = records[ranking.order[0]]
-    coverage = 0.0
-    if top.curated:
-        query_words = set(ranking.normalized.unaccented)
-        coverage = name_coverage([top.name], query_words, policy.min_covered_words)
-    chosen, others = candidates[0], candidates[1:]
-    if probability >= policy.min_probability or coverage >= policy.min_name_coverage:
-        return Decision("answer", chosen, others[: policy.max_variants], [], probability, coverage)
-    return Decision("ask", None, [], candidates[: policy.max_options], probability, coverage)
+    mentions = [decide_evidence(evidence(searcher, r, policy), policy) for r in mention_rankings]
+    return combine(decision, mentions, policy)
 
 
 def decide(query: str, mentions: list[str] | tuple[str, ...] = ()) -> Decision:

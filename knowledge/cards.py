@@ -146,13 +146,15 @@ def time_text(channel: Channel) -> str:
     return limit.text()
 
 
-def channel_time(proc: Procedure, channel: Channel) -> str:
-    """The channel's time as the card shows it: an unchecked record without a figure says so."""
+def channel_time(proc: Procedure, channel: Channel, chars: int | None = None) -> str:
+    """The channel's time as the card shows it (cut to `chars` characters before its mark): an unchecked
+    record without a figure says so."""
     limit = channel.time_limit
     unstated = limit is None or (limit.value is None and not limit.note and not limit.by_case)
     if unstated and "time_limit" in proc.unverified:
         return f"{UNVERIFIED} thời hạn"
-    return marked(time_text(channel), proc, "time_limit")
+    text = time_text(channel)
+    return marked(_short(text, chars) if chars else text, proc, "time_limit")
 
 
 def _counts(document: Document) -> str | None:
@@ -446,6 +448,7 @@ def render_summary(proc: Procedure, today: date | None = None) -> str:
 FIRST_ANSWER_CHARS = 1000
 FIRST_DOCUMENT_CHARS = 110
 FIRST_DOCUMENTS = 6
+FIRST_LINE_CHARS = 220  # filing, fee and time lines: the rest is one button away
 # Caveats short enough for the first answer: who the procedure is for, and the linked procedures.
 FIRST_NOTE_TOPICS = ("linked",)
 
@@ -475,7 +478,9 @@ def _first_filing(proc: Procedure) -> str | None:
             kinds.append(f"trực tuyến ({proc.online.url or PORTAL})")
         else:
             kinds.append("qua bưu chính")
-    return f"Nộp{unverified_mark(proc, 'channels', 'agency')}: " + "; ".join(kinds) if kinds else None
+    if not kinds:
+        return None
+    return _short(f"Nộp{unverified_mark(proc, 'channels', 'agency')}: " + "; ".join(kinds), FIRST_LINE_CHARS)
 
 
 def _first_channel(proc: Procedure) -> Channel | None:
@@ -493,8 +498,9 @@ def _first_fee_and_time(proc: Procedure, today: date) -> list[str]:
     if len(fees) > 1:
         fee += f" (còn {len(fees) - 1} mức khác)"
     label = channel.kind.label.lower()
-    return [f"Lệ phí ({label}, ngày {_date(today)}): {marked(fee, proc, 'fees')}",
-            f"Thời hạn ({label}): {channel_time(proc, channel)}"]
+    fee_line = marked(_short(f"Lệ phí ({label}, ngày {_date(today)}): {fee}", FIRST_LINE_CHARS), proc, "fees")
+    time_label = f"Thời hạn ({label}): "
+    return [fee_line, time_label + channel_time(proc, channel, FIRST_LINE_CHARS - len(time_label))]
 
 
 def first_caveat(proc: Procedure) -> str | None:

@@ -397,21 +397,9 @@ def fit(prepared: list[Prepared]) -> RerankerModel:
     """The ranker on every prepared question, the confidence on out-of-fold rankings."""
     ranker = _fit_trees(prepared)
     fold_rankers = [_fit_trees([p for p in prepared if p.number % FOLDS != f]) for f in range(FOLDS)]
-    conf_rows, conf_labels, conf_weights, oos = [], [], [], []
-    top1 = []
-    for p in prepared:
-        question = p.question
-        logits = fold_rankers[p.number % FOLDS].logits(p.x)
-        features = confidence_features(logits, p.x, p.full, p.full.ranking.features["coverage"], p.candidates)
-        right = bool(p.hits[int(np.argmax(logits))]) and not question.out_of_scope
-        conf_rows.append([features[name] for name in CONFIDENCE_FEATURES])
-        conf_labels.append(int(right))
-        generated_in_scope = question.weight != EVAL_WEIGHT and not question.out_of_scope
-        conf_weights.append(GENERATED_CONFIDENCE_WEIGHT if generated_in_scope else question.weight)
-        oos.append(question.out_of_scope)
-        if not question.out_of_scope:
-            top1.append(right)
-    cx, cy, cw = np.asarray(conf_rows), np.asarray(conf_labels), np.asarray(conf_weights)
+    cx, cy, cw = _confidence_rows(prepared, fold_rankers)
+    oos = [p.question.out_of_scope for p in prepared]
+    top1 = [bool(label) for label, out in zip(cy, oos, strict=True) if not out]
     confidence = Logistic.fit(CONFIDENCE_FEATURES, cx, cy, cw, c=1.0, balanced=True)
     probabilities = 1.0 / (1.0 + np.exp(-confidence.logits(cx)))
     # The threshold is set on citizens' wording (the eval train lines) and every out-of-scope line: the
@@ -431,6 +419,48 @@ def fit(prepared: list[Prepared]) -> RerankerModel:
         "confident_out_of_scope": round(float(confident[oos_mask].mean()), 4) if oos_mask.any() else None,
     }
     return RerankerModel(ranker=ranker, confidence=confidence, threshold=threshold, fitted_on=fitted_on)
+
+
+def _confidence_rows(prepared: list[Prepared], fold_rankers: list[Trees]
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per prepared question, the confidence features of its out-of-fold ranking, whether that ranking's
+    top is right, and the question's weight in the confidence fit."""
+    rows, labels, weights = [], [], []
+    for p in prepared:
+        logits = fold_rankers[p.number % FOLDS].logits(p.x)
+        features = confidence_features(logits, p.x, p.full, p.full.ranking.features["coverage"], p.candidates)
+        rows.append([features[name] for name in CONFIDENCE_FEATURES])
+        labels.append(int(bool(p.hits[int(np.argmax(logits))]) and not p.question.out_of_scope))
+        generated_in_scope = p.question.weight != EVAL_WEIGHT and not p.question.out_of_scope
+        weights.append(GENERATED_CONFIDENCE_WEIGHT if generated_in_scope else p.question.weight)
+    return np.asarray(rows), np.asarray(labels), np.asarray(weights)
+
+
+def out_of_fold_rankings(searcher: Searcher) -> dict[str, Ranking]:
+    """The rankings a reranker trained as `train` trains it gives the eval train lines it did not see.
+
+    Each fold's questions are ranked by trees fitted on the other folds (the trees `fit` fits for the
+    confidence), and their confidence comes from a logistic fitted on the other folds' out-of-fold rows
+    (the committed confidence saw every row). The dialogue's answer-first thresholds are fitted on these:
+    in-sample rankings of train lines are right more often than a new question's. Depends on the index
+    and the training data, not on knowledge/data/reranker.json, so it stays valid when that is refitted.
+    """
+    from knowledge.catalogue import get_catalogue
+    from knowledge.search import Searcher, reranked
+
+    first_stage = Searcher(searcher.index, searcher.model, searcher.confidence, reranker=None)
+    prepared = prepare(first_stage, training_questions(get_catalogue()))
+    fold_rankers = [_fit_trees([p for p in prepared if p.number % FOLDS != f]) for f in range(FOLDS)]
+    cx, cy, cw = _confidence_rows(prepared, fold_rankers)
+    folds = np.asarray([p.number % FOLDS for p in prepared])
+    result: dict[str, Ranking] = {}
+    for f in range(FOLDS):
+        confidence = Logistic.fit(CONFIDENCE_FEATURES, cx[folds != f], cy[folds != f], cw[folds != f],
+                                  c=1.0, balanced=True)
+        for p in (p for p in prepared if p.number % FOLDS == f and p.question.weight == EVAL_WEIGHT):
+            logits = fold_rankers[f].logits(p.x)
+            result[p.question.q] = reranked(p.full, p.candidates, p.x, logits, confidence)
+    return result
 
 
 def train(output: Path = RERANKER_FILE) -> RerankerModel:

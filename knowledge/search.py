@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from knowledge.index import LoadedIndex
-    from knowledge.rerank import RerankerModel, View
+    from knowledge.rerank import Logistic, RerankerModel, View
 
 logger = logging.getLogger(__name__)
 
@@ -208,25 +208,14 @@ class Searcher:
         return full, View(normalized, dense, bm25, self.fuse(normalized, dense, bm25), self.index.records)
 
     def rerank(self, query: str) -> Ranking:
-        from knowledge.rerank import candidate_features, confidence_features, sigmoid
+        from knowledge.rerank import candidate_features
 
         assert self.reranker is not None
         full, ask = self.views(query)
         candidates, rows = candidate_features(self, full, ask, self.reranker.candidates)
         if not candidates:
             return full.ranking
-        logits = self.reranker.ranker.logits(rows)
-        order = np.argsort(-logits, kind="stable")
-        chosen = [candidates[j] for j in order]
-        rest = [i for i in full.ranking.order if i not in set(chosen)]
-        known = full.ranking.features["coverage"]
-        features = confidence_features(logits, rows, full, known, candidates)
-        confidence = self.reranker.confidence
-        probability = sigmoid(float(confidence.logits(np.array([features[n] for n in confidence.features]))))
-        scores = [sigmoid(float(logits[j])) for j in order] + [0.0] * len(rest)
-        return Ranking(full.normalized, (chosen + rest)[:MAX_TOP_K], scores[:MAX_TOP_K],
-                       {**full.ranking.features, **{f"rerank_{k}": v for k, v in features.items()}},
-                       probability=probability)
+        return reranked(full, candidates, rows, self.reranker.ranker.logits(rows), self.reranker.confidence)
 
     def rank(self, query: str, mode: Mode | None = None) -> Ranking:
         mode = mode or ("reranked" if self.reranker else "hybrid")
@@ -263,6 +252,23 @@ class Searcher:
         if ranking.probability is not None or not ranking.order:
             return ranking.probability
         return self.confidence.probability(ranking.features) if self.confidence else None
+
+
+def reranked(full: View, candidates: list[int], rows: np.ndarray, logits: np.ndarray, confidence: Logistic
+             ) -> Ranking:
+    """The ranking the reranker's logits give the candidates, with its confidence (the search's own, and
+    the out-of-fold rankings of knowledge.rerank, made by trees and confidence that did not see them)."""
+    from knowledge.rerank import confidence_features, sigmoid
+
+    order = np.argsort(-logits, kind="stable")
+    chosen = [candidates[j] for j in order]
+    rest = [i for i in full.ranking.order if i not in set(chosen)]
+    features = confidence_features(logits, rows, full, full.ranking.features["coverage"], candidates)
+    probability = sigmoid(float(confidence.logits(np.array([features[n] for n in confidence.features]))))
+    scores = [sigmoid(float(logits[j])) for j in order] + [0.0] * len(rest)
+    return Ranking(full.normalized, (chosen + rest)[:MAX_TOP_K], scores[:MAX_TOP_K],
+                   {**full.ranking.features, **{f"rerank_{k}": v for k, v in features.items()}},
+                   probability=probability)
 
 
 def load_reranker() -> RerankerModel | None:

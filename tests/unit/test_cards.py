@@ -209,6 +209,24 @@ def test_editor_notes_never_reach_a_card():
         assert "XYZ" not in text
 
 
+def test_no_first_answer_of_any_record_is_long_or_shows_an_editors_note():
+    """Over every catalogue record, imported or curated: the first answer stays short (issue #10: about
+    1,200 characters at most) and neither it nor the full card quotes one of the record's editors' notes."""
+    from knowledge.cards import render_first_answer
+
+    with_notes = 0
+    for procedure in get_catalogue():
+        first = render_first_answer(procedure, today=date(2026, 7, 1))
+        assert len(first) <= 1200, (procedure.code, len(first))
+        notes = [" ".join(note.split())[:40] for note in procedure.editor_notes]
+        with_notes += bool(notes)
+        if notes:
+            full = " ".join(render_card(procedure, today=date(2026, 7, 1)).split())
+            for note in notes:
+                assert note not in " ".join(first.split()) and note not in full, (procedure.code, note)
+    assert with_notes >= 100  # the catalogue's editors' notes are really checked
+
+
 def test_other_cases_list_the_cases_beyond_the_common_one():
     text = render_card(get_catalogue().get("1.001193"), aspects=["cases"])
     assert "Các trường hợp khác:" in text and "Trường hợp" in text
