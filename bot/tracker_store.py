@@ -33,6 +33,14 @@ def stored_events(tracker: DialogueStateTracker) -> int | None:
 class SQLTrackerStore(tracker_store.SQLTrackerStore):
     """``SQLTrackerStore`` whose saves need no query to know which events are new."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().__init__(*args, **kwargs)
+        except (ImportError, AttributeError) as error:
+            # For a store given by module path, Rasa turns these into a warning and keeps the
+            # conversations in memory, lost at restart and unseen by other replicas: fail instead.
+            raise RuntimeError(f"The SQL tracker store cannot start: {error}") from error
+
     async def _retrieve(
         self, sender_id: str, fetch_events_from_all_sessions: bool
     ) -> DialogueStateTracker | None:

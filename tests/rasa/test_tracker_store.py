@@ -128,3 +128,20 @@ def test_a_row_rasa_cannot_read_back_does_not_hide_a_new_event(
     assert counts(statements) == []
     # Rasa's count (5 rows) would skip the first new event, the message "second".
     assert [e.get("text") for e in rows(store, "d") if e.get("event") == "user"] == ["first", "second"]
+
+
+def test_a_store_that_cannot_start_fails_rather_than_keeping_conversations_in_memory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from rasa.core import tracker_store
+    from rasa.utils.endpoints import EndpointConfig
+
+    def missing_driver(self, *args, **kwargs) -> None:
+        raise ImportError("No module named 'psycopg2'")
+
+    store_type = "bot.tracker_store.SQLTrackerStore"
+    config = EndpointConfig(type=store_type, dialect="sqlite", db=str(tmp_path / "t.db"))
+    assert isinstance(tracker_store.create_tracker_store(config, DOMAIN), SQLTrackerStore)
+    monkeypatch.setattr(RasaSQLTrackerStore, "__init__", missing_driver)
+    with pytest.raises(RuntimeError, match="psycopg2"):
+        tracker_store.create_tracker_store(config, DOMAIN)
