@@ -259,9 +259,10 @@ def main() -> None:
     args, _ = parser.parse_known_args()
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     result = run(args.model, args.conversations, args.senders)
+    after = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     turns = result["turns"]
     print(f"Model {args.model}; {turns} turns ({args.conversations} 4-turn conversations, {args.senders} "
-          f"senders) in {result['seconds']:.0f} s; load average before {load}\n")  # fmt: skip
+          f"senders) in {result['seconds']:.0f} s; load average before {load}, after {after}\n")  # fmt: skip
     print("| process | CPU s per turn |\n|---|---|")
     for name, seconds in result["cpu"].items():
         print(f"| {name} | {seconds / turns * 1000:.1f} ms |")

@@ -2,9 +2,9 @@
 that profiling a turn found (benchmarks/turn.py).
 
 Rasa checks every custom action's response against its response schema with ``jsonschema.validate``,
-which first checks the schema itself against the JSON Schema meta-schema, on every call: with two
-action calls a turn (``action_validate_slot_mappings`` and the answer), that was a third of Rasa's
-CPU time per turn. Here the schema is checked once, at start, and each response is still validated
+which first checks the schema itself against the JSON Schema meta-schema, on every call: with the
+two action calls a turn of the time (a global slot validation and the answer), that was a third of
+Rasa's CPU time per turn. Here the schema is checked once, at start, and each response is still validated
 against it, with Rasa's own error when it does not fit.
 
 Rasa also opens a new connection for every action call. Sharing a kept-alive pool was tried and left

@@ -8,7 +8,8 @@ The endpoints file is rendered from environment variables:
   (``${TTHC_ACTIONS_SECRET}`` in the file), so the secret is never written to disk;
 - ``TTHC_TRACKER_STORE_URL``: ``postgresql://user[:password]@host[:port]/db`` for a PostgreSQL
   tracker store; without it a SQLite file under ``var/`` keeps conversations across restarts
-  (``TTHC_TRACKER_DB`` overrides its path);
+  (``TTHC_TRACKER_DB`` overrides its path); either is Rasa's SQL store as ``bot.tracker_store``
+  subclasses it;
 - ``TTHC_LOCK_STORE_URL``: ``redis://[:password@]host[:port][/db]`` for a Redis lock store;
   without it Rasa keeps its locks in memory.
 
@@ -43,6 +44,8 @@ DEFAULT_ENDPOINTS = VAR_DIR / "rasa-endpoints.yml"
 DEFAULT_LOG_FILE = VAR_DIR / "logs" / "rasa.log"
 DEFAULT_ACTION_ENDPOINT = "http://127.0.0.1:5055/webhook"
 ACTIONS_SECRET_HEADER = "X-TTHC-Actions-Secret"
+# Rasa's SQL tracker store without a count query on every save (bot/tracker_store.py).
+TRACKER_STORE_TYPE = "bot.tracker_store.SQLTrackerStore"
 
 
 class ConfigurationError(ValueError):
@@ -54,7 +57,7 @@ def tracker_store_config(url: str | None = None, sqlite_path: Path | None = None
     url = url if url is not None else os.environ.get("TTHC_TRACKER_STORE_URL", "")
     if not url:
         path = sqlite_path or Path(os.environ.get("TTHC_TRACKER_DB", VAR_DIR / "rasa-tracker.db"))
-        return {"type": "SQL", "dialect": "sqlite", "db": str(Path(path).expanduser().resolve())}
+        return {"type": TRACKER_STORE_TYPE, "dialect": "sqlite", "db": str(Path(path).expanduser().resolve())}
     parts = urlsplit(url)
     if parts.scheme not in {"postgresql", "postgres"}:
         raise ConfigurationError(f"TTHC_TRACKER_STORE_URL must start with postgresql://, got {url!r}")
@@ -62,7 +65,7 @@ def tracker_store_config(url: str | None = None, sqlite_path: Path | None = None
     if not parts.hostname or not database:
         raise ConfigurationError(f"TTHC_TRACKER_STORE_URL needs a host and a database name: {url!r}")
     config: dict[str, Any] = {
-        "type": "SQL",
+        "type": TRACKER_STORE_TYPE,
         "dialect": "postgresql",
         "url": parts.hostname,
         "port": parts.port or 5432,

@@ -305,8 +305,8 @@ def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = N
         # The peer's address; uvicorn puts the client's there only for TTHC_TRUSTED_PROXIES.
         client_ip = request.client.host if request.client else "unknown"
         for budget, key in ((ip_limiter, client_ip), (limiter, chat_request.sender_id)):
-            if not budget.allow(key):
-                wait = max(1, round(budget.retry_after(key)))
+            if not await budget.allow(key):
+                wait = max(1, round(await budget.retry_after(key)))
                 raise ApiError(429, "rate_limited", RATE_LIMITED_MESSAGE, {"Retry-After": str(wait)})
         try:
             messages, live = await chat_core.send_turn(chat_request.sender_id, chat_request.text)

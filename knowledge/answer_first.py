@@ -254,5 +254,14 @@ def decide(query: str, mentions: list[str] | tuple[str, ...] = ()) -> Decision:
     from knowledge.search import get_searcher
 
     searcher = get_searcher()
-    mention_rankings = [searcher.rank(mention) for mention in mentions]
-    return decide_ranking(searcher, searcher.rank(query), mention_rankings=mention_rankings)
+    # A mention is often the whole message ("khai sinh"): the same text is ranked (encoded) once.
+    rankings: dict[str, Ranking] = {}
+
+    def rank(text: str) -> Ranking:
+        key = " ".join(text.split())
+        if key not in rankings:
+            rankings[key] = searcher.rank(text)
+        return rankings[key]
+
+    mention_rankings = [rank(mention) for mention in mentions]
+    return decide_ranking(searcher, rank(query), mention_rankings=mention_rankings)

@@ -18,9 +18,9 @@ import json
 import logging
 import os
 import pickle
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 from typing import Literal
@@ -268,7 +268,16 @@ def write_catalogue_file(catalogue: Iterable[Procedure], path: Path) -> int:
     return len(procedures)
 
 
-@lru_cache(maxsize=1)
+_catalogue: Catalogue | None = None
+_catalogue_lock = threading.Lock()
+
+
 def get_catalogue() -> Catalogue:
-    """The catalogue for this process (loaded once)."""
-    return load_catalogue()
+    """The catalogue for this process, loaded once even when several threads ask at once (the action
+    server's warm-up and its search index check both do: two copies would stay in its memory)."""
+    global _catalogue
+    if _catalogue is None:
+        with _catalogue_lock:
+            if _catalogue is None:
+                _catalogue = load_catalogue()
+    return _catalogue

@@ -295,12 +295,14 @@ def get_searcher() -> Searcher:
     if _searcher is None:
         with _searcher_lock:
             if _searcher is None:
+                from knowledge.catalogue import get_catalogue
                 from knowledge.embeddings import load_model
                 from knowledge.index import build_index, load_index
 
                 settings = get_settings()
                 model = load_model(settings.embedding_model)
-                build_index(model=model, progress=False)
+                # The process's catalogue (the actions read it too), not a second copy for the check.
+                build_index(catalogue=get_catalogue(), model=model, progress=False)
                 index = load_index(settings.index_dir)
                 _searcher = Searcher(index, model, load_confidence(), load_reranker())
     return _searcher

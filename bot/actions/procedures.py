@@ -13,6 +13,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.actions.slots import chosen_code
 from bot.places import resolve_place
 
 logger = logging.getLogger(__name__)
@@ -238,7 +239,8 @@ class ActionAnswerProcedure(Action):
 
 
 class ActionChooseOption(Action):
-    """An offered procedure was chosen (button or ordinal, validated): answer the aspect asked before."""
+    """A choice among the offered procedures (button or ordinal, only one that was offered, see
+    bot/actions/slots.py): answer the aspect asked before. Both choice slots are cleared."""
 
     def name(self) -> str:
         return "action_choose_option"
@@ -246,12 +248,11 @@ class ActionChooseOption(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        code = tracker.get_slot("chosen_procedure")
+        code = chosen_code(tracker)
         procedure = await asyncio.to_thread(get_procedure, code) if code else None
+        cleared: list[EventType] = [SlotSet("chosen_procedure", None), SlotSet("ordinal", None)]
         if procedure is None:
-            return [
-                *say(dispatcher, "utter_choice_unknown", "choice_unknown"),
-                SlotSet("chosen_procedure", None),
-            ]
+            return [*say(dispatcher, "utter_choice_unknown", "choice_unknown"), *cleared]
         first = procedure.code != tracker.get_slot("current_procedure")
-        return answer(dispatcher, procedure, tracker.get_slot("aspect"), first=first)
+        events = answer(dispatcher, procedure, tracker.get_slot("aspect"), first=first)
+        return [*events, SlotSet("ordinal", None)]

@@ -1,32 +1,17 @@
-"""Slot validation after every user message (rasa-sdk's global ValidationAction).
+"""The procedure a choice picks, only among those the bot offered.
 
 A button payload sets `chosen_procedure` (from_entity procedure_code); a typed ordinal ("cái thứ hai",
-"số 2") sets `ordinal`, whose value NLU's synonyms make a number ("1"…"5") or "last". Both become a
-procedure only if the bot offered it in this conversation (the `offered_options` slot events).
+"số 2") sets `ordinal`, whose value NLU's synonyms make a number ("1"…"5") or "last". Both slots are
+mapped only for `choose_option`, whose rule runs `action_choose_option`, which reads them here (a
+button's code wins) and clears them. There is no global `action_validate_slot_mappings`: Rasa would
+call it after every user message, an action-server round trip a turn for the few turns that choose.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
 from rasa_sdk import Tracker
-from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import ValidationAction
-from rasa_sdk.types import DomainDict
 
 LAST = "last"
-
-
-class _NoValidatorNotes(logging.Filter):
-    """rasa-sdk warns, on every turn, of each extracted slot this action has no validator for: only
-    `chosen_procedure` and `ordinal` need one, so the notes say nothing (2-3 log lines a turn)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Skipping validation for `")
-
-
-logging.getLogger("rasa_sdk.forms").addFilter(_NoValidatorNotes())
 
 
 def ever_offered(tracker: Tracker) -> set[str]:
@@ -46,22 +31,14 @@ def option_at(offered: list[str], ordinal: str) -> str | None:
     return None
 
 
-class ValidateSlotMappings(ValidationAction):
-    def name(self) -> str:
-        return "action_validate_slot_mappings"
-
-    def validate_chosen_procedure(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return {
-            "chosen_procedure": value if isinstance(value, str) and value in ever_offered(tracker) else None
-        }
-
-    def validate_ordinal(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        entities = tracker.latest_message.get("entities") or []
-        if any(e.get("entity") == "procedure_code" for e in entities):
-            return {"ordinal": None}  # a button press: its code wins
-        chosen = option_at(list(tracker.get_slot("offered_options") or []), str(value or "").strip().lower())
-        return {"ordinal": None, "chosen_procedure": chosen}
+def chosen_code(tracker: Tracker) -> str | None:
+    """The offered procedure the choice picks: a button's code, else the typed ordinal among the
+    options offered last; None when it picks nothing that was offered."""
+    code = tracker.get_slot("chosen_procedure")
+    if code is None:
+        ordinal = tracker.get_slot("ordinal")
+        if ordinal is None:
+            return None
+        offered = list(tracker.get_slot("offered_options") or [])
+        code = option_at(offered, str(ordinal).strip().lower())
+    return code if isinstance(code, str) and code in ever_offered(tracker) else None

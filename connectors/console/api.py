@@ -123,8 +123,8 @@ def build_router(login_limiter: RateLimiter) -> APIRouter:
     async def login(body: LoginBody, request: Request) -> JSONResponse:
         desk = _desk(request)
         client = request.client.host if request.client else "unknown"
-        if not login_limiter.allow(f"login:{client}"):
-            wait = max(1, round(login_limiter.retry_after(f"login:{client}")))
+        if not await login_limiter.allow(f"login:{client}"):
+            wait = max(1, round(await login_limiter.retry_after(f"login:{client}")))
             raise HTTPException(
                 429, "Quá nhiều lần đăng nhập; hãy chờ một phút rồi thử lại.", {"Retry-After": str(wait)}
             )

@@ -154,7 +154,7 @@ class ZaloChannel:
     async def _replies(self, message: PendingMessage) -> list[BotMessage] | None:
         """The real answer to the message, or None when it is not to be answered (rate limited)."""
         user_id = message.user_id
-        if not self.limiter.allow(SENDER_PREFIX + user_id):
+        if not await self.limiter.allow(SENDER_PREFIX + user_id):
             if user_id not in self._limited_notice_sent:
                 self._limited_notice_sent.add(user_id)
                 await self._notify(user_id, RATE_LIMITED_MESSAGE)

@@ -137,6 +137,12 @@ def test_rate_limit_counters_are_shared_through_redis(redis_url: str) -> None:
     storage = AppSettings(redis_url=redis_url).rate_limit_storage
     assert storage == redis_url and AppSettings().rate_limit_storage == "memory://"
     first, second = (RateLimiter(3, 60, storage, name) for _ in range(2))
-    assert [first.allow("sender"), second.allow("sender"), first.allow("sender")] == [True] * 3
-    assert not second.allow("sender")  # the fourth message, on the other replica
-    assert second.retry_after("sender") > 0
+
+    async def scenario() -> tuple[list[bool], bool, float, float]:
+        allowed = [await first.allow("sender"), await second.allow("sender"), await first.allow("sender")]
+        fourth = await second.allow("sender")  # the fourth message, on the other replica
+        return allowed, fourth, await second.retry_after("sender"), await first.retry_after("someone else")
+
+    allowed, fourth, wait, other_wait = run_in_own_loop(scenario())
+    assert allowed == [True] * 3 and not fourth
+    assert 0 < wait <= 60 and other_wait == 0.0

@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.feedback import ActionExtraPapers
 from bot.actions.procedures import ActionAnswerProcedure, ActionChooseOption
-from bot.actions.slots import ValidateSlotMappings
+from bot.actions.slots import chosen_code
 
 pytestmark = pytest.mark.slow
 
@@ -141,29 +141,42 @@ def test_gibberish_the_search_does_not_know_is_not_understood() -> None:
 
 
 def test_an_ordinal_picks_the_offered_option_and_a_code_never_offered_is_refused() -> None:
-    offered = ["1.004222", "1.003197"]
-    tracker = Tracker(
-        "t", {"offered_options": offered}, {"text": "cái thứ hai", "entities": []}, [], False, None, {}, ""
+    offered = {"offered_options": ["1.004222", "1.003197"]}
+    messages, slots = run(
+        ActionChooseOption(), "cái thứ hai", "choose_option", slots={**offered, "ordinal": "2"}
     )
-    validator = ValidateSlotMappings()
-    assert validator.validate_ordinal("2", CollectingDispatcher(), tracker, {}) == {
-        "ordinal": None, "chosen_procedure": "1.003197",
-    }  # fmt: skip
-    assert validator.validate_chosen_procedure("1.003197", CollectingDispatcher(), tracker, {}) == {
-        "chosen_procedure": "1.003197"
-    }
-    assert validator.validate_chosen_procedure("1.001193", CollectingDispatcher(), tracker, {}) == {
-        "chosen_procedure": None
-    }
+    assert responses(messages)[0] == "utter_first_answer"
+    assert slots["current_procedure"] == "1.003197"
+    assert slots["ordinal"] is None and slots["chosen_procedure"] is None
+    # A button's code wins over an ordinal; a code never offered is refused.
+    both = {**offered, "chosen_procedure": "1.004222", "ordinal": "2"}
+    _, slots = run(ActionChooseOption(), "", "choose_option", slots=both)
+    assert slots["current_procedure"] == "1.004222"
+    messages, slots = run(
+        ActionChooseOption(), "", "choose_option", slots={**offered, "chosen_procedure": BIRTH}
+    )
+    assert responses(messages) == ["utter_choice_unknown"]
+    assert slots == {"answer_outcome": "choice_unknown", "chosen_procedure": None, "ordinal": None}
+
+
+def test_a_code_offered_earlier_in_the_conversation_is_still_a_choice() -> None:
+    tracker = Tracker(
+        "t", {"offered_options": ["1.004222"], "chosen_procedure": "1.003197"}, {"text": ""},
+        [{"event": "slot", "name": "offered_options", "value": ["1.003197", "1.001193"]}],
+        False, None, {}, "",
+    )  # fmt: skip
+    assert chosen_code(tracker) == "1.003197"
 
 
 def test_a_chosen_option_is_answered_and_becomes_the_topic() -> None:
-    messages, slots = run(ActionChooseOption(), "", "choose_option", slots={"chosen_procedure": "1.003197"})
+    messages, slots = run(
+        ActionChooseOption(), "", "choose_option",
+        slots={"offered_options": ["1.003197"], "chosen_procedure": "1.003197"},
+    )  # fmt: skip
     assert responses(messages)[0] == "utter_first_answer"
     assert slots["current_procedure"] == "1.003197" and slots["chosen_procedure"] is None
-    messages, slots = run(
-        ActionChooseOption(), "cái thứ chín", "choose_option", slots={"offered_options": ["x"]}
-    )
+    ninth = {"offered_options": ["x"], "ordinal": "9"}
+    messages, slots = run(ActionChooseOption(), "cái thứ chín", "choose_option", slots=ninth)
     assert responses(messages) == ["utter_choice_unknown"]
 
 

@@ -175,3 +175,28 @@ def test_missing_data_is_a_clear_error(tmp_path: Path):
     settings = dataclasses.replace(make_settings(tmp_path), shared_dir=tmp_path / "nowhere")
     with pytest.raises(CatalogueError, match="no raw procedure records"):
         load_catalogue(settings, use_cache=False, source="raw")
+
+
+def test_the_process_catalogue_is_loaded_once_when_threads_ask_at_once(monkeypatch: pytest.MonkeyPatch):
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    loads: list[int] = []
+    started = threading.Barrier(4)
+
+    def slow_load() -> object:
+        loads.append(threading.get_ident())
+        time.sleep(0.2)
+        return object()
+
+    monkeypatch.setattr(catalogue_module, "load_catalogue", slow_load)
+    monkeypatch.setattr(catalogue_module, "_catalogue", None)
+
+    def ask() -> object:
+        started.wait()
+        return catalogue_module.get_catalogue()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: ask(), range(4)))
+    assert len(loads) == 1 and all(result is results[0] for result in results)

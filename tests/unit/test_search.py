@@ -113,3 +113,18 @@ def test_cli_reads_questions_from_stdin_as_json_lines(searcher) -> None:
     assert not lines[1]["confident"] and not lines[2]["confident"]
     assert all(len(line["results"]) <= 2 for line in lines)
     assert set(lines[0]["results"][0]) == {"code", "name", "score"}
+
+
+def test_a_mention_that_is_the_whole_message_is_ranked_once(searcher, monkeypatch) -> None:
+    from knowledge.answer_first import decide, decide_ranking
+
+    encoded: list[str] = []
+    encode = searcher.query_encoder.encode
+    monkeypatch.setattr(searcher.query_encoder, "encode", lambda text: encoded.append(text) or encode(text))
+    decision = decide("khai sinh", ["khai  sinh"])
+    assert len(encoded) == 1
+    ranking = searcher.rank("khai sinh")
+    assert decision == decide_ranking(searcher, ranking, mention_rankings=[ranking])
+    encoded.clear()
+    decide("làm giấy khai sinh cho con", ["khai sinh"])  # two texts, two encodings
+    assert len(encoded) == 2
