@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -94,20 +93,15 @@ def name_words(name: str) -> frozenset[str]:
     return frozenset(words)
 
 
-_IDF: dict[int, dict[str, float]] = {}
+def _record_name_words(record) -> frozenset[str]:
+    return name_words(record.name)
 
 
 def name_idf(records: list) -> dict[str, float]:
-    """How rare each name word is among the names of the index's records (cached per list)."""
-    key = id(records)
-    if key not in _IDF:
-        counts: dict[str, int] = {}
-        for record in records:
-            for word in name_words(record.name):
-                counts[word] = counts.get(word, 0) + 1
-        _IDF.clear()
-        _IDF[key] = {w: math.log((1 + len(records)) / (1 + c)) for w, c in counts.items()}
-    return _IDF[key]
+    """How rare each name word (without "thủ tục" and levels) is among the names of the index's records."""
+    from knowledge.rerank import word_idf
+
+    return word_idf(records, _record_name_words)
 
 
 def family_overlap(a: str, b: str, idf: dict[str, float]) -> float:

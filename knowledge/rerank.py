@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -175,22 +177,29 @@ def _share(words: list[str], present: set[str]) -> float:
     return sum(1 for w in words if w in present) / len(words) if words else 0.0
 
 
-_IDF: dict[int, dict[str, float]] = {}
+_IDF: dict[Callable, tuple[int, dict[str, float]]] = {}
+
+
+def word_idf(records: list, words_of: Callable[[Any], Iterable[str]]) -> dict[str, float]:
+    """Inverse document frequency of each word over the records, their words given by `words_of`
+    (cached per function for the last list of records it was asked about)."""
+    cached = _IDF.get(words_of)
+    if cached is None or cached[0] != id(records):
+        counts = Counter(word for record in records for word in set(words_of(record)))
+        total = len(records)
+        cached = (id(records), {word: math.log((1 + total) / (1 + count)) for word, count in counts.items()})
+        _IDF[words_of] = cached
+    return cached[1]
+
+
+def _name_words(record) -> Iterable[str]:
+    return record.name_words
 
 
 def name_idf(records: list) -> dict[str, float]:
     """Inverse document frequency of each word over the procedure names (common words such as "cấp",
     "đăng ký" weigh little, distinctive ones such as "kết hôn", "lại", "nước ngoài" much)."""
-    key = id(records)
-    if key not in _IDF:
-        counts: dict[str, int] = {}
-        for record in records:
-            for word in set(record.name_words):
-                counts[word] = counts.get(word, 0) + 1
-        total = len(records)
-        _IDF.clear()
-        _IDF[key] = {word: math.log((1 + total) / (1 + count)) for word, count in counts.items()}
-    return _IDF[key]
+    return word_idf(records, _name_words)
 
 
 def _weighted_share(words: set[str], present: set[str], idf: dict[str, float]) -> float:
