@@ -131,7 +131,7 @@ def render(procedure: Any, aspect: str | None, *, first: bool) -> str:
 
 
 def linked_procedures(procedure: Any, shown: set[str]) -> list[Any]:
-    """The procedures the record links (liên thông), not already offered."""
+    """The procedures the record links to (its `linked` codes), not already offered."""
     found = []
     for code in procedure.linked:
         if code not in shown and code != procedure.code:
