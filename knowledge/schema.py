@@ -82,6 +82,10 @@ class Fee(_Model):
     set_by_province: bool = Field(
         False, description="Set by each province's People's Council (HĐND): no national figure"
     )
+    conditional: bool = Field(
+        False, description="Only for those who meet a condition (an exemption or reduction for some people): "
+        "shown beside the standing fee, never in its place"
+    )
 
     def in_force(self, on: date) -> bool:
         if self.valid_from and on < self.valid_from:
@@ -96,10 +100,12 @@ class Channel(_Model):
     description: str | None = None
 
     def fees_in_force(self, on: date) -> list[Fee]:
-        """The fee rules that apply on a date: a time-bounded rule replaces the standing one."""
+        """The fee rules that apply on a date: a time-bounded rule replaces the standing one, and the
+        conditional rules in force come after them."""
         current = [fee for fee in self.fees if fee.in_force(on)]
-        bounded = [fee for fee in current if fee.valid_from or fee.valid_to]
-        return bounded or current
+        general = [fee for fee in current if not fee.conditional]
+        bounded = [fee for fee in general if fee.valid_from or fee.valid_to]
+        return (bounded or general) + [fee for fee in current if fee.conditional]
 
 
 class OnlineService(_Model):

@@ -91,6 +91,21 @@ def test_fees_in_force_on_the_settings_date(catalogue: Catalogue):
     assert [fee.amount for fee in channel.fees_in_force(date(2026, 11, 23))] == [135_000]
 
 
+def test_a_conditional_rule_stands_beside_the_fee_it_does_not_replace(catalogue: Catalogue):
+    """Thông tư 117/2026 frees some citizens from the LLTP fee: the standing fee is still shown first."""
+    channel = catalogue.get("3.000333").channel(ChannelKind.truc_tuyen)
+    today = date(2026, 12, 1)
+    fees = channel.fees_in_force(today)
+    assert [fee.amount for fee in fees] == [200_000, 100_000, 5_000, 0] and fees[-1].conditional
+    undated = [fee.model_copy(update={"valid_from": None}) for fee in channel.fees]
+    standing_only = channel.model_copy(update={"fees": [*undated[:3], channel.fees[-1]]})
+    assert [fee.amount for fee in standing_only.fees_in_force(today)] == [200_000, 100_000, 5_000, 0]
+    unconditional = channel.fees[-1].model_copy(update={"conditional": False})
+    replaced = channel.model_copy(update={"fees": [*undated[:3], unconditional]})
+    assert [fee.amount for fee in replaced.fees_in_force(today)] == [0]
+    assert [fee.amount for fee in replaced.fees_in_force(date(2027, 3, 1))] == [200_000, 100_000, 5_000]
+
+
 def test_cache_is_written_and_reused(var_dir: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch):
     assert list((var_dir / "cache").glob("catalogue-*.pickle"))
 
