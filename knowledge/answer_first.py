@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -231,10 +232,10 @@ def decide_ranking(
     searcher: Searcher,
     ranking: Ranking,
     policy: AnswerPolicy | None = None,
-    mention_rankings: list[Ranking] | tuple[Ranking, ...] = (),
+    mention_rankings: Iterable[Ranking] = (),
 ) -> Decision:
     """The decision for a question's ranking; `mention_rankings` rank the procedure mentions NLU found
-    in it."""
+    in it, and are only drawn when the question alone would be asked back."""
     policy = policy or load_policy()
     decision = decide_evidence(evidence(searcher, ranking, policy), policy)
     if decision.kind != "ask":
@@ -257,5 +258,6 @@ def decide(query: str, mentions: list[str] | tuple[str, ...] = ()) -> Decision:
             rankings[key] = searcher.rank(text)
         return rankings[key]
 
-    mention_rankings = [rank(mention) for mention in mentions]
+    # Mentions are ranked (encoded) only if the question alone is asked back.
+    mention_rankings = (rank(mention) for mention in mentions)
     return decide_ranking(searcher, rank(query), mention_rankings=mention_rankings)

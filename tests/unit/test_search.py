@@ -126,5 +126,8 @@ def test_a_mention_that_is_the_whole_message_is_ranked_once(searcher, monkeypatc
     ranking = searcher.rank("khai sinh")
     assert decision == decide_ranking(searcher, ranking, mention_rankings=[ranking])
     encoded.clear()
-    decide("làm giấy khai sinh cho con", ["khai sinh"])  # two texts, two encodings
-    assert len(encoded) == 2
+    assert decide("làm giấy khai sinh cho con", ["khai sinh"]).kind == "answer"
+    assert encoded == ["làm giấy khai sinh cho con"]  # answered alone: its mention is not ranked
+    encoded.clear()
+    assert decide("cấp lại giấy tờ", ["giấy tờ"]).kind == "ask"
+    assert len(encoded) == 2  # asked back: two texts, two encodings
