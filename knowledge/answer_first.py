@@ -110,8 +110,10 @@ def family_overlap(a: str, b: str, idf: dict[str, float]) -> float:
     added, or the same name at another level)."""
     words_a, words_b = name_words(a), name_words(b)
     shorter, longer = sorted((words_a, words_b), key=len)
-    total = sum(idf.get(w, 1.0) for w in shorter)
-    return sum(idf.get(w, 1.0) for w in shorter & longer) / total if total else 0.0
+    # Summed in a fixed order: a set's order changes with the hash seed, and so would the last bit of
+    # the sums (a pure qualifier must give exactly 1.0 in every process).
+    total = sum(idf.get(w, 1.0) for w in sorted(shorter))
+    return sum(idf.get(w, 1.0) for w in sorted(shorter & longer)) / total if total else 0.0
 
 
 def same_family(a: str, b: str, idf: dict[str, float], min_overlap: float) -> bool:
