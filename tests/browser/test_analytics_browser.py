@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,25 @@ def test_a_volunteer_gets_no_analytics(page: Any, filled: Stack, artifacts: Path
     page.goto(f"{filled.app_url}/console/analytics")
     page.get_by_text("Chỉ điều phối viên xem được thống kê.").wait_for()
     assert page.locator("#view").is_hidden()
+
+
+def test_the_default_window_ends_on_todays_date_in_vietnam_whatever_the_browsers_time_zone(
+    browser: Any, filled: Stack
+) -> None:
+    # 17:30 UTC on 1 December is 00:30 on 2 December in Vietnam: a coordinator's browser set to UTC (or to
+    # anywhere else) must still show, and ask for, the Vietnamese day that has begun.
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="vi-VN", timezone_id="UTC")
+    try:
+        page = context.new_page()
+        page.clock.set_fixed_time(datetime(2026, 12, 1, 17, 30, tzinfo=UTC))
+        login(page, filled, account(filled, "coordinator"))
+        page.goto(f"{filled.app_url}/console/analytics")
+        page.get_by_text("Đã cập nhật.").wait_for()
+        assert page.get_by_label("Đến hết ngày").input_value() == "2026-12-02"
+        assert page.get_by_label("Từ ngày").input_value() == "2026-11-03"
+        assert page.locator("#window").inner_text().endswith("đến trước 00:00 3/12/26")
+    finally:
+        context.close()
 
 
 REPORT = "cán bộ phường bắt nộp thêm bản sao sổ hộ khẩu khi đăng ký tạm trú ở Hoàn Kiếm"

@@ -33,14 +33,16 @@
   }
 
   // ---- the window: dates in Vietnam; "until" is the day after the last day shown -----------------
-  function isoDay(date) { return date.getFullYear() + "-" + String(date.getMonth() + 1).padStart(2, "0") + "-" + String(date.getDate()).padStart(2, "0"); }
-  function addDays(day, n) { var d = new Date(day + "T00:00:00"); d.setDate(d.getDate() + n); return isoDay(d); }
+  // Days are counted in Vietnam whatever the browser's own time zone: the server reads them so.
+  var VIETNAM_DAY = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Ho_Chi_Minh", year: "numeric", month: "2-digit", day: "2-digit" });
+  function vietnamToday() { return VIETNAM_DAY.format(new Date()); }
+  function addDays(day, n) { var d = new Date(day + "T00:00:00Z"); d.setUTCDate(d.getUTCDate() + n); return d.toISOString().slice(0, 10); }
   function query() {
     return "since=" + encodeURIComponent($("since").value) + "&until=" + encodeURIComponent(addDays($("until").value, 1));
   }
   function initialWindow() {
     var params = new URLSearchParams(window.location.search);
-    var today = isoDay(new Date());
+    var today = vietnamToday();
     $("until").value = params.get("until") ? addDays(params.get("until"), -1) : today;
     $("since").value = params.get("since") || addDays(today, -29);
   }
