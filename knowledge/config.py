@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Vietnam's time (UTC+7, no daylight saving): the day a fee is in force, a report is dated or a window
+# of statistics counts is the Vietnamese day, whatever the server's own clock zone.
+VIETNAM = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+
+
+def vietnam_today(now: datetime | None = None) -> date:
+    """The calendar day in Vietnam at ``now`` (an aware moment; the current time by default)."""
+    return (now or datetime.now(UTC)).astimezone(VIETNAM).date()
 
 
 def _path(name: str, default: Path) -> Path:
@@ -41,8 +49,9 @@ class Settings:
     def models_dir(self) -> Path:
         return self.var_dir / "models"
 
-    def today(self) -> date:
-        return self.today_override or date.today()
+    def today(self, now: datetime | None = None) -> date:
+        """The day whose rules apply (fees in force): ``TTHC_TODAY`` if set, else the day in Vietnam."""
+        return self.today_override or vietnam_today(now)
 
 
 @lru_cache(maxsize=1)

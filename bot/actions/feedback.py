@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -20,6 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.procedures import get_procedure, latest_entities, procedure_mentions, record
 from bot.places import Place, resolve_address
+from knowledge.config import VIETNAM
 
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud or retyped
 REFERENCE_CHARS = 5
@@ -27,16 +27,9 @@ MAX_FREE_TEXT = 500
 HANDBACK_INTENT = "EXTERNAL_handback"
 
 
-def _vietnam() -> tzinfo:
-    try:
-        return ZoneInfo("Asia/Ho_Chi_Minh")
-    except (ZoneInfoNotFoundError, ValueError):
-        return timezone(timedelta(hours=7), "ICT")
-
-
 def new_reference(now: datetime | None = None) -> str:
     """``PA-YYMMDD-XXXXX``: the day in Vietnam and 5 random characters of an unambiguous alphabet."""
-    day = (now or datetime.now(UTC)).astimezone(_vietnam())
+    day = (now or datetime.now(UTC)).astimezone(VIETNAM)
     suffix = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_CHARS))
     return f"PA-{day:%y%m%d}-{suffix}"
 

@@ -13,7 +13,7 @@ import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Float, String, and_, distinct, func, or_, select
@@ -23,8 +23,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from connectors.db.models import Assignment, ChatTurn, ExtraPaperReport, Feedback, Handoff, Satisfaction
+from knowledge.config import VIETNAM
 
-VIETNAM = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 DEFAULT_DAYS = 30
 MAX_DAYS = 400
 CHANNELS = ("web", "zalo")

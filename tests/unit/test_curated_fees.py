@@ -6,7 +6,8 @@ force on the day, the exemption, and the plain 'chưa xác minh' where a conditi
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -69,6 +70,17 @@ def test_id_card_renewal_states_the_exemptions_beside_today_s_fee() -> None:
     assert "25.000 đ/thẻ" in first and "đủ 14, 25, 40, 60 tuổi" in first
     later = fee_line("1.014063", "Trực tiếp", AFTER_THE_CUTS)
     assert "50.000 đ/thẻ" in later and "25.000" not in later and "đủ 14, 25, 40, 60 tuổi" in later
+
+
+def test_the_fee_in_force_is_the_one_of_the_day_in_vietnam_not_of_the_servers_clock() -> None:
+    settings = replace(get_settings(), today_override=None)
+    last_evening_of_2026 = datetime(2026, 12, 31, 16, 59, tzinfo=UTC)  # 23:59 in Vietnam
+    new_year_in_vietnam = datetime(2026, 12, 31, 17, 0, tzinfo=UTC)  # 00:00 on 1 January 2027
+    assert settings.today(last_evening_of_2026) == date(2026, 12, 31)
+    assert settings.today(new_year_in_vietnam) == date(2027, 1, 1)
+    assert "25.000 đ/thẻ" in fee_line("1.014063", "Trực tiếp", settings.today(last_evening_of_2026))
+    after = fee_line("1.014063", "Trực tiếp", settings.today(new_year_in_vietnam))
+    assert "50.000 đ/thẻ" in after and "25.000" not in after
 
 
 @pytest.mark.parametrize("code", ["1.014063", "2.001195", "1.014064", "2.001194", "1.000757"])
