@@ -1,0 +1,38 @@
+"""Facts other than fees re-verified for issue #12, as a citizen reads them on the card.
+
+Each assertion is a fact read from a cited source (see the records' editor_notes); what was not read
+still says 'chưa xác minh'.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from knowledge.cards import render_card, render_first_answer
+from knowledge.catalogue import load_curated_file
+from knowledge.config import get_settings
+from knowledge.schema import Procedure
+
+TODAY = date(2026, 12, 1)
+
+
+def record(code: str) -> Procedure:
+    return load_curated_file(get_settings().curated_dir / f"{code}.yaml")
+
+
+def test_unemployment_benefit_documents_are_those_of_decree_374_2025() -> None:
+    card = render_card(record("TL.tro-cap-that-nghiep"), aspects=["documents"], today=TODAY)
+    (documents,) = [block for block in card.split("\n\n") if block.startswith("Hồ sơ")]
+    assert documents.startswith("Hồ sơ cần chuẩn bị:")  # no 'chưa xác minh' mark
+    assert "Mẫu số 10" in documents and "Sổ bảo hiểm xã hội" in documents
+    assert "xác nhận của người sử dụng lao động" in documents and "bản điện tử" in documents
+    assert "từ đủ 1 tháng đến dưới 12 tháng" in documents
+
+
+def test_unemployment_benefit_still_says_its_time_and_conditions_are_unchecked() -> None:
+    proc = record("TL.tro-cap-that-nghiep")
+    first = render_first_answer(proc, today=TODAY)
+    assert "Hồ sơ:" in first and "Hồ sơ (chưa xác minh)" not in first
+    conditions = render_card(proc, aspects=["conditions"], today=TODAY)
+    assert "chưa xác minh" in conditions
+    assert "đủ điều kiện hưởng lương hưu" in conditions and "đang hưởng lương hưu" not in conditions
