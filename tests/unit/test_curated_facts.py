@@ -36,3 +36,15 @@ def test_unemployment_benefit_still_says_its_time_and_conditions_are_unchecked()
     conditions = render_card(proc, aspects=["conditions"], today=TODAY)
     assert "chưa xác minh" in conditions
     assert "đủ điều kiện hưởng lương hưu" in conditions and "đang hưởng lương hưu" not in conditions
+
+
+def test_pension_documents_and_time_are_those_of_the_social_insurance_law_2024() -> None:
+    proc = record("TL.luong-huu")
+    card = render_card(proc, aspects=["documents", "time"], today=TODAY)
+    (documents,) = [block for block in card.split("\n\n") if block.startswith("Hồ sơ")]
+    assert documents.startswith("Hồ sơ cần chuẩn bị:")  # khoản 1, 2 Điều 77 and Điều 105, no 'chưa xác minh'
+    assert documents.count("Sổ bảo hiểm xã hội") == 3 and "văn bản chấm dứt làm việc" in documents
+    assert "Đơn đề nghị" not in documents and "Biên bản giám định mức suy giảm" in documents
+    assert all(channel.time_limit.text() == "20 ngày" for channel in proc.channels)  # khoản 3 Điều 79
+    assert "không tính ngày nghỉ lễ, tết" in proc.channels[0].time_limit.note.lower()
+    assert "Cách nộp (chưa xác minh)" in render_card(proc, aspects=["place"], today=TODAY)
