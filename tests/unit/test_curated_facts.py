@@ -48,3 +48,13 @@ def test_pension_documents_and_time_are_those_of_the_social_insurance_law_2024()
     assert all(channel.time_limit.text() == "20 ngày" for channel in proc.channels)  # khoản 3 Điều 79
     assert "không tính ngày nghỉ lễ, tết" in proc.channels[0].time_limit.note.lower()
     assert "Cách nộp (chưa xác minh)" in render_card(proc, aspects=["place"], today=TODAY)
+
+
+def test_certification_times_of_decree_23_2015_are_shown_and_say_they_are_unchecked() -> None:
+    for code in ("2.000815", "2.000884"):
+        line = render_card(record(code), aspects=["time"], today=TODAY).split("\n\n")[1].splitlines()[1]
+        assert "Ngay trong ngày tiếp nhận yêu cầu; nhận sau 15 giờ" in line
+        assert line.endswith("(chưa xác minh)")
+    for code in ("2.000913", "2.001406"):
+        card = render_card(record(code), aspects=["time"], today=TODAY)
+        assert "• Trực tiếp, Trực tuyến, Bưu chính: 2 ngày làm việc (chưa xác minh)" in card
