@@ -58,3 +58,12 @@ def test_certification_times_of_decree_23_2015_are_shown_and_say_they_are_unchec
     for code in ("2.000913", "2.001406"):
         card = render_card(record(code), aspects=["time"], today=TODAY)
         assert "• Trực tiếp, Trực tuyến, Bưu chính: 2 ngày làm việc (chưa xác minh)" in card
+
+
+def test_monthly_allowance_below_pension_conditions_documents_and_time_of_articles_23_24() -> None:
+    proc = record("TL.tro-cap-chua-du-dieu-kien-luong-huu")
+    card = render_card(proc, aspects=["documents", "conditions"], today=TODAY)
+    assert "Hồ sơ cần chuẩn bị:\n• Sổ bảo hiểm xã hội\n• Văn bản đề nghị hưởng trợ cấp hằng tháng" in card
+    assert "Điều kiện:" in card and "chưa đủ điều kiện hưởng trợ cấp hưu trí xã hội" in card
+    assert all(channel.time_limit.text() == "5 ngày làm việc" for channel in proc.channels)  # khoản 2 Điều 24
+    assert "time_limit" not in proc.unverified and "fees" in proc.unverified
