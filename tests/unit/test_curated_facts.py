@@ -1,0 +1,69 @@
+"""Facts other than fees re-verified for issue #12, as a citizen reads them on the card.
+
+Each assertion is a fact read from a cited source (see the records' editor_notes); what was not read
+still says 'chưa xác minh'.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from knowledge.cards import render_card, render_first_answer
+from knowledge.catalogue import load_curated_file
+from knowledge.config import get_settings
+from knowledge.schema import Procedure
+
+TODAY = date(2026, 12, 1)
+
+
+def record(code: str) -> Procedure:
+    return load_curated_file(get_settings().curated_dir / f"{code}.yaml")
+
+
+def test_unemployment_benefit_documents_are_those_of_decree_374_2025() -> None:
+    card = render_card(record("TL.tro-cap-that-nghiep"), aspects=["documents"], today=TODAY)
+    (documents,) = [block for block in card.split("\n\n") if block.startswith("Hồ sơ")]
+    assert documents.startswith("Hồ sơ cần chuẩn bị:")  # no 'chưa xác minh' mark
+    assert "Mẫu số 10" in documents and "Sổ bảo hiểm xã hội" in documents
+    assert "xác nhận của người sử dụng lao động" in documents and "bản điện tử" in documents
+    assert "từ đủ 1 tháng đến dưới 12 tháng" in documents
+
+
+def test_unemployment_benefit_still_says_its_time_and_conditions_are_unchecked() -> None:
+    proc = record("TL.tro-cap-that-nghiep")
+    first = render_first_answer(proc, today=TODAY)
+    assert "Hồ sơ:" in first and "Hồ sơ (chưa xác minh)" not in first
+    conditions = render_card(proc, aspects=["conditions"], today=TODAY)
+    assert "chưa xác minh" in conditions
+    assert "đủ điều kiện hưởng lương hưu" in conditions and "đang hưởng lương hưu" not in conditions
+
+
+def test_pension_documents_and_time_are_those_of_the_social_insurance_law_2024() -> None:
+    proc = record("TL.luong-huu")
+    card = render_card(proc, aspects=["documents", "time"], today=TODAY)
+    (documents,) = [block for block in card.split("\n\n") if block.startswith("Hồ sơ")]
+    assert documents.startswith("Hồ sơ cần chuẩn bị:")  # khoản 1, 2 Điều 77 and Điều 105, no 'chưa xác minh'
+    assert documents.count("Sổ bảo hiểm xã hội") == 3 and "văn bản chấm dứt làm việc" in documents
+    assert "Đơn đề nghị" not in documents and "Biên bản giám định mức suy giảm" in documents
+    assert all(channel.time_limit.text() == "20 ngày" for channel in proc.channels)  # khoản 3 Điều 79
+    assert "không tính ngày nghỉ lễ, tết" in proc.channels[0].time_limit.note.lower()
+    assert "Cách nộp (chưa xác minh)" in render_card(proc, aspects=["place"], today=TODAY)
+
+
+def test_certification_times_of_decree_23_2015_are_shown_and_say_they_are_unchecked() -> None:
+    for code in ("2.000815", "2.000884"):
+        line = render_card(record(code), aspects=["time"], today=TODAY).split("\n\n")[1].splitlines()[1]
+        assert "Ngay trong ngày tiếp nhận yêu cầu; nhận sau 15 giờ" in line
+        assert line.endswith("(chưa xác minh)")
+    for code in ("2.000913", "2.001406"):
+        card = render_card(record(code), aspects=["time"], today=TODAY)
+        assert "• Trực tiếp, Trực tuyến, Bưu chính: 2 ngày làm việc (chưa xác minh)" in card
+
+
+def test_monthly_allowance_below_pension_conditions_documents_and_time_of_articles_23_24() -> None:
+    proc = record("TL.tro-cap-chua-du-dieu-kien-luong-huu")
+    card = render_card(proc, aspects=["documents", "conditions"], today=TODAY)
+    assert "Hồ sơ cần chuẩn bị:\n• Sổ bảo hiểm xã hội\n• Văn bản đề nghị hưởng trợ cấp hằng tháng" in card
+    assert "Điều kiện:" in card and "chưa đủ điều kiện hưởng trợ cấp hưu trí xã hội" in card
+    assert all(channel.time_limit.text() == "5 ngày làm việc" for channel in proc.channels)  # khoản 2 Điều 24
+    assert "time_limit" not in proc.unverified and "fees" in proc.unverified
