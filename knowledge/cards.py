@@ -166,12 +166,16 @@ def _counts(document: Document) -> str | None:
     return ", ".join(parts) or None
 
 
+def form_label(form: str | None) -> str | None:
+    """'mẫu CT01', but a form already named 'Mẫu số 10' or 'Phụ lục 12.9' as it is."""
+    if not form:
+        return None
+    return form if form.lower().startswith(("mẫu", "phụ lục")) else f"mẫu {form}"
+
+
 def document_line(document: Document) -> str:
     line = "• " + _short(document.name, MAX_DOCUMENT_CHARS, whole_sentences=True)
-    form = None
-    if document.form:
-        form = document.form if document.form.startswith("Phụ lục") else f"mẫu {document.form}"
-    extras = [x for x in (_counts(document), form) if x]
+    extras = [x for x in (_counts(document), form_label(document.form)) if x]
     if document.present_only:
         extras.append("xuất trình")
     if extras:
@@ -459,7 +463,7 @@ def _first_documents(proc: Procedure, limit: int) -> list[str]:
     common = proc.documents[0].documents
     lines = [f"Hồ sơ{unverified_mark(proc, 'documents')}:"]
     for document in common[:limit]:
-        extras = [x for x in (_counts(document), f"mẫu {document.form}" if document.form else None) if x]
+        extras = [x for x in (_counts(document), form_label(document.form)) if x]
         if document.present_only:
             extras.append("xuất trình")
         details = f" ({'; '.join(extras)})" if extras else ""

@@ -7,8 +7,8 @@ from functools import cache
 
 import pytest
 
-from knowledge.cards import ASPECTS, render_card, render_summary
-from knowledge.catalogue import get_catalogue
+from knowledge.cards import ASPECTS, render_card, render_first_answer, render_summary
+from knowledge.catalogue import get_catalogue, load_curated_file
 from knowledge.config import get_settings
 from knowledge.importers import dvcqg
 from knowledge.importers.common import NOTE_POLICE_BHYT
@@ -248,3 +248,12 @@ def test_first_answer_marks_each_unchecked_fact():
     assert checked >= 3
     reissue = render_first_answer(get_catalogue().get("2.001194"), today=date(2026, 12, 1))
     assert any(x.startswith("Thời hạn") and UNVERIFIED in x for x in reissue.splitlines())
+
+
+def test_a_form_already_named_mau_so_is_not_called_mau_twice():
+    proc = load_curated_file(get_settings().curated_dir / "TL.tro-cap-that-nghiep.yaml")
+    card = render_card(proc, aspects=["documents"], today=TODAY)
+    for text in (card, render_first_answer(proc, today=TODAY)):
+        assert "(1 bản chính; Mẫu số 10)" in text and "mẫu Mẫu" not in text
+    forms = render_card(imported("1.010095"), aspects=["documents"], today=TODAY)
+    assert "mẫu DC02" in forms
