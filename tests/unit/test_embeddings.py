@@ -259,6 +259,6 @@ def test_trimmed_tokenizer_gives_the_project_texts_the_same_pieces(blob_packed) 
 def test_converted_model_holds_the_sliced_rows_of_the_kept_pieces(converted, blob_packed) -> None:
     trimmed = trim_vocabulary(blob_packed)
     assert 100_000 < trimmed.vocab_size < 120_000  # of 250,002 pieces
-    assert len(converted.tokenizer) == trimmed.vocab_size
+    assert len(converted.tokenizer) == trimmed.vocab_size, "converted before the trimming: run `make model`"
     weights = converted[0].auto_model.embeddings.word_embeddings.weight.detach().numpy()
     np.testing.assert_array_equal(weights, trimmed.tensors["emb.word"].reshape(trimmed.vocab_size, -1))
