@@ -107,6 +107,18 @@ def test_vehicle_registration_shows_the_checked_amount_and_says_the_rest_is_unch
     assert "khu vực II là các đặc khu đó và mọi tỉnh, thành phố khác" in card
 
 
+def test_first_vehicle_registration_gives_the_thong_tu_155_amounts_for_zone_ii_and_motorbikes() -> None:
+    line = fee_line("1.013067", "Trực tiếp")
+    assert "ở khu vực II 140.000 đ/xe" in line
+    assert "đến 15 triệu đ 700.000 đ, trên 15 đến 40 triệu đ 1.400.000 đ, trên 40 triệu đ 2.800.000 đ" in line
+    assert "xe máy ở khu vực II 105.000 đ" in line
+    assert "Ô tô khác 350.000 đ (khu vực I), 100.000 đ (khu vực II)" in line
+    assert "các mức khác chưa xác minh" in line
+    card = render_card(record("1.013067"), aspects=["fee"], today=TODAY)
+    assert "Lệ phí xe máy và các mức ở khu vực II: chưa xác minh" not in card
+    assert "Các trường hợp được miễn lệ phí và mức cho biển số trúng đấu giá: chưa xác minh" in card
+
+
 def test_vehicle_document_change_digital_citizen_exemption_is_online_only() -> None:
     online = fee_line("1.013079", "Trực tuyến")
     assert "Miễn phí (áp dụng đến hết 28/02/2027)" in online and "điều kiện chưa xác minh" in online
