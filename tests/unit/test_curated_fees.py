@@ -126,6 +126,16 @@ def test_vehicle_document_change_digital_citizen_exemption_is_online_only() -> N
     assert "số tiền chưa xác minh" in fee_line("1.013079", "Trực tiếp")
 
 
+@pytest.mark.parametrize("channel", ["Trực tiếp", "Trực tuyến"])
+def test_vehicle_document_change_gives_the_plate_change_fee_and_leaves_the_certificate_fee_unchecked(
+    channel: str,
+) -> None:
+    line = fee_line("1.013079", channel)
+    assert "Đổi biển số: ô tô 100.000 đ, xe máy 50.000 đ" in line
+    assert "đổi chứng nhận đăng ký xe: số tiền chưa xác minh" in line
+    assert "105.000" not in line and "70.000" not in line  # the draft's figures, unconfirmed
+
+
 def test_electronic_id_fee_is_unchecked_and_the_former_rule_is_labelled() -> None:
     card = render_card(record("3.000228"), aspects=["fee"], today=TODAY)
     assert "Quy định trước đây (Nghị định 59/2022/NĐ-CP)" in card
