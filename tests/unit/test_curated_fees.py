@@ -136,17 +136,18 @@ def test_vehicle_document_change_gives_the_plate_change_fee_and_leaves_the_certi
     assert "105.000" not in line and "70.000" not in line  # the draft's figures, unconfirmed
 
 
-def test_driving_licence_renewal_fee_is_the_one_of_thong_tu_154_2025_with_its_exemption_online() -> None:
+@pytest.mark.parametrize("code", ["3.000347", "3.000348"])  # đổi, cấp lại giấy phép lái xe
+def test_driving_licence_fee_is_the_one_of_thong_tu_154_2025_with_its_exemption_online(code: str) -> None:
     for channel in ("Trực tiếp", "Trực tuyến"):
-        line = fee_line("3.000347", channel)
+        line = fee_line(code, channel)
         assert line.startswith(f"• {channel}: 115.000 đ/lần (áp dụng từ 01/01/2026)"), line
         assert "135.000" not in line
-    assert "135.000 đ/lần" in fee_line("3.000347", "Trực tiếp", date(2025, 12, 31))
-    online = fee_line("3.000347", "Trực tuyến")
+    assert "135.000 đ/lần" in fee_line(code, "Trực tiếp", date(2025, 12, 31))
+    online = fee_line(code, "Trực tuyến")
     assert "Miễn phí (áp dụng đến hết 28/02/2027)" in online and "điều kiện chưa xác minh" in online
-    assert "Miễn phí" not in fee_line("3.000347", "Trực tiếp")
-    assert "(chưa xác minh)" in fee_line("3.000347", "Trực tiếp")  # Thông tư 154/2025 itself not read
-    card = render_card(record("3.000347"), aspects=["fee"], today=TODAY)
+    assert "Miễn phí" not in fee_line(code, "Trực tiếp")
+    assert "(chưa xác minh)" in fee_line(code, "Trực tiếp")  # Thông tư 154/2025 itself not read
+    card = render_card(record(code), aspects=["fee"], today=TODAY)
     assert "khoản 6 Điều 1 Thông tư 117/2026/TT-BTC" in card
 
 
