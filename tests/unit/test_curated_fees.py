@@ -151,6 +151,16 @@ def test_driving_licence_fee_is_the_one_of_thong_tu_154_2025_with_its_exemption_
     assert "khoản 6 Điều 1 Thông tư 117/2026/TT-BTC" in card
 
 
+def test_international_driving_permit_fee_is_115_000_on_both_channels_from_2026() -> None:
+    for channel in ("Trực tiếp", "Trực tuyến"):
+        line = fee_line("3.000353", channel)
+        assert ": 115.000 đ/lần cấp (áp dụng từ 01/01/2026)" in line, line
+        assert "135.000" not in line and "Miễn phí" not in line
+    assert "135.000 đ/lần cấp" in fee_line("3.000353", "Trực tiếp", date(2025, 12, 31))
+    card = render_card(record("3.000353"), aspects=["fee"], today=TODAY)
+    assert "có áp dụng khi cấp giấy phép lái xe quốc tế hay không: chưa xác minh." in card
+
+
 def test_electronic_id_fee_is_unchecked_and_the_former_rule_is_labelled() -> None:
     card = render_card(record("3.000228"), aspects=["fee"], today=TODAY)
     assert "Quy định trước đây (Nghị định 59/2022/NĐ-CP)" in card
