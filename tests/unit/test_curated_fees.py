@@ -179,3 +179,12 @@ def test_every_thong_tu_117_exemption_is_dated_and_says_its_condition_is_uncheck
                     assert "chưa xác minh" in (fee.note or ""), path.stem
                     assert channel.kind.value == "truc_tuyen", path.stem
     assert found >= 7
+
+
+def test_police_health_insurance_card_reissue_has_no_fee_since_the_2015_fees_law() -> None:
+    line = fee_line("1.001294", "Trực tiếp")
+    assert line.startswith("• Trực tiếp: Miễn phí"), line
+    assert "2.000 đ" not in line
+    card = render_card(record("1.001294"), aspects=["fee", "legal"], today=TODAY)
+    assert "19/2010/TT-BTC" not in card.split("Căn cứ pháp lý")[-1]
+    assert "Luật Phí và lệ phí" in card
