@@ -88,7 +88,8 @@ def test_curated_records_override_imported_ones(catalogue: Catalogue):
 def test_fees_in_force_on_the_settings_date(catalogue: Catalogue):
     proc = catalogue.get("3.000347")
     channel = proc.channel(ChannelKind.truc_tiep)
-    assert [fee.amount for fee in channel.fees_in_force(date(2026, 11, 23))] == [135_000]
+    assert [fee.amount for fee in channel.fees_in_force(date(2026, 11, 23))] == [115_000]
+    assert [fee.amount for fee in channel.fees_in_force(date(2025, 12, 31))] == [135_000]
 
 
 def test_a_conditional_rule_stands_beside_the_fee_it_does_not_replace(catalogue: Catalogue):

@@ -25,11 +25,16 @@ def tthc(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([TTHC, *args], capture_output=True, text=True, env=env, timeout=600, check=False)
 
 
-def fees(record: dict, kind: str) -> list[int | None]:
+def fees(record: dict, kind: str, on: str = "2026-11-23") -> list[int | None]:
+    """Amounts of a channel's general fee rules in force on a day; a dated rule replaces the standing one."""
     channel = next(c for c in record["channels"] if c["kind"] == kind)
-    standing = [f for f in channel["fees"] if not f["valid_from"] and not f["valid_to"]]
-    current = [f for f in channel["fees"] if f["valid_to"] and f["valid_to"] >= "2026-11-23"]
-    return [f["amount"] for f in current or standing]
+    general = [
+        f
+        for f in channel["fees"]
+        if not f["conditional"] and (f["valid_from"] or on) <= on <= (f["valid_to"] or on)
+    ]
+    dated = [f for f in general if f["valid_from"] or f["valid_to"]]
+    return [f["amount"] for f in dated or general]
 
 
 def test_show_json_residence_registration():
@@ -49,8 +54,9 @@ def test_show_json_residence_registration():
 
 def test_show_json_driving_licence_fee_despite_free_column():
     record = json.loads(tthc("show", "3.000347", "--json").stdout)
-    assert fees(record, "truc_tiep") == [135000]
-    assert fees(record, "truc_tuyen") == [135000]
+    assert fees(record, "truc_tiep") == [115000]  # Thông tư 154/2025/TT-BTC from 01/01/2026
+    assert fees(record, "truc_tuyen") == [115000]
+    assert fees(record, "truc_tiep", on="2025-12-31") == [135000]
 
 
 def test_show_birth_registration_card_lists_the_form_and_birth_certificate():

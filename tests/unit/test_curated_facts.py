@@ -67,3 +67,13 @@ def test_monthly_allowance_below_pension_conditions_documents_and_time_of_articl
     assert "Điều kiện:" in card and "chưa đủ điều kiện hưởng trợ cấp hưu trí xã hội" in card
     assert all(channel.time_limit.text() == "5 ngày làm việc" for channel in proc.channels)  # khoản 2 Điều 24
     assert "time_limit" not in proc.unverified and "fees" in proc.unverified
+
+
+def test_household_health_insurance_no_longer_states_the_repealed_decree_as_a_checked_condition() -> None:
+    proc = record("1.001939")
+    conditions = render_card(proc, aspects=["conditions"], today=TODAY)
+    assert "146/2018" not in conditions  # replaced by Nghị định 188/2025/NĐ-CP (Điều 70)
+    assert "Điều kiện (chưa xác minh)" not in conditions
+    card = render_card(proc, today=TODAY)
+    assert "nay đã được thay bằng Nghị định 188/2025/NĐ-CP, mức giảm hiện hành chưa xác minh" in card
+    assert "Điều 15 Luật Bảo hiểm y tế sửa đổi bởi Luật 51/2024/QH15" in card

@@ -107,11 +107,58 @@ def test_vehicle_registration_shows_the_checked_amount_and_says_the_rest_is_unch
     assert "khu vực II là các đặc khu đó và mọi tỉnh, thành phố khác" in card
 
 
+def test_first_vehicle_registration_gives_the_thong_tu_155_amounts_for_zone_ii_and_motorbikes() -> None:
+    line = fee_line("1.013067", "Trực tiếp")
+    assert "ở khu vực II 140.000 đ/xe" in line
+    assert "đến 15 triệu đ 700.000 đ, trên 15 đến 40 triệu đ 1.400.000 đ, trên 40 triệu đ 2.800.000 đ" in line
+    assert "xe máy ở khu vực II 105.000 đ" in line
+    assert "Ô tô khác 350.000 đ (khu vực I), 100.000 đ (khu vực II)" in line
+    assert "các mức khác chưa xác minh" in line
+    card = render_card(record("1.013067"), aspects=["fee"], today=TODAY)
+    assert "Lệ phí xe máy và các mức ở khu vực II: chưa xác minh" not in card
+    assert "Các trường hợp được miễn lệ phí và mức cho biển số trúng đấu giá: chưa xác minh" in card
+
+
 def test_vehicle_document_change_digital_citizen_exemption_is_online_only() -> None:
     online = fee_line("1.013079", "Trực tuyến")
     assert "Miễn phí (áp dụng đến hết 28/02/2027)" in online and "điều kiện chưa xác minh" in online
     assert "Miễn phí" not in fee_line("1.013079", "Trực tiếp")
     assert "số tiền chưa xác minh" in fee_line("1.013079", "Trực tiếp")
+
+
+@pytest.mark.parametrize("channel", ["Trực tiếp", "Trực tuyến"])
+def test_vehicle_document_change_gives_the_plate_change_fee_and_leaves_the_certificate_fee_unchecked(
+    channel: str,
+) -> None:
+    line = fee_line("1.013079", channel)
+    assert "Đổi biển số: ô tô 100.000 đ, xe máy 50.000 đ" in line
+    assert "đổi chứng nhận đăng ký xe: số tiền chưa xác minh" in line
+    assert "105.000" not in line and "70.000" not in line  # the draft's figures, unconfirmed
+
+
+@pytest.mark.parametrize("code", ["3.000347", "3.000348"])  # đổi, cấp lại giấy phép lái xe
+def test_driving_licence_fee_is_the_one_of_thong_tu_154_2025_with_its_exemption_online(code: str) -> None:
+    for channel in ("Trực tiếp", "Trực tuyến"):
+        line = fee_line(code, channel)
+        assert line.startswith(f"• {channel}: 115.000 đ/lần (áp dụng từ 01/01/2026)"), line
+        assert "135.000" not in line
+    assert "135.000 đ/lần" in fee_line(code, "Trực tiếp", date(2025, 12, 31))
+    online = fee_line(code, "Trực tuyến")
+    assert "Miễn phí (áp dụng đến hết 28/02/2027)" in online and "điều kiện chưa xác minh" in online
+    assert "Miễn phí" not in fee_line(code, "Trực tiếp")
+    assert "(chưa xác minh)" in fee_line(code, "Trực tiếp")  # Thông tư 154/2025 itself not read
+    card = render_card(record(code), aspects=["fee"], today=TODAY)
+    assert "khoản 6 Điều 1 Thông tư 117/2026/TT-BTC" in card
+
+
+def test_international_driving_permit_fee_is_115_000_on_both_channels_from_2026() -> None:
+    for channel in ("Trực tiếp", "Trực tuyến"):
+        line = fee_line("3.000353", channel)
+        assert ": 115.000 đ/lần cấp (áp dụng từ 01/01/2026)" in line, line
+        assert "135.000" not in line and "Miễn phí" not in line
+    assert "135.000 đ/lần cấp" in fee_line("3.000353", "Trực tiếp", date(2025, 12, 31))
+    card = render_card(record("3.000353"), aspects=["fee"], today=TODAY)
+    assert "có áp dụng khi cấp giấy phép lái xe quốc tế hay không: chưa xác minh." in card
 
 
 def test_electronic_id_fee_is_unchecked_and_the_former_rule_is_labelled() -> None:
@@ -132,3 +179,12 @@ def test_every_thong_tu_117_exemption_is_dated_and_says_its_condition_is_uncheck
                     assert "chưa xác minh" in (fee.note or ""), path.stem
                     assert channel.kind.value == "truc_tuyen", path.stem
     assert found >= 7
+
+
+def test_police_health_insurance_card_reissue_has_no_fee_since_the_2015_fees_law() -> None:
+    line = fee_line("1.001294", "Trực tiếp")
+    assert line.startswith("• Trực tiếp: Miễn phí"), line
+    assert "2.000 đ" not in line
+    card = render_card(record("1.001294"), aspects=["fee", "legal"], today=TODAY)
+    assert "19/2010/TT-BTC" not in card.split("Căn cứ pháp lý")[-1]
+    assert "Luật Phí và lệ phí" in card
