@@ -58,8 +58,11 @@ def unverified_mark(proc: Procedure, *fields: str) -> str:
 
 
 def marked(text: str, proc: Procedure, *fields: str) -> str:
-    """The text with its ' (chưa xác minh)' mark, unless the text already says it is not verified."""
-    return text if UNVERIFIED in text.lower() else text + unverified_mark(proc, *fields)
+    """The text with its ' (chưa xác minh)' mark, unless the text ends by saying it is not verified.
+    A text that says so of one part only ('… các mức khác chưa xác minh (áp dụng từ …)') is marked too:
+    the parts it gives were not checked either."""
+    ends_unverified = text.rstrip(" .;)…").lower().endswith(UNVERIFIED)
+    return text if ends_unverified else text + unverified_mark(proc, *fields)
 
 
 def _date(value: date) -> str:
