@@ -203,8 +203,11 @@ def name_idf(records: list) -> dict[str, float]:
 
 
 def _weighted_share(words: set[str], present: set[str], idf: dict[str, float]) -> float:
-    total = sum(idf.get(w, 0.0) for w in words)
-    return sum(idf.get(w, 0.0) for w in words & present) / total if total else 0.0
+    # Summed in a fixed order: a set's order changes with the hash seed, and so would the last bits of
+    # the features, the fitted models and the committed file.
+    ordered = sorted(words)
+    total = sum(idf.get(w, 0.0) for w in ordered)
+    return sum(idf.get(w, 0.0) for w in ordered if w in present) / total if total else 0.0
 
 
 def _family(records: list, candidates: list[int], words_ask: set[str], idf: dict[str, float]

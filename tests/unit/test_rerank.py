@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -57,6 +61,21 @@ def test_exported_trees_reproduce_scikit_learn() -> None:
     y = (x[:, 0] + 0.5 * x[:, 1] * x[:, 2] > 0).astype(int)
     trees = Trees.fit(["a", "b", "c"], x, y, np.ones(len(y)))  # raises if the export differs
     assert ((trees.logits(x) > 0) == y).mean() > 0.9
+
+
+def test_rarity_weighted_shares_do_not_depend_on_the_hash_seed() -> None:
+    # A set's order changes with the hash seed; a sum in that order changes in its last bits, and with it
+    # the reranker's features and the file `python -m knowledge.rerank` writes.
+    code = ("from knowledge.rerank import _weighted_share\n"
+            "words = 'cap lai doi the can cuoc giay phep xe quoc te'.split()\n"
+            "idf = {w: 1.0 / (i + 3) for i, w in enumerate(words)}\n"
+            "print(repr(_weighted_share(set(idf), {'cap', 'lai', 'xe', 'te', 'giay'}, idf)))")
+    outputs = {
+        subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": str(seed)},
+                       capture_output=True, text=True, check=True).stdout
+        for seed in range(8)
+    }
+    assert len(outputs) == 1
 
 
 @pytest.mark.slow
