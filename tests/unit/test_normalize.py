@@ -109,6 +109,55 @@ def test_slang_kept_beside_the_catalogue_term(
     assert must_contain in " ".join(abbreviations.expand(words(clean(question))))
 
 
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("tctn duoc bao lau", "trợ cấp thất nghiệp duoc bao lau"),
+        ("đóng bhtn", "đóng bảo hiểm thất nghiệp"),
+        ("xin gp ld cho nguoi nuoc ngoai", "xin giấy phép lao động cho nguoi nuoc ngoai"),
+        ("gia hạn gplđ", "gia hạn giấy phép lao động"),
+        ("gp xd nha o", "giấy phép xây dựng nha o"),
+        ("mất blx", "mất giấy phép lái xe"),
+        ("bang lai oto", "giấy phép lái xe ô tô"),
+        ("đổi bằng hạng A1", "đổi giấy phép lái xe hạng a1"),
+        ("dang ky hkd", "dang ky hộ kinh doanh"),
+        ("gp kd ho ca the", "đăng ký kinh doanh ho ca the"),
+        ("thanh lập công ty tnhh", "thanh lập công ty trách nhiệm hữu hạn"),
+        ("mat qsd dat", "mat quyền sử dụng dat"),
+        ("lam dkx xe may", "lam đăng ký xe xe may"),
+        ("tro cap btxh", "tro cap bảo trợ xã hội"),
+        ("che do ncc", "che do người có công"),
+        ("rut bhxh 1 lan", "hưởng bảo hiểm xã hội một lần"),
+        ("mat so bh", "mat sổ bảo hiểm xã hội"),
+        ("lam gks cho con", "lam giấy khai sinh cho con"),
+        ("ho so di nghia vu", "ho so nghĩa vụ quân sự"),
+    ],
+)
+def test_citizens_shorthand_is_spelt_out(abbreviations: Abbreviations, question: str, expected: str) -> None:
+    assert " ".join(abbreviations.expand(words(clean(question)))) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "must_contain"),
+    [
+        ("thi bằng B ở đâu", "thi bằng b giấy phép lái xe ở đâu"),
+        ("thi bang b2", "bằng b2 giấy phép lái xe"),
+        ("len tho cu can gi", "lên thổ cư chuyển mục đích sử dụng đất"),
+    ],
+)
+def test_licence_classes_and_land_use_slang_are_kept_beside_the_catalogue_term(
+    abbreviations: Abbreviations, question: str, must_contain: str
+) -> None:
+    assert must_contain in " ".join(abbreviations.expand(words(clean(question))))
+
+
+def test_short_shorthand_needs_its_own_word(abbreviations: Abbreviations) -> None:
+    # "bằng" alone (a diploma, or "by") and a licence class letter inside a word stay as typed
+    assert abbreviations.expand(["bằng", "tốt", "nghiệp"]) == ["bằng", "tốt", "nghiệp"]
+    assert abbreviations.expand(["bằng", "b2x"]) == ["bằng", "b2x"]
+    assert abbreviations.expand(["gpkdx", "tctnn"]) == ["gpkdx", "tctnn"]
+
+
 def test_abbreviations_match_whole_words_only(abbreviations: Abbreviations) -> None:
     assert abbreviations.expand(["cccdx", "mstt"]) == ["cccdx", "mstt"]
     # a term typed with different accents is a different word: 'sơ đồ' (diagram) is not 'sổ đỏ'
