@@ -52,6 +52,9 @@ GENERATED_CONFIDENCE_WEIGHT = 0.5
 # ranked by trees fitted on the other folds (in-sample rankings are right more often than new ones, so
 # a threshold set on them promises more precision than citizens get).
 FOLDS = 3
+# The encodings of the training questions (and of the passages it re-embeds) change in their last
+# bits with torch's thread count, and the fitted file with them: training always encodes with one.
+TRAINING_TORCH_THREADS = 1
 
 CANDIDATE_FEATURES = [
     "dense_full", "dense_ask", "dense_gap_full", "dense_gap_ask", "bm25_full", "bm25_ask",
@@ -476,12 +479,15 @@ def out_of_fold_rankings(searcher: Searcher) -> dict[str, Ranking]:
 
 
 def train(output: Path = RERANKER_FILE) -> RerankerModel:
+    import torch
+
     from knowledge.catalogue import load_catalogue
     from knowledge.embeddings import load_model
     from knowledge.index import build_index, load_index
     from knowledge.search import Searcher, load_confidence
 
     model = load_model()
+    torch.set_num_threads(TRAINING_TORCH_THREADS)
     build_index(model=model)
     searcher = Searcher(load_index(), model, load_confidence(), reranker=None)
     result = fit(prepare(searcher, training_questions(load_catalogue())))
