@@ -26,7 +26,7 @@ from types import ModuleType
 from typing import Literal
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from knowledge.config import Settings, get_settings
 from knowledge.importers import bqp, dvcqg, vinhbao
@@ -177,22 +177,46 @@ def load_curated_file(path: Path) -> Procedure:
     return procedure.model_copy(update={"curated": True, "performers": infer_performers(procedure)})
 
 
+def _share_fields_sets(record: Procedure, shapes: dict[frozenset[str], set[str]]) -> None:
+    """Let models whose data gave the same fields share one `model_fields_set`: pydantic keeps one set in
+    every model object (61,170 sets, 32 MiB for the catalogue, in 44 shapes). Only `exclude_unset` and
+    `model_fields_set` read it, and nothing here does; `model_copy` copies it before adding to it."""
+    pending: list[BaseModel] = [record]
+    while pending:
+        model = pending.pop()
+        shape = shapes.setdefault(frozenset(model.__pydantic_fields_set__), model.__pydantic_fields_set__)
+        object.__setattr__(model, "__pydantic_fields_set__", shape)
+        for value in model.__dict__.values():
+            if isinstance(value, BaseModel):
+                pending.append(value)
+            elif isinstance(value, list):
+                pending.extend(item for item in value if isinstance(item, BaseModel))
+
+
 def read_catalogue_file(path: Path) -> dict[str, Procedure]:
-    """The records of a catalogue file in the export format (JSON lines, gzipped or not)."""
-    try:
-        raw = path.read_bytes()
-        text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8")
-    except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError) as error:
-        raise CatalogueError(f"{path}: cannot read the catalogue file: {error}") from error
+    """The records of a catalogue file in the export format (JSON lines, gzipped or not).
+
+    Read line by line, each record's field sets shared as soon as it is parsed: the heap freed while
+    loading cannot be handed back when what stays is scattered through it (the whole text and its
+    lines, 90 MB, then the records' own sets). Measured after malloc_trim: 63 MiB RSS for the
+    catalogue, against 106 read whole with a set per model."""
     procedures: dict[str, Procedure] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            procedure = Procedure.model_validate_json(line)
-        except ValidationError as error:
-            raise CatalogueError(f"{path}:{number}: invalid record:\n{error}") from error
-        procedures[procedure.code] = procedure
+    shapes: dict[frozenset[str], set[str]] = {}
+    try:
+        with path.open("rb") as probe:
+            gzipped = probe.read(2) == b"\x1f\x8b"
+        with gzip.open(path, "rb") if gzipped else path.open("rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    procedure = Procedure.model_validate_json(line.decode("utf-8"))
+                except ValidationError as error:
+                    raise CatalogueError(f"{path}:{number}: invalid record:\n{error}") from error
+                _share_fields_sets(procedure, shapes)
+                procedures[procedure.code] = procedure
+    except (OSError, EOFError, UnicodeDecodeError) as error:
+        raise CatalogueError(f"{path}: cannot read the catalogue file: {error}") from error
     return procedures
 
 
