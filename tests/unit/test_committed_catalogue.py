@@ -76,10 +76,13 @@ def test_a_catalogue_file_is_read_plain_or_gzipped_and_a_bad_one_names_its_line(
         read_catalogue_file(tmp_path / "missing.jsonl.gz")
 
 
-def test_records_read_from_a_file_share_their_field_sets_and_still_copy_apart():
+def test_records_read_from_a_file_share_their_field_sets_and_texts_and_still_copy_apart():
     committed = read_catalogue_file(COMMITTED)
     shapes = {id(p.model_fields_set) for p in committed.values()}
     assert len(shapes) < 50 < len(committed)
+    limits = [c.time_limit for p in committed.values() for c in p.channels if c.time_limit]
+    notes = [limit.note for limit in limits if limit.note]
+    assert len({id(note) for note in notes}) == len(set(notes)) < len(notes)
     first = next(iter(committed.values()))
     changed = first.model_copy(update={"summary": "Tóm tắt"})
     assert "summary" in changed.model_fields_set and changed.model_fields_set is not first.model_fields_set
