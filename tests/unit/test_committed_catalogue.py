@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 from knowledge.catalogue import (
+    CatalogueError,
     build_catalogue,
     export_bytes,
+    export_line,
+    export_lines,
     load_catalogue,
     read_catalogue_file,
 )
@@ -52,6 +55,39 @@ def test_the_app_loads_the_committed_file_without_raw_data(tmp_path: Path):
     assert len(catalogue) == len(read_catalogue_file(COMMITTED)) >= 2849
     assert catalogue.get("1.004222").curated
     assert catalogue.get("1.008904").channels
+
+
+def test_a_catalogue_file_is_read_plain_or_gzipped_and_a_bad_one_names_its_line(tmp_path: Path):
+    source = Source(url="https://dichvucong.gov.vn")
+    records = [Procedure(code=f"1.00000{n}", name=f"Thủ tục {n}", source=source) for n in (1, 2)]
+    text = "".join(line + "\n\n" for line in export_lines(records))
+    plain, gzipped = tmp_path / "catalogue.jsonl", tmp_path / "catalogue.jsonl.gz"
+    plain.write_text(text, encoding="utf-8")
+    gzipped.write_bytes(export_bytes(records))
+    assert read_catalogue_file(plain) == read_catalogue_file(gzipped) == {p.code: p for p in records}
+
+    plain.write_text(text + '{"code": "1.000003"}\n', encoding="utf-8")
+    with pytest.raises(CatalogueError, match=r"catalogue.jsonl:5: invalid record"):
+        read_catalogue_file(plain)
+    gzipped.write_bytes(export_bytes(records)[:-12])
+    with pytest.raises(CatalogueError, match="cannot read the catalogue file"):
+        read_catalogue_file(gzipped)
+    with pytest.raises(CatalogueError, match="cannot read the catalogue file"):
+        read_catalogue_file(tmp_path / "missing.jsonl.gz")
+
+
+def test_records_read_from_a_file_share_their_field_sets_and_texts_and_still_copy_apart():
+    committed = read_catalogue_file(COMMITTED)
+    shapes = {id(p.model_fields_set) for p in committed.values()}
+    assert len(shapes) < 50 < len(committed)
+    limits = [c.time_limit for p in committed.values() for c in p.channels if c.time_limit]
+    notes = [limit.note for limit in limits if limit.note]
+    assert len({id(note) for note in notes}) == len(set(notes)) < len(notes)
+    first = next(iter(committed.values()))
+    changed = first.model_copy(update={"summary": "Tóm tắt"})
+    assert "summary" in changed.model_fields_set and changed.model_fields_set is not first.model_fields_set
+    reparsed = Procedure.model_validate_json(export_line(first))
+    assert first.model_dump(exclude_unset=True) == reparsed.model_dump(exclude_unset=True)
 
 
 def test_diff_shows_each_changed_fact():

@@ -209,6 +209,12 @@ def test_restorer_round_trips_through_json(tmp_path, normalizer: Normalizer) -> 
     loaded = DiacriticRestorer.load(path)
     tokens = ["lam", "giay", "khai", "sinh"]
     assert loaded.restore(tokens) == restorer.restore(tokens)
+    assert loaded.table == restorer.table
+    assert loaded.forms("khai sinh")[0] == ("khai sinh", restorer.forms("khai sinh")[0][1])
+    assert loaded.forms("qwzx") == []
+    again = tmp_path / "again.json"
+    loaded.save(again)
+    assert again.read_bytes() == path.read_bytes()
 
 
 @pytest.mark.parametrize("garbage", ["", "   ", "\x00\x01", "???!!!", "😀😀", "a" * 20_000, "\udcff"])
