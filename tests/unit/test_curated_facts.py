@@ -77,3 +77,14 @@ def test_household_health_insurance_no_longer_states_the_repealed_decree_as_a_ch
     card = render_card(proc, today=TODAY)
     assert "nay đã được thay bằng Nghị định 188/2025/NĐ-CP, mức giảm hiện hành chưa xác minh" in card
     assert "Điều 15 Luật Bảo hiểm y tế sửa đổi bởi Luật 51/2024/QH15" in card
+
+
+def test_disability_assessment_documents_and_time_of_circular_01_2019() -> None:
+    proc = record("1.001699")
+    card = render_card(proc, aspects=["documents", "time"], today=TODAY)
+    assert "Hồ sơ cần chuẩn bị:\n• Đơn đề nghị xác định" in card and "Mẫu số 01" in card  # Điều 4
+    assert "kết luận của Hội đồng Giám định y khoa" in card and "trước ngày 01/6/2012" in card
+    assert "• Trực tiếp: 25 ngày làm việc" in card and "chưa xác minh) thời hạn" not in card
+    (channel,) = proc.channels
+    assert "khoản 2 Điều 5" in channel.time_limit.note and "khoản 1 Điều 6" in channel.time_limit.note
+    assert {"documents", "time_limit"}.isdisjoint(proc.unverified) and "legal_basis" in proc.unverified
