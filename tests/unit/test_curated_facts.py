@@ -88,3 +88,39 @@ def test_disability_assessment_documents_and_time_of_circular_01_2019() -> None:
     (channel,) = proc.channels
     assert "khoản 2 Điều 5" in channel.time_limit.note and "khoản 1 Điều 6" in channel.time_limit.note
     assert {"documents", "time_limit"}.isdisjoint(proc.unverified) and "legal_basis" in proc.unverified
+
+
+def _block(card: str, title: str) -> str:
+    (block,) = [part for part in card.split("\n\n") if part.startswith(title)]
+    return block
+
+
+def test_monthly_social_allowance_follows_decree_335_2026() -> None:
+    proc = record("1.001776")
+    card = render_card(proc, today=TODAY)
+    assert "540.000 đồng/tháng (khoản 2 Điều 4 Nghị định 335/2026/NĐ-CP)" in card
+    documents = _block(card, "Hồ sơ")
+    assert documents.startswith("Hồ sơ cần chuẩn bị:")  # Điều 7, no 'chưa xác minh' mark
+    assert "Mẫu số 01 Phụ lục Nghị định 335/2026/NĐ-CP" in documents and "Mẫu số 02" in documents
+    assert "Giấy xác nhận khuyết tật" not in documents  # not in Điều 7
+    assert all(channel.time_limit.text() == "7 ngày làm việc" for channel in proc.channels)  # khoản 2 Điều 8
+    assert "bất kỳ Bộ phận Một cửa" in proc.agency and "niêm yết" not in card
+    codes = [ref.code for ref in proc.legal_basis]
+    assert "335/2026/NĐ-CP" in codes and "20/2021/NĐ-CP" not in codes  # khoản 2 Điều 32
+    assert _block(card, "Căn cứ pháp lý").startswith("Căn cứ pháp lý:") and proc.unverified == ["fees"]
+
+
+def test_funeral_support_follows_article_11_of_decree_335_2026() -> None:
+    proc = record("1.001731")
+    card = render_card(proc, today=TODAY)
+    documents = _block(card, "Hồ sơ")
+    assert documents == (
+        "Hồ sơ cần chuẩn bị:\n• Tờ khai đề nghị hỗ trợ chi phí mai táng "
+        "(1 bản chính; Mẫu số 03 Phụ lục Nghị định 335/2026/NĐ-CP)"
+    )  # điểm a khoản 3 Điều 11: no copy of the death certificate any more
+    assert all(channel.time_limit.text() == "3 ngày làm việc" for channel in proc.channels)  # điểm a khoản 3
+    assert "tối thiểu 10.800.000 đồng" in card  # khoản 2 Điều 11 × khoản 2 Điều 4
+    conditions = _block(card, "Điều kiện")
+    assert conditions.startswith("Điều kiện:") and "từ đủ 75 tuổi" in conditions
+    assert "80 tuổi" not in conditions
+    assert "Miễn phí (chưa xác minh)" in card
