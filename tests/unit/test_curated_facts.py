@@ -124,3 +124,11 @@ def test_funeral_support_follows_article_11_of_decree_335_2026() -> None:
     assert conditions.startswith("Điều kiện:") and "từ đủ 75 tuổi" in conditions
     assert "80 tuổi" not in conditions
     assert "Miễn phí (chưa xác minh)" in card
+
+
+def test_household_health_insurance_states_the_base_salary_of_decree_161_2026() -> None:
+    proc = record("1.001939")
+    card = render_card(proc, today=TODAY)
+    assert "2.530.000 đồng/tháng (khoản 2 Điều 3 Nghị định 161/2026/NĐ-CP)" in card
+    assert "2.340.000" not in card and "161/2026/NĐ-CP" in [ref.code for ref in proc.legal_basis]
+    assert "fees" in proc.unverified  # the 4,5% and 70/60/50/40% of Nghị định 188/2025 were not read
