@@ -132,3 +132,18 @@ def test_household_health_insurance_states_the_base_salary_of_decree_161_2026() 
     assert "2.530.000 đồng/tháng (khoản 2 Điều 3 Nghị định 161/2026/NĐ-CP)" in card
     assert "2.340.000" not in card and "161/2026/NĐ-CP" in [ref.code for ref in proc.legal_basis]
     assert "fees" in proc.unverified  # the 4,5% and 70/60/50/40% of Nghị định 188/2025 were not read
+
+
+def test_work_accident_and_occupational_disease_dossiers_and_time_of_articles_57_to_59() -> None:
+    old_papers = {"TL.tai-nan-lao-dong": "Biên bản điều tra", "TL.benh-nghe-nghiep": "Biên bản đo"}
+    for code, old_paper in old_papers.items():
+        proc = record(code)
+        documents = _block(render_card(proc, aspects=["documents"], today=TODAY), "Hồ sơ")
+        assert "Sổ bảo hiểm xã hội" in documents and "trích sao hồ sơ bệnh án" in documents  # Điều 57, 58
+        assert old_paper not in documents and "theo mẫu của Bảo hiểm xã hội Việt Nam" in documents
+        assert all(channel.time_limit.text() == "10 ngày" for channel in proc.channels)  # khoản 2 Điều 59
+        assert "30 ngày" in proc.channels[0].time_limit.note  # khoản 1 Điều 59
+        assert "(Điều 48)" in proc.result[0] and "(Điều 49)" in proc.result[0]
+        assert {"time_limit", "result"}.isdisjoint(proc.unverified) and "documents" in proc.unverified
+    disease = render_card(record("TL.benh-nghe-nghiep"), aspects=["documents"], today=TODAY)
+    assert "Giấy khám bệnh nghề nghiệp – Khi không điều trị nội trú" in disease
