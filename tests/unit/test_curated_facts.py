@@ -147,3 +147,12 @@ def test_work_accident_and_occupational_disease_dossiers_and_time_of_articles_57
         assert {"time_limit", "result"}.isdisjoint(proc.unverified) and "documents" in proc.unverified
     disease = render_card(record("TL.benh-nghe-nghiep"), aspects=["documents"], today=TODAY)
     assert "Giấy khám bệnh nghề nghiệp – Khi không điều trị nội trú" in disease
+
+
+def test_emergency_housing_support_follows_articles_12_and_13_of_decree_335_2026() -> None:
+    proc = record("TL.ho-tro-khan-cap")
+    card = render_card(proc, today=TODAY)
+    assert "làm nhà ở thấp nhất 40.000.000 đồng/hộ" in card and "sửa chữa nhà ở thấp nhất 20.000.000" in card
+    assert "Tờ khai" not in card and "khoản 1 Điều 13" in card  # the commune draws up the list itself
+    assert [ref.code for ref in proc.legal_basis] == ["335/2026/NĐ-CP"]  # Nghị định 20/2021 repealed
+    assert "agency" not in proc.unverified and "channels" in proc.unverified
