@@ -156,3 +156,22 @@ def test_emergency_housing_support_follows_articles_12_and_13_of_decree_335_2026
     assert "Tờ khai" not in card and "khoản 1 Điều 13" in card  # the commune draws up the list itself
     assert [ref.code for ref in proc.legal_basis] == ["335/2026/NĐ-CP"]  # Nghị định 20/2021 repealed
     assert "agency" not in proc.unverified and "channels" in proc.unverified
+
+
+def test_social_pension_follows_article_31_of_decree_335_2026() -> None:
+    proc = record("1.014027")
+    card = render_card(proc, today=TODAY)
+    assert "540.000 đồng/tháng" in card and "khoản 1 Điều 31 Nghị định 335/2026/NĐ-CP" in card
+    assert "Mẫu số 01 Phụ lục Nghị định 335/2026/NĐ-CP" in _block(card, "Hồ sơ")  # not Nghị định 176
+    assert all(channel.time_limit.text() == "7 ngày làm việc" for channel in proc.channels)  # was 10
+    assert "từ đủ 75 tuổi" in _block(card, "Điều kiện").lower()  # khoản 1 Điều 21 Luật BHXH 2024
+    assert proc.curated and proc.unverified == ["fees", "online"]
+
+
+def test_social_pension_funeral_support_follows_article_31_of_decree_335_2026() -> None:
+    proc = record("1.014028")
+    card = render_card(proc, today=TODAY)
+    assert "Mẫu số 03 Phụ lục Nghị định 335/2026/NĐ-CP" in _block(card, "Hồ sơ")  # was Mẫu số 02
+    assert "tối thiểu 10.800.000 đồng" in card  # 20 × 540.000 đ
+    assert all(channel.time_limit.text() == "3 ngày làm việc" for channel in proc.channels)
+    assert "agency" in proc.unverified  # the index cuts the sentence before the deciding officer
