@@ -88,3 +88,90 @@ def test_disability_assessment_documents_and_time_of_circular_01_2019() -> None:
     (channel,) = proc.channels
     assert "khoản 2 Điều 5" in channel.time_limit.note and "khoản 1 Điều 6" in channel.time_limit.note
     assert {"documents", "time_limit"}.isdisjoint(proc.unverified) and "legal_basis" in proc.unverified
+
+
+def _block(card: str, title: str) -> str:
+    (block,) = [part for part in card.split("\n\n") if part.startswith(title)]
+    return block
+
+
+def test_monthly_social_allowance_follows_decree_335_2026() -> None:
+    proc = record("1.001776")
+    card = render_card(proc, today=TODAY)
+    assert "540.000 đồng/tháng (khoản 2 Điều 4 Nghị định 335/2026/NĐ-CP)" in card
+    documents = _block(card, "Hồ sơ")
+    assert documents.startswith("Hồ sơ cần chuẩn bị:")  # Điều 7, no 'chưa xác minh' mark
+    assert "Mẫu số 01 Phụ lục Nghị định 335/2026/NĐ-CP" in documents and "Mẫu số 02" in documents
+    assert "Giấy xác nhận khuyết tật" not in documents  # not in Điều 7
+    assert all(channel.time_limit.text() == "7 ngày làm việc" for channel in proc.channels)  # khoản 2 Điều 8
+    assert "bất kỳ Bộ phận Một cửa" in proc.agency and "niêm yết" not in card
+    codes = [ref.code for ref in proc.legal_basis]
+    assert "335/2026/NĐ-CP" in codes and "20/2021/NĐ-CP" not in codes  # khoản 2 Điều 32
+    assert _block(card, "Căn cứ pháp lý").startswith("Căn cứ pháp lý:") and proc.unverified == ["fees"]
+
+
+def test_funeral_support_follows_article_11_of_decree_335_2026() -> None:
+    proc = record("1.001731")
+    card = render_card(proc, today=TODAY)
+    documents = _block(card, "Hồ sơ")
+    assert documents == (
+        "Hồ sơ cần chuẩn bị:\n• Tờ khai đề nghị hỗ trợ chi phí mai táng "
+        "(1 bản chính; Mẫu số 03 Phụ lục Nghị định 335/2026/NĐ-CP)"
+    )  # điểm a khoản 3 Điều 11: no copy of the death certificate any more
+    assert all(channel.time_limit.text() == "3 ngày làm việc" for channel in proc.channels)  # điểm a khoản 3
+    assert "tối thiểu 10.800.000 đồng" in card  # khoản 2 Điều 11 × khoản 2 Điều 4
+    conditions = _block(card, "Điều kiện")
+    assert conditions.startswith("Điều kiện:") and "từ đủ 75 tuổi" in conditions
+    assert "80 tuổi" not in conditions
+    assert "Miễn phí (chưa xác minh)" in card
+
+
+def test_household_health_insurance_states_the_base_salary_of_decree_161_2026() -> None:
+    proc = record("1.001939")
+    card = render_card(proc, today=TODAY)
+    assert "2.530.000 đồng/tháng (khoản 2 Điều 3 Nghị định 161/2026/NĐ-CP)" in card
+    assert "2.340.000" not in card and "161/2026/NĐ-CP" in [ref.code for ref in proc.legal_basis]
+    assert "fees" in proc.unverified  # the 4,5% and 70/60/50/40% of Nghị định 188/2025 were not read
+
+
+def test_work_accident_and_occupational_disease_dossiers_and_time_of_articles_57_to_59() -> None:
+    old_papers = {"TL.tai-nan-lao-dong": "Biên bản điều tra", "TL.benh-nghe-nghiep": "Biên bản đo"}
+    for code, old_paper in old_papers.items():
+        proc = record(code)
+        documents = _block(render_card(proc, aspects=["documents"], today=TODAY), "Hồ sơ")
+        assert "Sổ bảo hiểm xã hội" in documents and "trích sao hồ sơ bệnh án" in documents  # Điều 57, 58
+        assert old_paper not in documents and "theo mẫu của Bảo hiểm xã hội Việt Nam" in documents
+        assert all(channel.time_limit.text() == "10 ngày" for channel in proc.channels)  # khoản 2 Điều 59
+        assert "30 ngày" in proc.channels[0].time_limit.note  # khoản 1 Điều 59
+        assert "(Điều 48)" in proc.result[0] and "(Điều 49)" in proc.result[0]
+        assert {"time_limit", "result"}.isdisjoint(proc.unverified) and "documents" in proc.unverified
+    disease = render_card(record("TL.benh-nghe-nghiep"), aspects=["documents"], today=TODAY)
+    assert "Giấy khám bệnh nghề nghiệp – Khi không điều trị nội trú" in disease
+
+
+def test_emergency_housing_support_follows_articles_12_and_13_of_decree_335_2026() -> None:
+    proc = record("TL.ho-tro-khan-cap")
+    card = render_card(proc, today=TODAY)
+    assert "làm nhà ở thấp nhất 40.000.000 đồng/hộ" in card and "sửa chữa nhà ở thấp nhất 20.000.000" in card
+    assert "Tờ khai" not in card and "khoản 1 Điều 13" in card  # the commune draws up the list itself
+    assert [ref.code for ref in proc.legal_basis] == ["335/2026/NĐ-CP"]  # Nghị định 20/2021 repealed
+    assert "agency" not in proc.unverified and "channels" in proc.unverified
+
+
+def test_social_pension_follows_article_31_of_decree_335_2026() -> None:
+    proc = record("1.014027")
+    card = render_card(proc, today=TODAY)
+    assert "540.000 đồng/tháng" in card and "khoản 1 Điều 31 Nghị định 335/2026/NĐ-CP" in card
+    assert "Mẫu số 01 Phụ lục Nghị định 335/2026/NĐ-CP" in _block(card, "Hồ sơ")  # not Nghị định 176
+    assert all(channel.time_limit.text() == "7 ngày làm việc" for channel in proc.channels)  # was 10
+    assert "từ đủ 75 tuổi" in _block(card, "Điều kiện").lower()  # khoản 1 Điều 21 Luật BHXH 2024
+    assert proc.curated and proc.unverified == ["fees", "online"]
+
+
+def test_social_pension_funeral_support_follows_article_31_of_decree_335_2026() -> None:
+    proc = record("1.014028")
+    card = render_card(proc, today=TODAY)
+    assert "Mẫu số 03 Phụ lục Nghị định 335/2026/NĐ-CP" in _block(card, "Hồ sơ")  # was Mẫu số 02
+    assert "tối thiểu 10.800.000 đồng" in card  # 20 × 540.000 đ
+    assert all(channel.time_limit.text() == "3 ngày làm việc" for channel in proc.channels)
+    assert "agency" in proc.unverified  # the index cuts the sentence before the deciding officer

@@ -194,6 +194,6 @@ def test_catalogue_keeps_the_national_record_where_a_crawl_has_the_code() -> Non
     from knowledge.catalogue import load_catalogue
 
     catalogue = load_catalogue()
-    assert catalogue.imported.origins["1.014027"] == "vinhbao"
+    assert catalogue.imported.origins["1.010824"] == "vinhbao"
     assert catalogue.imported.origins["1.011609"] == "dvcqg"  # in the handbook too: the portal's record
-    assert catalogue["1.014027"].source.origin == "vinhbao"
+    assert catalogue["1.010824"].source.origin == "vinhbao"
