@@ -195,6 +195,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| last index build ({manifest.embedded} of {manifest.passages} passages embedded) | "
               f"{manifest.build_seconds:.1f} s |")
     encoder = "TorchScript, frozen" if searcher.query_encoder.traced else "SentenceTransformer.encode"
+    if searcher.query_encoder.saved:
+        encoder += ", saved beside the index (no sentence-transformers)"
     print(f"| query encoder | {encoder} |")
     print(f"| CPU threads (torch) | {os.environ.get('TTHC_TORCH_THREADS', '1')} of {os.cpu_count()} |")
 

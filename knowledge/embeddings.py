@@ -19,6 +19,7 @@ exactly the same tokens and vectors as with the full vocabulary (see `kept_piece
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import struct
@@ -448,6 +449,20 @@ def encode_queries(model: SentenceTransformer, texts: list[str]) -> np.ndarray:
     ).astype(np.float32)
 
 
+QUERY_ENCODER_FILE, QUERY_ENCODER_META = "query_encoder.pt", "query_encoder.json"
+QUERY_ENCODER_FORMAT = 1  # bump when the traced module's inputs or outputs change
+_WARM_UP = ("khai sinh", "thủ tục cấp lại giấy chứng nhận quyền sử dụng đất bị mất " * 3)
+
+
+@dataclass
+class SavedQueryEncoder:
+    """A frozen traced transformer from `load_query_encoder`, with the model folder's own tokenizer."""
+
+    traced: object  # torch.jit.ScriptModule
+    tokenizer: object  # tokenizers.Tokenizer, truncating at max_seq_length
+    prompt: str
+
+
 class QueryEncoder:
     """One query at a time, the fast way: the same vector as `encode_queries`, in about 3/4 of the CPU
     time (14 against 18.5 ms a query, measured).
@@ -458,13 +473,22 @@ class QueryEncoder:
     text has no padding, so the attention mask is all ones and the pooling is a plain mean. Models
     that are not transformer + mean pooling + normalisation, a failed trace, or
     `TTHC_TRACED_QUERY_ENCODER=0` fall back to `encode_queries`.
+
+    Built from a loaded model, it traces it; built from a `SavedQueryEncoder` (`load_query_encoder`),
+    it needs neither sentence-transformers nor transformers, only torch and tokenizers.
     """
 
-    def __init__(self, model: SentenceTransformer) -> None:
+    def __init__(
+        self, model: SentenceTransformer | None = None, saved: SavedQueryEncoder | None = None
+    ) -> None:
+        if (model is None) == (saved is None):
+            raise ValueError("a QueryEncoder needs either a model or a saved encoder")
         self.model = model
-        self.prompt = _prompt(model, "query", QUERY_PROMPT)
-        self._traced = None
-        if os.environ.get("TTHC_TRACED_QUERY_ENCODER", "1") != "0" and _is_mean_pooled(model):
+        self._tokenizer = saved.tokenizer if saved else None
+        self.prompt = saved.prompt if saved else _prompt(model, "query", QUERY_PROMPT)
+        self._traced = saved.traced if saved else None
+        enabled = os.environ.get("TTHC_TRACED_QUERY_ENCODER", "1") != "0"
+        if model is not None and enabled and _is_mean_pooled(model):
             try:
                 self._traced = self._trace()
             except Exception:  # an unusual architecture: the ordinary path still gives the same vectors
@@ -474,26 +498,32 @@ class QueryEncoder:
     def traced(self) -> bool:
         return self._traced is not None
 
+    @property
+    def saved(self) -> bool:
+        """Loaded from a saved trace, without the sentence-transformers model."""
+        return self.model is None
+
     def _input_ids(self, text: str):
+        if self._tokenizer is not None:
+            import torch
+
+            return torch.tensor([self._tokenizer.encode(self.prompt + text).ids], dtype=torch.long)
         tokenizer = self.model[0].tokenizer
         return tokenizer(
             [self.prompt + text], truncation=True, max_length=self.model.max_seq_length, return_tensors="pt",
         )["input_ids"]
 
     def _trace(self):
-        import warnings
-
         import torch
 
-        transformer = self.model[0].auto_model
-        example = self._input_ids("thủ tục đăng ký khai sinh cho con")
-        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # TorchScript's notes on the traced Python branches
-            traced = torch.jit.trace(transformer, (example,), strict=False, check_trace=False)
-            traced = torch.jit.freeze(traced.eval())
-        for text in ("khai sinh", "thủ tục cấp lại giấy chứng nhận quyền sử dụng đất bị mất " * 3):
-            self._forward(traced, self._input_ids(text))  # the first runs of a shape are slow
+        with torch.inference_mode(False), torch.no_grad():
+            traced = torch.jit.freeze(_traced_transformer(self.model, self.prompt))
+        self._warm_up(traced)
         return traced
+
+    def _warm_up(self, traced) -> None:
+        for text in _WARM_UP:
+            self._forward(traced, self._input_ids(text))  # the first runs of a shape are slow
 
     @staticmethod
     def _forward(traced, input_ids) -> np.ndarray:
@@ -510,6 +540,173 @@ class QueryEncoder:
         if self._traced is None:
             return encode_queries(self.model, [text])
         return self._forward(self._traced, self._input_ids(text))
+
+
+def _traced_transformer(model: SentenceTransformer, prompt: str):
+    """The model's transformer traced with TorchScript (not frozen): input ids in, hidden states out."""
+    import warnings
+
+    import torch
+
+    tokenizer = model[0].tokenizer
+    example = tokenizer([prompt + "thủ tục đăng ký khai sinh cho con"], return_tensors="pt")["input_ids"]
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TorchScript's notes on the traced Python branches
+        return torch.jit.trace(model[0].auto_model, (example,), strict=False, check_trace=False).eval()
+
+
+def _torch_version() -> str:
+    import torch
+
+    return str(torch.__version__)
+
+
+def _encoder_meta(model_name: str, prompt: str, max_seq_length: int, size: int, parameters: dict) -> dict:
+    return {
+        "format": QUERY_ENCODER_FORMAT,
+        "model": model_identity(model_name),
+        "torch": _torch_version(),
+        "prompt": prompt,
+        "max_seq_length": max_seq_length,
+        "bytes": size,
+        "parameters": parameters,  # name -> shape, read from the model folder's model.safetensors
+    }
+
+
+def _set_parameter(module, name: str, value) -> None:
+    import torch
+
+    *path, last = name.split(".")
+    for part in path:
+        module = getattr(module, part)
+    setattr(module, last, torch.nn.Parameter(value, requires_grad=False))
+
+
+def save_query_encoder(model: SentenceTransformer, folder: Path, model_name: str) -> bool:
+    """Trace `model` (loaded from `model_name`) and save the trace in `folder` with what loading checks.
+
+    The trace is saved without the weights that the model folder's model.safetensors holds (a
+    placeholder each); `load_query_encoder` maps them from that file. So the file is small, and only
+    the pages of the weights that queries use are resident, shared with every process mapping them
+    (a saved frozen module instead is read whole onto the heap: measured 350 against 202 MiB).
+    The module is written first and its description (model identity, torch version, prompt,
+    truncation, the weights' shapes) last, both by rename, so that a half-written pair is never
+    taken as current. Returns False when the model cannot be traced or the folder is not writable
+    (queries then take the sentence-transformers path)."""
+    import torch
+    from safetensors import safe_open
+
+    weights = Path(model_name) / "model.safetensors"
+    if os.environ.get("TTHC_TRACED_QUERY_ENCODER", "1") == "0" or not _is_mean_pooled(model):
+        return False
+    prompt = _prompt(model, "query", QUERY_PROMPT)
+    try:
+        traced = _traced_transformer(model, prompt)
+        with safe_open(str(weights), framework="pt") as stored:
+            names = set(stored.keys())
+            parameters = {
+                name: list(stored.get_slice(name).get_shape())
+                for name, _ in traced.named_parameters()
+                if name in names
+            }
+        for name in parameters:
+            _set_parameter(traced, name, torch.empty(0))
+    except Exception:  # an unusual architecture or no safetensors file: the model path still works
+        logger.warning("query encoder: could not trace %s for saving", model_name, exc_info=True)
+        return False
+    folder = Path(folder)
+    module, meta = folder / QUERY_ENCODER_FILE, folder / QUERY_ENCODER_META
+    try:
+        meta.unlink(missing_ok=True)
+        staging = module.with_name(module.name + f".tmp-{os.getpid()}")
+        torch.jit.save(traced, str(staging))
+        os.replace(staging, module)
+        size = module.stat().st_size
+        description = _encoder_meta(model_name, prompt, int(model.max_seq_length), size, parameters)
+        staging = meta.with_name(meta.name + f".tmp-{os.getpid()}")
+        staging.write_text(json.dumps(description, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(staging, meta)
+    except OSError:
+        logger.warning("query encoder: could not save it in %s", folder, exc_info=True)
+        return False
+    logger.info("query encoder saved to %s", module)
+    return True
+
+
+def _saved_meta(folder: Path, model_name: str) -> tuple[dict | None, str]:
+    """The description of the encoder saved in `folder`, or None and why it cannot be used."""
+    try:
+        meta = json.loads((Path(folder) / QUERY_ENCODER_META).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, "none saved"
+    except (OSError, ValueError):
+        return None, "its description is unreadable"
+    if not isinstance(meta, dict) or meta.get("format") != QUERY_ENCODER_FORMAT or "parameters" not in meta:
+        return None, "an older format"
+    if meta.get("model") != model_identity(model_name):
+        return None, f"traced from {meta.get('model')}, not {model_identity(model_name)}"
+    if meta.get("torch") != _torch_version():
+        return None, f"saved by torch {meta.get('torch')}"
+    try:
+        size = (Path(folder) / QUERY_ENCODER_FILE).stat().st_size
+    except OSError:
+        return None, "the module file is missing"
+    if size != meta.get("bytes"):
+        return None, "the module file was replaced"
+    return meta, ""
+
+
+def query_encoder_is_current(folder: Path, model_name: str) -> bool:
+    return _saved_meta(folder, model_name)[0] is not None
+
+
+_logged_fallbacks: set[str] = set()
+
+
+def _log_fallback(folder: Path, reason: str) -> None:
+    if reason not in _logged_fallbacks:  # once per process and reason
+        _logged_fallbacks.add(reason)
+        logger.warning(
+            "query encoder in %s not used (%s): loading the sentence-transformers model", folder, reason
+        )
+
+
+def load_query_encoder(folder: Path, model_name: str) -> QueryEncoder | None:
+    """The query encoder saved in `folder` by `save_query_encoder`: the trace, given the weights of
+    the model folder's model.safetensors and frozen, tokenizing with its tokenizer.json alone. None
+    (logged once) when it is missing, was traced from another model or torch, or does not load: the
+    caller then loads the model. `TTHC_TRACED_QUERY_ENCODER=0` also gives None."""
+    if os.environ.get("TTHC_TRACED_QUERY_ENCODER", "1") == "0":
+        return None
+    meta, reason = _saved_meta(folder, model_name)
+    if meta is None:
+        _log_fallback(folder, reason)
+        return None
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    set_torch_threads()
+    import torch
+    from safetensors.torch import load_file
+    from tokenizers import Tokenizer
+
+    try:
+        tokenizer = Tokenizer.from_file(str(Path(model_name) / "tokenizer.json"))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(int(meta["max_seq_length"]))
+        traced = torch.jit.load(str(Path(folder) / QUERY_ENCODER_FILE), map_location="cpu").eval()
+        weights = load_file(str(Path(model_name) / "model.safetensors"))  # mapped, not read
+        for name, shape in meta["parameters"].items():
+            if list(weights[name].shape) != shape:
+                raise ValueError(f"{name} has shape {list(weights[name].shape)}, traced with {shape}")
+            _set_parameter(traced, name, weights[name])
+        del weights
+        with torch.inference_mode(False), torch.no_grad():
+            traced = torch.jit.freeze(traced)
+        encoder = QueryEncoder(saved=SavedQueryEncoder(traced, tokenizer, str(meta["prompt"])))
+        encoder._warm_up(traced)
+    except Exception as error:  # a damaged file: the model still gives the same vectors
+        _log_fallback(folder, f"it does not load: {type(error).__name__}: {error}")
+        return None
+    return encoder
 
 
 def _is_mean_pooled(model: SentenceTransformer) -> bool:

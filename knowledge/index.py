@@ -12,6 +12,9 @@ Files under `settings.index_dir`:
 - `bm25/`: BM25 over unaccented syllables and syllable bigrams of name, aliases, summary, field, with
   the catalogue's own abbreviations spelt out ("sổ BHXH" reads as a question's "sổ bảo hiểm xã hội").
 - `restore.json`: the diacritic-restoration table learned from the catalogue's text.
+- `query_encoder.pt` + `query_encoder.json`: the model's transformer traced with TorchScript and what
+  it was traced from (knowledge.embeddings), so that the search loads queries' encoder without
+  sentence-transformers; rewritten when the model's fingerprint or torch changes.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from knowledge.config import get_settings
-from knowledge.embeddings import model_identity
+from knowledge.embeddings import model_identity, query_encoder_is_current
 from knowledge.normalize import (
     ABBREVIATIONS_FILE,
     Abbreviations,
@@ -98,7 +101,7 @@ class Manifest(BaseModel):
 class IndexInfo:
     records: int
     model: str
-    state: str  # "built" or "up to date"
+    state: str  # "built", "up to date" or "up to date, query encoder saved"
     seconds: float
 
 
@@ -246,7 +249,13 @@ def build_index(
     with _build_lock(index_dir):  # a concurrent build of the same index waits, then finds it current
         if not force and is_current(index_dir, catalogue.content_hash, model_name):
             logger.info("index at %s is up to date", index_dir)
-            return IndexInfo(len(catalogue), model_name, "up to date", time.perf_counter() - started)
+            state = "up to date"
+            if not query_encoder_is_current(index_dir, model_name):
+                from knowledge.embeddings import load_model, save_query_encoder
+
+                if save_query_encoder(model or load_model(model_name), index_dir, model_name):
+                    state += ", query encoder saved"
+            return IndexInfo(len(catalogue), model_name, state, time.perf_counter() - started)
         return _build(catalogue, model, model_name, index_dir, progress, started)
 
 
@@ -270,7 +279,7 @@ def _build(
     progress: bool,
     started: float,
 ) -> IndexInfo:
-    from knowledge.embeddings import load_model
+    from knowledge.embeddings import load_model, save_query_encoder
 
     procedures = list(catalogue)
     if not procedures:
@@ -291,6 +300,7 @@ def _build(
     _build_bm25(procedures).save(str(staging / "bm25"))
     reuse = _previous_vectors(index_dir, model_name)
     passages, embedded = _build_dense(procedures, model, staging, progress, reuse)
+    save_query_encoder(model, staging, model_name)
 
     manifest = Manifest(
         format=INDEX_FORMAT,

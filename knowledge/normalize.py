@@ -14,6 +14,8 @@ import importlib.util
 import json
 import math
 import re
+import sys
+import types
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
@@ -59,10 +61,32 @@ def has_diacritics(text: str) -> bool:
     return strip_accents(text) != text
 
 
+# Imported by underthesea's own __init__ though the project never uses them: its translation
+# pipeline imports transformers (0.4 s, about 20 MiB) whenever that is installed.
+UNUSED_UNDERTHESEA = ("underthesea.pipeline.translate",)
+
+
+def underthesea() -> types.ModuleType:
+    """The underthesea package, imported without the pipelines of `UNUSED_UNDERTHESEA`.
+
+    They are marked missing while the package initialises (underthesea then sets them to None, as
+    when their dependencies are not installed), and unmarked after: importing one by name still works.
+    """
+    if "underthesea" not in sys.modules:
+        blocked = [name for name in UNUSED_UNDERTHESEA if name not in sys.modules]
+        sys.modules.update(dict.fromkeys(blocked))
+        try:
+            importlib.import_module("underthesea")
+        finally:
+            for name in blocked:
+                if name in sys.modules and sys.modules[name] is None:
+                    del sys.modules[name]
+    return sys.modules["underthesea"]
+
+
 def clean(text: str) -> str:
     """NFC, no control characters, bounded length, underthesea's text_normalize, lower case."""
-    from underthesea import text_normalize
-
+    text_normalize = underthesea().text_normalize
     text = unicodedata.normalize("NFC", str(text))[:MAX_QUERY_CHARS]
     text = _CONTROL.sub(" ", text)
     text = " ".join(text.split())

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from knowledge.normalize import strip_accents
+from knowledge.normalize import strip_accents, underthesea
 
 MIN_ASK_WORDS = 12  # an asking sentence shorter than this borrows the sentence before it (it names the topic)
 LONG_MESSAGE_WORDS = 18  # shorter messages are read whole
@@ -31,10 +31,8 @@ _CLAUSE_END = re.compile(r"(?<=[.?!;])\s+|\n+")
 
 def sentences(text: str) -> list[str]:
     """Sentences of a message: underthesea's tokenizer, then hard breaks and semicolons."""
-    from underthesea import sent_tokenize
-
     pieces = []
-    for sentence in sent_tokenize(text):
+    for sentence in underthesea().sent_tokenize(text):
         pieces.extend(part.strip() for part in _CLAUSE_END.split(sentence) if part.strip())
     return pieces
 

@@ -463,7 +463,7 @@ def out_of_fold_rankings(searcher: Searcher) -> dict[str, Ranking]:
     from knowledge.catalogue import get_catalogue
     from knowledge.search import Searcher, reranked
 
-    first_stage = Searcher(searcher.index, searcher.model, searcher.confidence, reranker=None)
+    first_stage = Searcher(searcher.index, searcher.query_encoder, searcher.confidence, reranker=None)
     prepared = prepare(first_stage, training_questions(get_catalogue()))
     fold_rankers = [_fit_trees([p for p in prepared if p.number % FOLDS != f]) for f in range(FOLDS)]
     cx, cy, cw = _confidence_rows(prepared, fold_rankers)

@@ -30,6 +30,7 @@ from knowledge.normalize import NormalizedText, Normalizer, default_abbreviation
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from knowledge.embeddings import QueryEncoder
     from knowledge.index import LoadedIndex
     from knowledge.rerank import Logistic, RerankerModel, View
 
@@ -105,13 +106,13 @@ def _top_two(values: np.ndarray) -> tuple[float, float]:
 
 
 class Searcher:
-    def __init__(self, index: LoadedIndex, model: SentenceTransformer,
+    def __init__(self, index: LoadedIndex, model: SentenceTransformer | QueryEncoder,
                  confidence: ConfidenceModel | None = None, reranker: RerankerModel | None = None) -> None:
+        """`model`: the embedding model, or its query encoder (`load_query_encoder`)."""
         from knowledge.embeddings import QueryEncoder
 
         self.index = index
-        self.model = model
-        self.query_encoder = QueryEncoder(model)
+        self.query_encoder = model if isinstance(model, QueryEncoder) else QueryEncoder(model)
         self.normalizer = Normalizer(default_abbreviations(), index.restorer)
         self.confidence = confidence
         self.fusion = confidence.fusion if confidence else FusionParams()
@@ -290,21 +291,31 @@ _searcher_lock = threading.Lock()
 
 
 def get_searcher() -> Searcher:
-    """The process-wide searcher, loaded on first use (index built first if missing or stale)."""
+    """The process-wide searcher, loaded on first use (index built first if missing or stale).
+
+    With a current index, queries are encoded by the trace saved beside it; the sentence-transformers
+    model is loaded only to build the index or when that trace is missing or stale."""
     global _searcher
     if _searcher is None:
         with _searcher_lock:
             if _searcher is None:
                 from knowledge.catalogue import get_catalogue
-                from knowledge.embeddings import load_model
-                from knowledge.index import build_index, load_index
+                from knowledge.embeddings import QueryEncoder, load_model, load_query_encoder
+                from knowledge.index import build_index, is_current, load_index
 
                 settings = get_settings()
-                model = load_model(settings.embedding_model)
+                model_name, index_dir = settings.embedding_model, settings.index_dir
                 # The process's catalogue (the actions read it too), not a second copy for the check.
-                build_index(catalogue=get_catalogue(), model=model, progress=False)
-                index = load_index(settings.index_dir)
-                _searcher = Searcher(index, model, load_confidence(), load_reranker())
+                catalogue = get_catalogue()
+                encoder = None
+                if is_current(index_dir, catalogue.content_hash, model_name):
+                    # The saved trace: neither sentence-transformers nor transformers is imported.
+                    encoder = load_query_encoder(index_dir, model_name)
+                if encoder is None:
+                    model = load_model(model_name)
+                    build_index(catalogue=catalogue, model=model, progress=False)  # saves the trace too
+                    encoder = load_query_encoder(index_dir, model_name) or QueryEncoder(model)
+                _searcher = Searcher(load_index(index_dir), encoder, load_confidence(), load_reranker())
     return _searcher
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import struct
 import unicodedata
 
@@ -141,6 +143,140 @@ def test_query_encoder_can_be_turned_off(converted, monkeypatch) -> None:
     encoder = QueryEncoder(converted)
     assert not encoder.traced
     np.testing.assert_array_equal(encoder.encode(SENTENCES[0]), encode_queries(converted, SENTENCES[:1]))
+
+
+# --- the query encoder saved beside the index ----------------------------------------------------
+
+
+def _eval_sample() -> list[str]:
+    """Every 7th real eval question, and one text of them all that is cut at the model's 512 tokens."""
+    from knowledge.evalsets import NARRATIVE_SET, SHORT_SET, load_questions
+
+    questions = [q.q for path in (SHORT_SET, NARRATIVE_SET) for q in load_questions(path)]
+    assert len(questions) > 500
+    return [*questions[::7], " ".join(questions[:120])]
+
+
+@pytest.fixture(scope="module")
+def saved_encoder(converted, tmp_path_factory):
+    from knowledge.config import get_settings
+    from knowledge.embeddings import save_query_encoder
+
+    folder = tmp_path_factory.mktemp("index")
+    assert save_query_encoder(converted, folder, get_settings().embedding_model)
+    return folder
+
+
+def _model_name() -> str:
+    from knowledge.config import get_settings
+
+    return get_settings().embedding_model
+
+
+@pytest.mark.slow
+def test_saved_query_encoder_gives_the_same_vectors_as_encode_queries(converted, saved_encoder) -> None:
+    from knowledge.embeddings import load_query_encoder
+
+    encoder = load_query_encoder(saved_encoder, _model_name())
+    assert encoder is not None and encoder.saved and encoder.traced
+    texts = _eval_sample()
+    assert len(converted.tokenizer("query: " + texts[-1])["input_ids"]) > 600  # truncation matters
+    for text in [*texts, *SENTENCES, "x", " ", "😀\u200b khai sinh"]:
+        vector = encoder.encode(text)
+        assert vector.shape == (1, 384) and vector.dtype == np.float32
+        np.testing.assert_allclose(vector, encode_queries(converted, [text]), atol=1e-5, err_msg=text)
+
+
+@pytest.mark.slow
+def test_the_comparison_tells_a_wrong_prompt_or_truncation(converted, saved_encoder) -> None:
+    from knowledge.embeddings import SavedQueryEncoder, load_query_encoder
+
+    good = load_query_encoder(saved_encoder, _model_name())
+    texts = _eval_sample()
+    tokenizer = good._tokenizer
+    short = tokenizer.truncation["max_length"] // 2
+    reference = encode_queries(converted, texts)
+
+    def max_difference(prompt: str, max_length: int) -> list[float]:
+        from tokenizers import Tokenizer
+
+        other = Tokenizer.from_str(tokenizer.to_str())
+        other.enable_truncation(max_length)
+        wrong = QueryEncoder(saved=SavedQueryEncoder(good._traced, other, prompt))
+        return [float(np.abs(wrong.encode(t) - reference[i]).max()) for i, t in enumerate(texts)]
+
+    assert tokenizer.truncation["max_length"] == converted.max_seq_length == 512
+    assert min(max_difference("passage: ", 512)) > 1e-3  # every question moves
+    assert max_difference("query: ", short)[-1] > 1e-3  # the long text moves
+    assert max(max_difference("query: ", 512)) <= 1e-5
+
+
+def _describe(folder, model_name: str, **changes) -> None:
+    from knowledge.embeddings import QUERY_ENCODER_META, _encoder_meta
+
+    size = (folder / "query_encoder.pt").stat().st_size
+    meta = {**_encoder_meta(model_name, "query: ", 512, size, {}), **changes}
+    (folder / QUERY_ENCODER_META).write_text(json.dumps(meta), encoding="utf-8")
+
+
+def test_a_missing_saved_encoder_is_reported_once_and_not_used(tmp_path, caplog) -> None:
+    from knowledge.embeddings import load_query_encoder, query_encoder_is_current
+
+    with caplog.at_level(logging.WARNING, logger="knowledge.embeddings"):
+        assert load_query_encoder(tmp_path, _model_name()) is None
+        assert load_query_encoder(tmp_path, _model_name()) is None
+    assert not query_encoder_is_current(tmp_path, _model_name())
+    assert len([r for r in caplog.records if "none saved" in r.getMessage()]) == 1
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"model": "/elsewhere/multilingual-e5-small#e2236865da543df5"}, {"torch": "1.0.0"}, {"format": 0},
+     {"bytes": 12}],
+)  # fmt: skip
+def test_a_saved_encoder_of_another_model_torch_format_or_file_is_not_used(tmp_path, changes, caplog) -> None:
+    from knowledge.embeddings import load_query_encoder, query_encoder_is_current
+
+    (tmp_path / "query_encoder.pt").write_bytes(b"\0" * 64)
+    _describe(tmp_path, _model_name())
+    assert query_encoder_is_current(tmp_path, _model_name())
+    _describe(tmp_path, _model_name(), **changes)
+    assert not query_encoder_is_current(tmp_path, _model_name())
+    with caplog.at_level(logging.WARNING, logger="knowledge.embeddings"):
+        assert load_query_encoder(tmp_path, _model_name()) is None
+    assert any("not used" in r.getMessage() for r in caplog.records)
+
+
+def test_a_saved_encoder_whose_fingerprint_is_not_the_model_folders_is_not_used(tmp_path) -> None:
+    from knowledge.embeddings import CONVERTED_STAMP, query_encoder_is_current
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / CONVERTED_STAMP).write_text("aaaa\n", encoding="utf-8")
+    (tmp_path / "query_encoder.pt").write_bytes(b"\0" * 64)
+    _describe(tmp_path, str(model))
+    assert query_encoder_is_current(tmp_path, str(model))
+    (model / CONVERTED_STAMP).write_text("bbbb\n", encoding="utf-8")  # converted again: other weights
+    assert not query_encoder_is_current(tmp_path, str(model))
+
+
+def test_a_damaged_saved_encoder_is_not_used(tmp_path, caplog) -> None:
+    from knowledge.embeddings import load_query_encoder
+
+    (tmp_path / "query_encoder.pt").write_bytes(b"\0" * 4096)  # same size as described, not a module
+    _describe(tmp_path, _model_name())
+    with caplog.at_level(logging.WARNING, logger="knowledge.embeddings"):
+        assert load_query_encoder(tmp_path, _model_name()) is None
+    assert any("does not load" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.slow
+def test_the_saved_encoder_can_be_turned_off(saved_encoder, monkeypatch) -> None:
+    from knowledge.embeddings import load_query_encoder
+
+    assert load_query_encoder(saved_encoder, _model_name()) is not None
+    monkeypatch.setenv("TTHC_TRACED_QUERY_ENCODER", "0")
+    assert load_query_encoder(saved_encoder, _model_name()) is None
 
 
 # --- the trimmed vocabulary ---------------------------------------------------------------------

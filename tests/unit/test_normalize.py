@@ -64,6 +64,30 @@ def test_clean_applies_nfc_tone_placement_lowercase_and_drops_control_characters
     assert len(clean("a" * 50_000)) <= 1000
 
 
+def test_cleaning_and_sentences_do_not_import_transformers_through_underthesea() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from knowledge.config import PROJECT_ROOT
+
+    script = (
+        "import json, sys\n"
+        "from knowledge.normalize import clean\n"
+        "from knowledge.query import sentences\n"
+        "cleaned, split = clean('Hoà Bình'), sentences('Tôi mất CCCD. Làm lại ở đâu?')\n"
+        "heavy = 'transformers' in sys.modules\n"
+        "import underthesea.pipeline.translate\n"  # still importable by name, when one wants it
+        "print(json.dumps([cleaned, split, heavy]))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    cleaned, split, heavy = json.loads(done.stdout.splitlines()[-1])
+    assert (cleaned, split) == ("hòa bình", ["Tôi mất CCCD.", "Làm lại ở đâu?"])
+    assert not heavy
+
+
 def test_words_drop_punctuation() -> None:
     assert words(clean("Mất CCCD, làm lại ở đâu???")) == ["mất", "cccd", "làm", "lại", "ở", "đâu"]
     assert document_words("Cấp đổi thẻ Căn cước") == ["cap", "doi", "the", "can", "cuoc"]

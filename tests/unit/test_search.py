@@ -95,6 +95,45 @@ def test_index_build_is_a_no_op_when_current(searcher) -> None:
     assert info.records == len(searcher.index.records)
 
 
+def test_the_search_loads_for_queries_without_sentence_transformers_or_transformers(searcher) -> None:
+    # A fresh process over the index the fixture made current: the action server's situation.
+    script = (
+        "import json, sys\n"
+        "from knowledge.search import get_searcher\n"
+        "searcher = get_searcher()\n"
+        "codes = [hit.code for hit in searcher.search('làm giấy khai sinh cho con').results]\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'sentence_transformers', 'transformers'})\n"
+        "print(json.dumps({'heavy': heavy, 'saved': searcher.query_encoder.saved, 'codes': codes}))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600, check=True
+    )
+    loaded = json.loads(done.stdout.splitlines()[-1])
+    assert loaded["heavy"] == []
+    assert loaded["saved"]
+    assert loaded["codes"] == _codes(searcher.search("làm giấy khai sinh cho con"))
+
+
+def test_index_build_saves_a_missing_query_encoder_beside_a_current_index(searcher, tmp_path) -> None:
+    from knowledge.embeddings import QUERY_ENCODER_META, load_model, query_encoder_is_current
+    from knowledge.index import INDEX_FILES, build_index, is_current
+
+    real, model_name = get_settings().index_dir, get_settings().embedding_model
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    for name in (*INDEX_FILES, "manifest.json"):
+        (index_dir / name).symlink_to(real / name)
+    assert is_current(index_dir, searcher.index.manifest.content_hash, model_name)
+    assert not query_encoder_is_current(index_dir, model_name)
+    info = build_index(index_dir=index_dir, model=load_model(model_name))
+    assert info.state == "up to date, query encoder saved"
+    assert query_encoder_is_current(index_dir, model_name)
+    assert build_index(index_dir=index_dir).state == "up to date"
+    described = json.loads((index_dir / QUERY_ENCODER_META).read_text(encoding="utf-8"))
+    assert described["prompt"] == "query: " and described["max_seq_length"] == 512
+
+
 def test_an_index_built_with_another_conversion_of_the_model_is_not_current(searcher, tmp_path) -> None:
     from knowledge.embeddings import CONVERTED_STAMP, model_identity
     from knowledge.index import INDEX_FILES, Manifest, is_current
