@@ -11,6 +11,12 @@ Rasa also opens a new connection for every action call. Sharing a kept-alive poo
 out: its CPU gain was within the noise, and under the failover test a reused connection that haproxy
 was closing lost an action's events ("Cannot write to closing transport").
 
+Rasa finds the class of every event it reads (each event of a tracker loaded from the store, each
+event an action returns) by walking all subclasses of ``Event`` (``Event.resolve_by_type``, about 25 µs
+an event, which ``inspect.isabstract`` spends on some 30 classes): a 50-event tracker took 1.2 ms to
+resolve. Here a name, once resolved, is looked up in a dictionary; a name not found is still resolved
+by Rasa (its default or its error).
+
 Once the model is loaded, the heap freed while loading it goes back to the system (bot/memory.py).
 """
 
@@ -39,6 +45,23 @@ def validate_action_results_with_one_validator() -> None:
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
 
 
+def resolve_event_types_once() -> None:
+    from rasa.shared.core.events import Event
+
+    original = Event.resolve_by_type
+    resolved: dict[str, type[Event]] = {}
+
+    def resolve_by_type(type_name: str, default: type[Event] | None = None) -> type[Event] | None:
+        event_class = resolved.get(type_name)
+        if event_class is None:
+            event_class = original(type_name, default)
+            if event_class is not None and event_class is not default and event_class.type_name == type_name:
+                resolved[type_name] = event_class
+        return event_class
+
+    Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
+
+
 def release_free_memory_after_the_model_loads() -> None:
     import rasa.core.run
 
@@ -58,6 +81,7 @@ def release_free_memory_after_the_model_loads() -> None:
 
 def main() -> None:
     validate_action_results_with_one_validator()
+    resolve_event_types_once()
     release_free_memory_after_the_model_loads()
     from rasa.__main__ import main as rasa_main
 

@@ -74,3 +74,50 @@ def test_the_heap_freed_while_loading_the_model_is_released(monkeypatch: pytest.
     rasa_run.release_free_memory_after_the_model_loads()
     assert asyncio.run(rasa.core.run.load_agent_on_start("model.tar.gz", None, None, None, None)) is agent
     assert calls == ["load", "parse", "release"]
+
+
+@pytest.fixture
+def resolving(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Event.resolve_by_type patched, with every walk over Event's subclasses recorded."""
+    import rasa.shared.utils.common
+    from rasa.shared.core.events import Event
+
+    monkeypatch.setattr(Event, "resolve_by_type", Event.__dict__["resolve_by_type"])
+    walks: list[object] = []
+    all_subclasses = rasa.shared.utils.common.all_subclasses
+
+    def recorded(cls: type) -> list[type]:
+        if cls is Event:
+            walks.append(cls)
+        return all_subclasses(cls)
+
+    monkeypatch.setattr(rasa.shared.utils.common, "all_subclasses", recorded)
+    rasa_run.resolve_event_types_once()
+    return walks
+
+
+def test_an_event_type_is_resolved_once_and_then_looked_up(resolving: list[object]) -> None:
+    from rasa.shared.core.events import ActionExecuted, Event, SlotSet, deserialise_events
+
+    events = [
+        {"event": "slot", "name": "current_procedure", "value": "1.001193", "timestamp": 1.0},
+        {"event": "action", "name": "action_answer_procedure", "timestamp": 2.0},
+        {"event": "slot", "name": "aspect", "value": "fee", "timestamp": 3.0},
+    ]
+    first, second, third = deserialise_events(events)
+    assert (type(first), type(second), type(third)) == (SlotSet, ActionExecuted, SlotSet)
+    assert third == SlotSet("aspect", "fee", timestamp=3.0)
+    assert len(resolving) == 2  # "slot" and "action", each once
+    assert Event.resolve_by_type("slot") is SlotSet
+    assert len(resolving) == 2
+
+
+def test_an_unknown_event_type_is_still_refused_or_given_its_default(resolving: list[object]) -> None:
+    from rasa.shared.core.events import Event, SlotSet
+
+    with pytest.raises(ValueError, match="Unknown event name 'no_such_event'"):
+        Event.resolve_by_type("no_such_event")
+    assert Event.resolve_by_type("no_such_event", SlotSet) is SlotSet
+    assert Event.resolve_by_type("topic") is None
+    with pytest.raises(ValueError, match="Unknown event name 'no_such_event'"):
+        Event.resolve_by_type("no_such_event")
