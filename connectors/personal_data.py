@@ -17,27 +17,20 @@ import sqlalchemy as sa
 
 from connectors.console.queue import ZALO_PREFIX
 from connectors.db import Database
-from connectors.db.models import (
-    Assignment,
-    AuditEntry,
-    ChatTurn,
-    ConversationMessage,
-    ExtraPaperReport,
-    Feedback,
-    Handoff,
-    Satisfaction,
-    ZaloMessage,
-)
+from connectors.db.models import PERSONAL_DATA, Base, ByConversation, WithParent, parent_column
 from connectors.retention import tracker_engine, tracker_ready
 
-CONVERSATION_TABLES: list[Any] = [
-    ChatTurn,
-    Feedback,
-    Satisfaction,
-    ExtraPaperReport,
-    ConversationMessage,
-    Handoff,
-    AuditEntry,
+# The app's tables holding a conversation's rows, with their declaration (``connectors/db/models.py``).
+CONVERSATION_TABLES: list[tuple[sa.Table, ByConversation]] = [
+    (table, table.info[PERSONAL_DATA]) for table in Base.metadata.sorted_tables
+    if isinstance(table.info.get(PERSONAL_DATA), ByConversation)
+]  # fmt: skip
+# The tables whose rows go with their parent's: each with its column pointing at the parent and the
+# parent's column it points at.
+CHILD_TABLES: list[tuple[sa.Table, sa.Column[Any], sa.Column[Any]]] = [
+    (table, table.c[policy.foreign_key], parent_column(table, policy))
+    for table in Base.metadata.sorted_tables
+    if isinstance(policy := table.info.get(PERSONAL_DATA), WithParent)
 ]
 TRACKER_COLUMNS = "type_name, timestamp, intent_name, action_name, data"
 
@@ -47,27 +40,39 @@ def _plain(value: Any) -> Any:
 
 
 def _row(row: Any) -> dict[str, Any]:
-    return {column.key: _plain(getattr(row, column.key)) for column in sa.inspect(type(row)).columns}
+    return {key: _plain(value) for key, value in row._mapping.items()}
 
 
 def _zalo_user(sender_id: str) -> str | None:
     return sender_id[len(ZALO_PREFIX) :] if sender_id.startswith(ZALO_PREFIX) else None
 
 
+def _key(policy: ByConversation, sender_id: str) -> str | None:
+    """The value ``policy``'s column holds for the conversation (None: the table has none of it)."""
+    return _zalo_user(sender_id) if policy.zalo else sender_id
+
+
+def _of_conversation(table: sa.Table, policy: ByConversation, sender_id: str) -> Any:
+    return table.c[policy.column] == _key(policy, sender_id)
+
+
 def export_app(database: Database, sender_id: str) -> dict[str, list[dict[str, Any]]]:
     tables: dict[str, list[dict[str, Any]]] = {}
     with database.session() as session:
-        for model in CONVERSATION_TABLES:
-            query = sa.select(model).where(model.conversation_id == sender_id).order_by(model.id)
-            tables[model.__tablename__] = [_row(row) for row in session.scalars(query)]
-        handoff_ids = [row["id"] for row in tables["handoffs"]]
-        assignments = (
-            sa.select(Assignment).where(Assignment.handoff_id.in_(handoff_ids)).order_by(Assignment.id)
-        )
-        tables["assignments"] = [_row(row) for row in session.scalars(assignments)]
-        user = _zalo_user(sender_id)
-        zalo = sa.select(ZaloMessage).where(ZaloMessage.user_id == user).order_by(ZaloMessage.received_at)
-        tables["zalo_messages"] = [_row(row) for row in session.scalars(zalo)] if user else []
+        for table, policy in CONVERSATION_TABLES:
+            if _key(policy, sender_id) is None:
+                tables[table.name] = []
+                continue
+            query = (
+                table.select()
+                .where(_of_conversation(table, policy, sender_id))
+                .order_by(table.c[policy.order_by])
+            )
+            tables[table.name] = [_row(row) for row in session.execute(query)]
+        for table, column, parent in CHILD_TABLES:
+            parent_keys = [row[parent.key] for row in tables[parent.table.name]]
+            query = table.select().where(column.in_(parent_keys)).order_by(*table.primary_key.columns)
+            tables[table.name] = [_row(row) for row in session.execute(query)]
     return tables
 
 
@@ -104,22 +109,21 @@ def export(database: Database, tracker_url: str, sender_id: str) -> dict[str, An
 def delete_app(database: Database, sender_id: str) -> dict[str, int]:
     deleted: dict[str, int] = {}
     with database.session() as session:
-        handoffs = sa.select(Handoff.id).where(Handoff.conversation_id == sender_id)
-        result = session.execute(sa.delete(Assignment).where(Assignment.handoff_id.in_(handoffs)))
-        deleted["assignments"] = result.rowcount or 0
-        for model in CONVERSATION_TABLES:
-            if model is AuditEntry:
+        for table, column, parent in CHILD_TABLES:
+            policy = parent.table.info[PERSONAL_DATA]
+            parents = sa.select(parent).where(_of_conversation(parent.table, policy, sender_id))
+            result = session.execute(sa.delete(table).where(column.in_(parents)))
+            deleted[table.name] = result.rowcount or 0
+        for table, policy in CONVERSATION_TABLES:
+            if _key(policy, sender_id) is None:
                 continue
-            result = session.execute(sa.delete(model).where(model.conversation_id == sender_id))
-            deleted[model.__tablename__] = result.rowcount or 0
-        blanked = session.execute(
-            sa.update(AuditEntry).where(AuditEntry.conversation_id == sender_id).values(conversation_id=None)
-        )
-        deleted["audit_log (conversation blanked)"] = blanked.rowcount or 0
-        user = _zalo_user(sender_id)
-        if user:
-            result = session.execute(sa.delete(ZaloMessage).where(ZaloMessage.user_id == user))
-            deleted["zalo_messages"] = result.rowcount or 0
+            rows = _of_conversation(table, policy, sender_id)
+            if policy.erase == "blank":
+                result = session.execute(sa.update(table).where(rows).values({policy.column: None}))
+                deleted[f"{table.name} (conversation blanked)"] = result.rowcount or 0
+            else:
+                result = session.execute(sa.delete(table).where(rows))
+                deleted[table.name] = result.rowcount or 0
     return deleted
 
 

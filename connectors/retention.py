@@ -19,30 +19,24 @@ from urllib.parse import urlsplit, urlunsplit
 import sqlalchemy as sa
 
 from connectors.db import Database
-from connectors.db.models import (
-    Assignment,
-    AuditEntry,
-    ChatTurn,
-    ConversationMessage,
-    ExtraPaperReport,
-    Feedback,
-    Handoff,
-    Satisfaction,
-    ZaloMessage,
-)
+from connectors.db.models import RETENTION, Base, PurgedByAge, WithParent, parent_column
 from connectors.settings import AppSettings
 
 logger = logging.getLogger(__name__)
 
 DAY = 24 * 3600.0
-# The app's tables with a time column (aware UTC datetimes), purged by age.
-TIMED_TABLES: list[tuple[Any, Any]] = [
-    (ChatTurn, ChatTurn.at),
-    (Feedback, Feedback.at),
-    (Satisfaction, Satisfaction.at),
-    (ExtraPaperReport, ExtraPaperReport.at),
-    (ConversationMessage, ConversationMessage.created_at),
-    (AuditEntry, AuditEntry.at),
+# The app's tables purged by age, with their declaration (``connectors/db/models.py``): a time column
+# (aware UTC datetimes, or epoch seconds).
+TIMED_TABLES: list[tuple[sa.Table, PurgedByAge]] = [
+    (table, table.info[RETENTION]) for table in Base.metadata.sorted_tables
+    if isinstance(table.info.get(RETENTION), PurgedByAge)
+]  # fmt: skip
+# The tables whose rows go with their parent's (purged first, since they point at it): each with its
+# column pointing at the parent and the parent's column it points at.
+CHILD_TABLES: list[tuple[sa.Table, sa.Column[Any], sa.Column[Any]]] = [
+    (table, table.c[policy.foreign_key], parent_column(table, policy))
+    for table in Base.metadata.sorted_tables
+    if isinstance(policy := table.info.get(RETENTION), WithParent)
 ]
 
 
@@ -86,19 +80,23 @@ def purge_app(database: Database, max_age_seconds: float) -> dict[str, int]:
     """Delete the app's rows older than ``max_age_seconds``; the number deleted per table."""
     now = time.time()
     cutoff = datetime.fromtimestamp(now - max_age_seconds, UTC)
+    old = {table.name: _older(table, policy, now - max_age_seconds, cutoff) for table, policy in TIMED_TABLES}
     deleted: dict[str, int] = {}
     with database.session() as session:
-        for model, column in TIMED_TABLES:
-            result = session.execute(sa.delete(model).where(column < cutoff))
-            deleted[model.__tablename__] = result.rowcount or 0
-        old_handoffs = sa.select(Handoff.id).where(Handoff.updated_at < cutoff)
-        assignments = session.execute(sa.delete(Assignment).where(Assignment.handoff_id.in_(old_handoffs)))
-        deleted["assignments"] = assignments.rowcount or 0
-        handoffs = session.execute(sa.delete(Handoff).where(Handoff.updated_at < cutoff))
-        deleted["handoffs"] = handoffs.rowcount or 0
-        zalo = session.execute(sa.delete(ZaloMessage).where(ZaloMessage.received_at < now - max_age_seconds))
-        deleted["zalo_messages"] = zalo.rowcount or 0
+        for table, column, parent in CHILD_TABLES:
+            old_parents = sa.select(parent).where(old[parent.table.name])
+            result = session.execute(sa.delete(table).where(column.in_(old_parents)))
+            deleted[table.name] = result.rowcount or 0
+        for table, _ in TIMED_TABLES:
+            result = session.execute(sa.delete(table).where(old[table.name]))
+            deleted[table.name] = result.rowcount or 0
     return deleted
+
+
+def _older(table: sa.Table, policy: PurgedByAge, epoch_cutoff: float, cutoff: datetime) -> Any:
+    """The condition on ``table``'s rows older than the cutoff."""
+    column = table.c[policy.column]
+    return column < (epoch_cutoff if policy.epoch else cutoff)
 
 
 def purge(settings: AppSettings, database: Database | None = None) -> dict[str, int]:

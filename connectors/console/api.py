@@ -341,7 +341,7 @@ def build_router(login_limiter: RateLimiter) -> APIRouter:
         return HTMLResponse(_static("console.html"), headers={"Cache-Control": "no-store"})
 
     @router.get("/static/{name}", include_in_schema=False)
-    async def static(name: str = Path(pattern=r"^console\.(js|css)$")) -> Response:
+    async def static(name: str = Path(pattern=r"^(console\.(js|css)|common\.js)$")) -> Response:
         media = "application/javascript" if name.endswith(".js") else "text/css"
         return Response(
             _static(name), media_type=f"{media}; charset=utf-8", headers={"Cache-Control": "no-cache"}

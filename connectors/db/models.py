@@ -2,11 +2,17 @@
 conversation, the messages of handed-off conversations, the audit log, and the Zalo channel's state.
 
 Changing a table means a new Alembic revision in ``connectors/db/migrations/versions``.
+
+Every table declares, in its ``info`` (``treated(...)`` in ``__table_args__``), what the retention
+(``connectors/retention.py``) and a citizen's export / erase (``connectors/personal_data.py``) do with
+its rows; both modules read these declarations, and ``undeclared()`` lists a table that has none.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Literal
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -39,8 +45,97 @@ class Base(DeclarativeBase):
     pass
 
 
+# ---- how each table is treated by the retention and by a citizen's export / erase
+
+RETENTION = "retention"
+PERSONAL_DATA = "personal_data"
+
+
+@dataclass(frozen=True)
+class Kept:
+    """Left alone (by the retention, or by a citizen's export / erase), for the reason given."""
+
+    why: str
+
+
+@dataclass(frozen=True)
+class PurgedByAge:
+    """Rows whose ``column`` is older than the retention are deleted (``epoch``: a float of epoch
+    seconds rather than a UTC datetime)."""
+
+    column: str
+    epoch: bool = False
+
+
+@dataclass(frozen=True)
+class WithParent:
+    """Rows follow the row ``foreign_key`` points at: purged, exported and erased with it."""
+
+    foreign_key: str
+
+
+@dataclass(frozen=True)
+class ByConversation:
+    """Rows of one conversation, found by ``column``: exported (ordered by ``order_by``) and, when
+    the citizen asks, deleted (``erase="delete"``) or kept with the conversation blanked
+    (``erase="blank"``). ``zalo``: the column holds the bare Zalo user id of ``zalo:<id>``
+    conversations, and other conversations have none."""
+
+    column: str
+    erase: Literal["delete", "blank"] = "delete"
+    zalo: bool = False
+    order_by: str = "id"
+
+
+Retention = Kept | PurgedByAge | WithParent
+PersonalData = Kept | ByConversation | WithParent
+
+
+def treated(retention: Retention, personal_data: PersonalData) -> dict[str, Any]:
+    """The ``__table_args__`` entry declaring how a table is treated (see the module's docstring)."""
+    return {"info": {RETENTION: retention, PERSONAL_DATA: personal_data}}
+
+
+def parent_column(table: Any, policy: WithParent) -> Any:
+    """The column of the parent table that ``policy``'s foreign key points at."""
+    (key,) = table.c[policy.foreign_key].foreign_keys
+    return key.column
+
+
+def undeclared(metadata: Any) -> list[str]:
+    """The tables of ``metadata`` that do not say how the retention or the export / erase treat them,
+    or whose declaration cannot be applied (a missing column, a parent treated otherwise)."""
+    kinds = {RETENTION: (Kept, PurgedByAge, WithParent), PERSONAL_DATA: (Kept, ByConversation, WithParent)}
+    # What a child's parent must be: found by age, or by conversation.
+    parent_kinds = {RETENTION: PurgedByAge, PERSONAL_DATA: ByConversation}
+    problems = []
+    for table in metadata.sorted_tables:
+        for key, allowed in kinds.items():
+            policy = table.info.get(key)
+            if not isinstance(policy, allowed):
+                problems.append(f"{table.name}: no {key} declaration")
+                continue
+            names = [
+                getattr(policy, name)
+                for name in ("column", "foreign_key", "order_by")
+                if hasattr(policy, name)
+            ]
+            missing = [name for name in names if name not in table.c]
+            problems += [f"{table.name}: {key} names no column {name!r}" for name in missing]
+            if missing or not isinstance(policy, WithParent):
+                continue
+            if len(table.c[policy.foreign_key].foreign_keys) != 1:
+                problems.append(f"{table.name}: {key} column {policy.foreign_key!r} is not one foreign key")
+            elif not isinstance(parent_column(table, policy).table.info.get(key), parent_kinds[key]):
+                problems.append(f"{table.name}: {key} parent is not {parent_kinds[key].__name__}")
+    return problems
+
+
 class Volunteer(Base):
     __tablename__ = "volunteers"
+    __table_args__ = treated(
+        Kept("the volunteers' accounts"), Kept("a volunteer's account, not a citizen's data")
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -61,6 +156,9 @@ class ConsoleSession(Base):
     """A logged-in browser: only the SHA-256 of the cookie's token is stored."""
 
     __tablename__ = "console_sessions"
+    __table_args__ = treated(
+        Kept("they expire on their own (expires_at)"), Kept("a volunteer's login, not a citizen's data")
+    )
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id", ondelete="CASCADE"), index=True)
@@ -75,6 +173,7 @@ class Handoff(Base):
     """One conversation in the volunteers' queue: waiting, held by a volunteer, or done."""
 
     __tablename__ = "handoffs"
+    __table_args__ = treated(PurgedByAge("updated_at"), ByConversation("conversation_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(160), index=True)
@@ -94,6 +193,7 @@ class Assignment(Base):
     """Who held a conversation, from when to when, and how it ended."""
 
     __tablename__ = "assignments"
+    __table_args__ = treated(WithParent("handoff_id"), WithParent("handoff_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"), index=True)
@@ -108,6 +208,7 @@ class ConversationMessage(Base):
     (a volunteer's message, the bot's joined/hand-back notices): the widget streams those."""
 
     __tablename__ = "conversation_messages"
+    __table_args__ = treated(PurgedByAge("created_at"), ByConversation("conversation_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(160), index=True)
@@ -122,6 +223,7 @@ class ConversationMessage(Base):
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
+    __table_args__ = treated(PurgedByAge("at"), ByConversation("conversation_id", erase="blank"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
@@ -136,6 +238,9 @@ class ZaloMessage(Base):
     """A Zalo message received, until its answer went out (connectors/zalo/store.py); epoch seconds."""
 
     __tablename__ = "zalo_messages"
+    __table_args__ = treated(
+        PurgedByAge("received_at", epoch=True), ByConversation("user_id", zalo=True, order_by="received_at")
+    )
 
     msg_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(128))
@@ -154,6 +259,9 @@ class ZaloToken(Base):
     """The Zalo OA tokens (sealed with Fernet when the app has a key)."""
 
     __tablename__ = "zalo_tokens"
+    __table_args__ = treated(
+        Kept("the channel's credentials"), Kept("the channel's credentials, not a citizen's data")
+    )
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
@@ -179,6 +287,7 @@ class ChatTurn(Base):
             "procedure_code",
             "confidence",
         ),
+        treated(PurgedByAge("at"), ByConversation("conversation_id")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -197,6 +306,7 @@ class Feedback(Base):
     """A rating of an answer: up ("Hữu ích") or down ("Chưa đúng"), a down one with what was wrong."""
 
     __tablename__ = "feedback"
+    __table_args__ = treated(PurgedByAge("at"), ByConversation("conversation_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(160), index=True)
@@ -216,6 +326,7 @@ class Satisfaction(Base):
     1 rất không hài lòng."""
 
     __tablename__ = "satisfaction"
+    __table_args__ = treated(PurgedByAge("at"), ByConversation("conversation_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(160), index=True)
@@ -229,6 +340,7 @@ class ExtraPaperReport(Base):
     """A citizen's report that an office asked for papers the rules do not list."""
 
     __tablename__ = "extra_paper_reports"
+    __table_args__ = treated(PurgedByAge("at"), ByConversation("conversation_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reference: Mapped[str] = mapped_column(String(32), unique=True)

@@ -269,3 +269,7 @@ def test_the_page_and_its_chart_library_are_served_by_the_app(app: str) -> None:
     script = httpx.get(f"{app}/console/analytics/static/analytics.js", timeout=10)
     assert script.status_code == 200 and "stats?" in script.text
     assert httpx.get(f"{app}/console/analytics/static/other.js", timeout=10).status_code == 404
+    common = httpx.get(f"{app}/console/static/common.js", timeout=10)
+    assert common.status_code == 200 and common.headers["content-type"].startswith("application/javascript")
+    assert "var TTHC" in common.text
+    assert httpx.get(f"{app}/console/static/other.js", timeout=10).status_code == 422  # the path pattern

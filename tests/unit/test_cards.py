@@ -6,9 +6,10 @@ from datetime import date
 from functools import cache
 
 import pytest
+from curated_records import record
 
 from knowledge.cards import ASPECTS, render_card, render_first_answer, render_summary
-from knowledge.catalogue import get_catalogue, load_curated_file
+from knowledge.catalogue import get_catalogue
 from knowledge.config import get_settings
 from knowledge.importers import dvcqg
 from knowledge.importers.common import NOTE_POLICE_BHYT
@@ -251,7 +252,7 @@ def test_first_answer_marks_each_unchecked_fact():
 
 
 def test_a_form_already_named_mau_so_is_not_called_mau_twice():
-    proc = load_curated_file(get_settings().curated_dir / "TL.tro-cap-that-nghiep.yaml")
+    proc = record("TL.tro-cap-that-nghiep")
     card = render_card(proc, aspects=["documents"], today=TODAY)
     for text in (card, render_first_answer(proc, today=TODAY)):
         assert "(1 bản chính; Mẫu số 10)" in text and "mẫu Mẫu" not in text

@@ -8,16 +8,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from curated_records import record
+
 from knowledge.cards import render_card, render_first_answer
-from knowledge.catalogue import load_curated_file
-from knowledge.config import get_settings
-from knowledge.schema import Procedure
 
 TODAY = date(2026, 12, 1)
-
-
-def record(code: str) -> Procedure:
-    return load_curated_file(get_settings().curated_dir / f"{code}.yaml")
 
 
 def test_unemployment_benefit_documents_are_those_of_decree_374_2025() -> None:

@@ -10,18 +10,14 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
+from curated_records import record
 
 from knowledge.cards import render_card, render_first_answer
 from knowledge.catalogue import load_curated_file
 from knowledge.config import get_settings
-from knowledge.schema import Procedure
 
 TODAY = date(2026, 12, 1)
 AFTER_THE_CUTS = date(2027, 3, 1)  # the 50% cut ended 31/12/2026, Thông tư 117/2026 on 28/02/2027
-
-
-def record(code: str) -> Procedure:
-    return load_curated_file(get_settings().curated_dir / f"{code}.yaml")
 
 
 def fee_line(code: str, channel: str, today: date = TODAY) -> str:

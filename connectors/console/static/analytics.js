@@ -2,35 +2,19 @@
    app) with its table beside it and the table's CSV export. */
 (function () {
   "use strict";
-  var API = "/console/api/";
+  var API = TTHC.API, $ = TTHC.$, el = TTHC.el;
   var charts = {};
   var COLORS = { web: "#1d7a36", zalo: "#0068ff", line: "#f2a900", up: "#1d7a36", down: "#b3261e" };
   var LEVEL_COLORS = { "5": "#1d7a36", "4": "#7cb342", "3": "#9e9e9e", "2": "#f57c00", "1": "#b3261e" };
   var LEVEL_LABELS = { "5": "Rất hài lòng", "4": "Hài lòng", "3": "Bình thường", "2": "Không hài lòng", "1": "Rất không hài lòng" };
   var STATUS_LABELS = { waiting: "Đang chờ", assigned: "Đang được hỗ trợ", released: "Trả lại cho trợ lý", closed: "Đã đóng" };
 
-  function $(id) { return document.getElementById(id); }
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (key) {
-      if (key === "className") node.className = attrs[key]; else node.setAttribute(key, attrs[key]);
-    });
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
   function fail(message) { $("error").textContent = message; $("error").hidden = !message; }
   function number(value) { return typeof value === "number" ? value.toLocaleString("vi-VN") : (value === null || value === undefined ? "" : String(value)); }
   function percent(rate) { return rate === null || rate === undefined ? "–" : (rate * 100).toLocaleString("vi-VN", { maximumFractionDigits: 1 }) + " %"; }
   function shortDay(day) { var p = day.split("-"); return p[2] + "/" + p[1]; }
 
-  function get(path) {
-    return fetch(API + path, { headers: { "Accept": "application/json" }, credentials: "same-origin" }).then(function (response) {
-      return response.json().catch(function () { return null; }).then(function (data) {
-        if (!response.ok) { var error = new Error((data && data.detail) || ("Lỗi " + response.status)); error.status = response.status; throw error; }
-        return data;
-      });
-    });
-  }
+  function get(path) { return TTHC.request(path); }
 
   // ---- the window: dates in Vietnam; "until" is the day after the last day shown -----------------
   // Days are counted in Vietnam whatever the browser's own time zone: the server reads them so.

@@ -1,7 +1,7 @@
 /* The volunteer console, built on the JSON API under /console/api/ (session cookie + X-CSRF-Token). */
 (function () {
   "use strict";
-  var API = "/console/api/";
+  var API = TTHC.API, $ = TTHC.$, el = TTHC.el;
   var csrf = "";
   var me = null;
   var queueItems = [];
@@ -10,30 +10,16 @@
   var events = null;
   var procedure = null;
 
-  function $(id) { return document.getElementById(id); }
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (key) {
-      if (key === "className") node.className = attrs[key]; else node.setAttribute(key, attrs[key]);
-    });
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
   function show(node, visible) { node.hidden = !visible; }
   function fail(target, message) { target.textContent = message; show(target, !!message); }
 
   function call(method, path, body) {
-    var headers = { "Accept": "application/json" };
+    var headers = {};
     if (method !== "GET") { headers["Content-Type"] = "application/json"; headers["X-CSRF-Token"] = csrf; }
-    return fetch(API + path, {
-      method: method, headers: headers, credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body)
-    }).then(function (response) {
-      return response.json().catch(function () { return null; }).then(function (data) {
-        if (response.status === 401 && path !== "login") { loggedOut(); }
-        if (!response.ok) throw new Error((data && data.detail) || ("Lỗi " + response.status));
-        return data;
-      });
+    var init = { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body) };
+    return TTHC.request(path, init).catch(function (error) {
+      if (error.status === 401 && path !== "login") { loggedOut(); }
+      throw error;
     });
   }
 
