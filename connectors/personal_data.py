@@ -17,21 +17,14 @@ import sqlalchemy as sa
 
 from connectors.console.queue import ZALO_PREFIX
 from connectors.db import Database
-from connectors.db.models import PERSONAL_DATA, Base, ByConversation, WithParent, parent_column
+from connectors.db.models import PERSONAL_DATA, ByConversation, child_tables, declared
 from connectors.retention import tracker_engine, tracker_ready
 
 # The app's tables holding a conversation's rows, with their declaration (``connectors/db/models.py``).
-CONVERSATION_TABLES: list[tuple[sa.Table, ByConversation]] = [
-    (table, table.info[PERSONAL_DATA]) for table in Base.metadata.sorted_tables
-    if isinstance(table.info.get(PERSONAL_DATA), ByConversation)
-]  # fmt: skip
+CONVERSATION_TABLES: list[tuple[sa.Table, ByConversation]] = declared(PERSONAL_DATA, ByConversation)
 # The tables whose rows go with their parent's: each with its column pointing at the parent and the
 # parent's column it points at.
-CHILD_TABLES: list[tuple[sa.Table, sa.Column[Any], sa.Column[Any]]] = [
-    (table, table.c[policy.foreign_key], parent_column(table, policy))
-    for table in Base.metadata.sorted_tables
-    if isinstance(policy := table.info.get(PERSONAL_DATA), WithParent)
-]
+CHILD_TABLES: list[tuple[sa.Table, sa.Column[Any], sa.Column[Any]]] = child_tables(PERSONAL_DATA)
 TRACKER_COLUMNS = "type_name, timestamp, intent_name, action_name, data"
 
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import sqlalchemy as sa
 
 from connectors.db import Database
-from connectors.db.models import RETENTION, Base, PurgedByAge, WithParent, parent_column
+from connectors.db.models import RETENTION, PurgedByAge, child_tables, declared
 from connectors.settings import AppSettings
 
 logger = logging.getLogger(__name__)
@@ -27,17 +27,10 @@ logger = logging.getLogger(__name__)
 DAY = 24 * 3600.0
 # The app's tables purged by age, with their declaration (``connectors/db/models.py``): a time column
 # (aware UTC datetimes, or epoch seconds).
-TIMED_TABLES: list[tuple[sa.Table, PurgedByAge]] = [
-    (table, table.info[RETENTION]) for table in Base.metadata.sorted_tables
-    if isinstance(table.info.get(RETENTION), PurgedByAge)
-]  # fmt: skip
+TIMED_TABLES: list[tuple[sa.Table, PurgedByAge]] = declared(RETENTION, PurgedByAge)
 # The tables whose rows go with their parent's (purged first, since they point at it): each with its
 # column pointing at the parent and the parent's column it points at.
-CHILD_TABLES: list[tuple[sa.Table, sa.Column[Any], sa.Column[Any]]] = [
-    (table, table.c[policy.foreign_key], parent_column(table, policy))
-    for table in Base.metadata.sorted_tables
-    if isinstance(policy := table.info.get(RETENTION), WithParent)
-]
+CHILD_TABLES: list[tuple[sa.Table, sa.Column[Any], sa.Column[Any]]] = child_tables(RETENTION)
 
 
 def tracker_database_url(settings: AppSettings) -> str:

@@ -102,6 +102,23 @@ def parent_column(table: Any, policy: WithParent) -> Any:
     return key.column
 
 
+def declared(key: str, kind: type) -> list[tuple[Any, Any]]:
+    """The app's tables whose ``key`` declaration is a ``kind``, each with that declaration."""
+    return [
+        (table, table.info[key]) for table in Base.metadata.sorted_tables
+        if isinstance(table.info.get(key), kind)
+    ]  # fmt: skip
+
+
+def child_tables(key: str) -> list[tuple[Any, Any, Any]]:
+    """The tables whose rows go with their parent's under ``key``: each with its column pointing at the
+    parent and the parent's column it points at."""
+    return [
+        (table, table.c[policy.foreign_key], parent_column(table, policy))
+        for table, policy in declared(key, WithParent)
+    ]
+
+
 def undeclared(metadata: Any) -> list[str]:
     """The tables of ``metadata`` that do not say how the retention or the export / erase treat them,
     or whose declaration cannot be applied (a missing column, a parent treated otherwise)."""
