@@ -105,6 +105,16 @@ def test_monthly_social_allowance_follows_decree_335_2026() -> None:
     assert _block(card, "Căn cứ pháp lý").startswith("Căn cứ pháp lý:") and proc.unverified == ["fees"]
 
 
+def test_monthly_social_allowance_states_the_coefficients_of_article_6_of_decree_335_2026() -> None:
+    notes = _block(render_card(record("1.001776"), today=TODAY), "Lưu ý")
+    assert "540.000 đồng × hệ số của nhóm (khoản 1 Điều 6" in notes
+    assert "hệ số 2,5 (1.350.000 đồng) khi dưới 4 tuổi, 1,5 (810.000 đồng) từ đủ 4 tuổi" in notes  # điểm a
+    assert "1,0 (540.000 đồng) cho mỗi con" in notes  # điểm d
+    assert "2,0 (1.080.000 đồng) từ đủ 75 tuổi" in notes and "3,0 (1.620.000 đồng)" in notes  # điểm đ
+    assert "Người khuyết tật đặc biệt nặng: hệ số 2,0" in notes  # điểm e
+    assert "chỉ hưởng một mức cao nhất (khoản 2 Điều 6)" in notes and "…" not in notes
+
+
 def test_funeral_support_follows_article_11_of_decree_335_2026() -> None:
     proc = record("1.001731")
     card = render_card(proc, today=TODAY)
