@@ -152,6 +152,18 @@ def test_driving_licence_fee_is_the_one_of_thong_tu_154_2025_with_its_exemption_
     assert "khoản 6 Điều 1 Thông tư 117/2026/TT-BTC" in card
 
 
+def test_new_driving_licence_fee_is_115_000_from_2026_and_the_test_fees_of_2023_are_dated() -> None:
+    line = fee_line("3.000346", "Trực tiếp")
+    assert line.startswith("• Trực tiếp, Trực tuyến, Bưu chính: 115.000 đ/lần (áp dụng từ 01/01/2026)"), line
+    assert "135.000" not in line and "350.000" not in line and line.endswith("(chưa xác minh)")
+    before = fee_line("3.000346", "Trực tiếp", date(2025, 12, 31))
+    assert "135.000 đ/lần (áp dụng đến hết 31/12/2025)" in before and "Thông tư 37/2023/TT-BTC" in before
+    card = render_card(record("3.000346"), aspects=["fee"], today=TODAY)
+    assert "Phí sát hạch lý thuyết, thực hành nộp riêng theo hạng" in card
+    assert "mức từ 01/01/2026 chưa xác minh" in card  # the Biểu mức thu of Thông tư 154/2025 was not read
+    assert "154/2025/TT-BTC" in [ref.code for ref in record("3.000346").legal_basis]
+
+
 def test_international_driving_permit_fee_is_115_000_on_both_channels_from_2026() -> None:
     for channel in ("Trực tiếp", "Trực tuyến"):
         line = fee_line("3.000353", channel)
