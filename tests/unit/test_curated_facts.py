@@ -180,3 +180,55 @@ def test_social_pension_funeral_support_follows_article_31_of_decree_335_2026() 
     assert "tối thiểu 10.800.000 đồng" in card  # 20 × 540.000 đ
     assert all(channel.time_limit.text() == "3 ngày làm việc" for channel in proc.channels)
     assert "agency" in proc.unverified  # the index cuts the sentence before the deciding officer
+
+
+VEHICLE_REGISTRATION = ("1.013067", "1.013076", "1.013079", "1.013082")
+RESULT_WAYS = "qua Cổng dịch vụ công, qua bưu chính hoặc trực tiếp tại cơ quan đăng ký xe"
+ARTICLE_1_OF_37_2026 = "khoản 6 Điều 3 Thông tư 79/2024/TT-BCA, sửa đổi bởi Điều 1 Thông tư 37/2026/TT-BCA"
+
+
+def test_vehicle_registration_results_come_by_portal_post_or_in_person_per_circular_37_2026() -> None:
+    for code in VEHICLE_REGISTRATION:
+        proc = record(code)
+        steps = _block(render_card(proc, aspects=["steps"], today=TODAY), "Các bước")
+        assert f"{RESULT_WAYS}, tùy nhu cầu của chủ xe ({ARTICLE_1_OF_37_2026})." in steps, code
+        assert "tại cơ quan đăng ký xe hoặc qua bưu chính" not in steps, code
+        descriptions = [channel.description or "" for channel in proc.channels]
+        assert any(f"nhận kết quả {RESULT_WAYS}." in text for text in descriptions), code
+        assert not any("tại chỗ hoặc qua bưu chính" in text for text in descriptions), code
+
+
+def test_vehicle_registration_certificate_data_sits_on_the_national_id_app_and_vnetraffic() -> None:
+    for code in VEHICLE_REGISTRATION:
+        card = render_card(record(code), today=TODAY)
+        result = _block(card, "Kết quả")
+        assert "dữ liệu điện tử tích hợp trên Ứng dụng định danh quốc gia và VNeTraffic" in result, code
+        assert (
+            "dữ liệu điện tử chứng nhận đăng ký xe được tích hợp trên Ứng dụng định danh quốc gia "
+            f"và ứng dụng giao thông VNeTraffic của Bộ Công an ({ARTICLE_1_OF_37_2026})."
+        ) in _block(card, "Lưu ý"), code
+        assert "VNeID" not in result  # the circular names the app, not the brand
+
+
+def test_transfer_registration_takes_the_portal_transfer_record_as_the_paper_one_per_article_2() -> None:
+    proc = record("1.013076")
+    transfer, register = proc.documents
+    (paper,) = [doc for doc in register.documents if doc.name == "Chứng từ chuyển quyền sở hữu xe"]
+    assert paper.condition == (
+        "Nếu dữ liệu về tình trạng hôn nhân của chủ xe đã được cập nhật trên Cơ sở dữ liệu quốc gia "
+        "về dân cư thì dữ liệu điện tử chuyển quyền sở hữu trên Cổng dịch vụ công có giá trị pháp lý "
+        "như chứng từ chuyển quyền sở hữu bản giấy (điểm c khoản 2 Điều 16 Thông tư 79/2024/TT-BCA, "
+        "sửa đổi bởi Điều 2 Thông tư 37/2026/TT-BCA)."
+    )
+    assert not any("37/2026" in (doc.condition or "") for doc in transfer.documents)  # khoản 1 is not amended
+    documents = _block(render_card(proc, aspects=["documents"], today=TODAY), "Hồ sơ")
+    assert documents.startswith("Hồ sơ cần chuẩn bị:") and "bản giấy (điểm c khoản 2 Điều 16" in documents
+
+
+def test_vehicle_registration_legal_basis_names_circular_37_2026_and_stays_unchecked() -> None:
+    for code in VEHICLE_REGISTRATION:
+        proc = record(code)
+        codes = [ref.code for ref in proc.legal_basis]
+        assert codes.index("37/2026/TT-BCA") == codes.index("13/2025/TT-BCA") + 1, code
+        assert "legal_basis" in proc.unverified and "steps" not in proc.unverified, code
+    assert "37/2026/TT-BCA" not in [ref.code for ref in record("1.013065").legal_basis]  # nothing it changes
