@@ -17,11 +17,20 @@ an event, which ``inspect.isabstract`` spends on some 30 classes): a 50-event tr
 resolve. Here a name, once resolved, is looked up in a dictionary; a name not found is still resolved
 by Rasa (its default or its error).
 
+Every new tracker copies each of the domain's slots (``copy.copy``, in ``DialogueStateTracker``'s
+constructor), and Rasa makes several trackers a turn: one per event replay of each policy's state
+history, one per action (``tracker.copy``), one per tracker load. ``copy.copy`` takes the generic
+``__reduce_ex__`` route, about 4 µs a slot: 130 µs for the 34 slots against 27 µs with a plain
+copy of the instance's attributes, which is the same shallow copy. Slot classes that define their
+own copying or pickling keep the generic route.
+
 Once the model is loaded, the heap freed while loading it goes back to the system (bot/memory.py).
 """
 
 from __future__ import annotations
 
+import copy
+import copyreg
 import sys
 from typing import Any
 
@@ -62,6 +71,43 @@ def resolve_event_types_once() -> None:
     Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
 
 
+def _slot_names(cls: type) -> set[str]:
+    names = vars(cls).get("__slots__", ())
+    return ({names} if isinstance(names, str) else set(names)) - {"__dict__", "__weakref__"}
+
+
+def _copies_generically(cls: type) -> bool:
+    """Whether ``copy.copy`` of an instance of ``cls`` does more than copy its ``__dict__``."""
+    return (
+        cls.__reduce_ex__ is not object.__reduce_ex__
+        or cls.__reduce__ is not object.__reduce__
+        or getattr(cls, "__getstate__", object.__getstate__) is not object.__getstate__
+        or hasattr(cls, "__setstate__")
+        or any(_slot_names(klass) for klass in cls.__mro__)  # ABC's empty __slots__ holds nothing
+        or cls in copyreg.dispatch_table
+    )
+
+
+def copy_slots_plainly() -> None:
+    from rasa.shared.core.slots import Slot
+
+    plain: dict[type, bool] = {}
+
+    def copy_slot(self: Slot) -> Slot:
+        cls = type(self)
+        is_plain = plain.get(cls)
+        if is_plain is None:
+            is_plain = plain[cls] = not _copies_generically(cls)
+        if not is_plain:
+            reductor = self.__reduce_ex__(4)
+            return copy._reconstruct(self, None, *reductor)  # what copy.copy does
+        new = cls.__new__(cls)
+        new.__dict__.update(self.__dict__)
+        return new
+
+    Slot.__copy__ = copy_slot  # type: ignore[attr-defined]
+
+
 def release_free_memory_after_the_model_loads() -> None:
     import rasa.core.run
 
@@ -82,6 +128,7 @@ def release_free_memory_after_the_model_loads() -> None:
 def main() -> None:
     validate_action_results_with_one_validator()
     resolve_event_types_once()
+    copy_slots_plainly()
     release_free_memory_after_the_model_loads()
     from rasa.__main__ import main as rasa_main
 

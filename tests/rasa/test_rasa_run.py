@@ -121,3 +121,59 @@ def test_an_unknown_event_type_is_still_refused_or_given_its_default(resolving: 
     assert Event.resolve_by_type("topic") is None
     with pytest.raises(ValueError, match="Unknown event name 'no_such_event'"):
         Event.resolve_by_type("no_such_event")
+
+
+def _domain_slots() -> list:
+    from pathlib import Path
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.slots import BooleanSlot, FloatSlot
+
+    domain = Domain.load(str(Path(__file__).resolve().parents[2] / "bot" / "domain"))
+    extra = [BooleanSlot("flag", [], initial_value=True), FloatSlot("amount", [], max_value=5.0)]
+    return [*domain.slots, *extra]
+
+
+def test_slots_are_copied_as_copy_copy_does_but_without_its_generic_route(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import copy
+
+    from rasa.shared.core.slots import Slot
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    slots = _domain_slots()
+    for slot in slots:
+        slot.value = slot.initial_value  # marks it as set, as a tracker's slots are once filled
+    generic = [copy.copy(slot) for slot in slots]
+    monkeypatch.delattr(Slot, "__copy__", raising=False)
+    rasa_run.copy_slots_plainly()
+    reconstructed: list[object] = []
+    reconstruct = copy._reconstruct
+    monkeypatch.setattr(copy, "_reconstruct", lambda *args: reconstructed.append(args) or reconstruct(*args))
+
+    plain = [copy.copy(slot) for slot in slots]
+    assert reconstructed == []
+    for original, mine, theirs in zip(slots, plain, generic, strict=True):
+        assert type(mine) is type(original) and mine is not original
+        assert vars(mine) == vars(theirs) == vars(original)
+        # a shallow copy, as copy.copy's: the same values, the slot's own attributes
+        assert all(vars(mine)[key] is value for key, value in vars(original).items())
+    tracker = DialogueStateTracker("citizen", slots)
+    tracker.slots["chosen_procedure"].value = "1.001193"
+    assert next(slot for slot in slots if slot.name == "chosen_procedure").value is None
+
+
+def test_a_slot_class_with_its_own_pickling_keeps_the_generic_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    import copy
+
+    from rasa.shared.core.slots import Slot, TextSlot
+
+    class Reduced(TextSlot):
+        def __reduce_ex__(self, protocol: object) -> tuple:
+            return (Reduced, (self.name, [], "from reduce"))
+
+    monkeypatch.delattr(Slot, "__copy__", raising=False)
+    rasa_run.copy_slots_plainly()
+    copied = copy.copy(Reduced("note", [], initial_value="original"))
+    assert type(copied) is Reduced and copied.value == "from reduce"
