@@ -177,3 +177,99 @@ def test_a_slot_class_with_its_own_pickling_keeps_the_generic_route(monkeypatch:
     rasa_run.copy_slots_plainly()
     copied = copy.copy(Reduced("note", [], initial_value="original"))
     assert type(copied) is Reduced and copied.value == "from reduce"
+
+
+STORY_FILES = ("stories.yml", "rules.yml", "feedback.yml", "handoff.yml", "tests/test_stories.yml")
+
+
+@pytest.fixture(scope="module")
+def stories() -> tuple[object, list[list[object]]]:
+    """The domain, and the events of every story and rule of the training and test data."""
+    from pathlib import Path
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+
+    root = Path(__file__).resolve().parents[2]
+    domain = Domain.load(str(root / "bot" / "domain"))
+    steps = [
+        step
+        for name in STORY_FILES
+        for step in YAMLStoryReader(domain).read_from_file(str(root / "training_data" / name))
+    ]
+    return domain, [step.explicit_events(domain) for step in steps]
+
+
+@pytest.fixture
+def rasas_states(monkeypatch: pytest.MonkeyPatch) -> object:
+    """Rasa's own Domain.states_for_tracker_history; the patched one is installed on Domain."""
+    from rasa.shared.core.domain import Domain
+
+    original = Domain.__dict__["states_for_tracker_history"]
+    monkeypatch.setattr(Domain, "states_for_tracker_history", original)
+    rasa_run.cache_state_history_per_tracker()
+    return original
+
+
+def _variants(events: list[object]) -> list[list[object]]:
+    """The events as read, with every other action a hidden rule turn, and with a rewind and a restart."""
+    import copy
+
+    from rasa.shared.core.events import ActionExecuted, Restarted, UserUtteranceReverted
+
+    hidden = [copy.copy(event) for event in events]
+    actions = [event for event in hidden if isinstance(event, ActionExecuted)]
+    for action in actions[1::2]:
+        action.hide_rule_turn = True
+    return [events, hidden, [*hidden, UserUtteranceReverted(), *events[-3:]], [*events, Restarted(), *events]]
+
+
+def test_the_kept_replay_gives_rasas_states_after_every_event_of_every_story(
+    stories: tuple[object, list[list[object]]], rasas_states: object
+) -> None:
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain, all_events = stories
+    rule_only = {
+        "rule_only_slots": ["feedback_reason", "chosen_procedure"],
+        "rule_only_loops": ["feedback_comment_form"],
+    }
+    compared = 0
+    for events in all_events:
+        for variant in _variants(events):
+            tracker = DialogueStateTracker("citizen", domain.slots)
+            for event in variant:
+                tracker.update(event)
+                for omit in (False, True):
+                    for ignore, data in ((False, None), (True, None), (True, rule_only), (False, rule_only)):
+                        expected = rasas_states(domain, tracker, omit, ignore, data)
+                        assert domain.states_for_tracker_history(tracker, omit, ignore, data) == expected
+                        compared += 1
+    assert compared > 10_000
+
+
+def test_a_tracker_is_replayed_once_for_all_its_policies_and_then_continued(
+    stories: tuple[object, list[list[object]]], rasas_states: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain, all_events = stories
+    events = max(all_events, key=len)
+    replayed: list[int] = []
+    update = DialogueStateTracker.update
+    monkeypatch.setattr(
+        DialogueStateTracker, "update", lambda self, *args: replayed.append(1) or update(self, *args)
+    )
+    tracker = DialogueStateTracker.from_events("citizen", events[:-2], slots=domain.slots)
+    replayed.clear()
+    first = [tracker.past_states(domain, ignore_rule_only_turns=flag) for flag in (True, False, False)]
+    assert len(replayed) == len(events) - 2
+    tracker.update(events[-2])
+    tracker.update(events[-1])
+    replayed.clear()
+    second = tracker.past_states(domain)
+    assert len(replayed) == 2  # the two new events only
+    assert first[1] == first[2]
+    first[1][0].setdefault("slots", {})["changed"] = (1.0,)  # a caller's change stays its own
+    assert first[1] != first[2]
+    assert tracker.past_states(domain) == second == rasas_states(domain, tracker)
