@@ -5,7 +5,10 @@ Rasa checks every custom action's response against its response schema with ``js
 which first checks the schema itself against the JSON Schema meta-schema, on every call: with the
 two action calls a turn of the time (a global slot validation and the answer), that was a third of
 Rasa's CPU time per turn. Here the schema is checked once, at start, and each response is still validated
-against it, with Rasa's own error when it does not fit.
+against it, with Rasa's own error when it does not fit. Most of what remained was the schema's
+``oneOf`` over Rasa's 23 event types, which validates each event against all of them (2 ms for
+four slot events): an event fits only the alternatives of its own name, so each event is checked
+against those alone (0.2 ms). Anything that does not fit so is checked by Rasa's own code.
 
 Rasa also opens a new connection for every action call. Sharing a kept-alive pool was tried and left
 out: its CPU gain was within the noise, and under the failover test a reused connection that haproxy
@@ -46,6 +49,24 @@ import weakref
 from typing import Any, NamedTuple
 
 
+def _events_by_name(schema: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
+    """The schema of an event of each name: the events' item schema with its ``oneOf`` cut down to
+    the alternatives whose ``event`` is that name; None if some alternative names no single event."""
+    events = schema.get("properties", {}).get("events", {})
+    items = events.get("items", {}) if isinstance(events, dict) else {}
+    alternatives = items.get("oneOf") if isinstance(items, dict) else None
+    if not alternatives:
+        return None
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for alternative in alternatives:
+        name = alternative.get("properties", {}).get("event", {}).get("const")
+        if not isinstance(name, str):
+            return None
+        by_name.setdefault(name, []).append(alternative)
+    common = {key: value for key, value in items.items() if key != "oneOf"}
+    return {name: {**common, "oneOf": group} for name, group in by_name.items()}
+
+
 def validate_action_results_with_one_validator() -> None:
     from jsonschema import validators
     from jsonschema.exceptions import best_match
@@ -56,9 +77,35 @@ def validate_action_results_with_one_validator() -> None:
     validator_class = validators.validator_for(schema)
     validator_class.check_schema(schema)
     validator = validator_class(schema)
+    by_name = _events_by_name(schema)
+
+    envelope = event_validators = None
+    if by_name is not None:
+        without_items = {
+            key: value for key, value in schema["properties"]["events"].items() if key != "items"
+        }
+        envelope = validator_class(
+            {**schema, "properties": {**schema["properties"], "events": without_items}}
+        )
+        event_validators = {name: validator_class(part) for name, part in by_name.items()}
+
+    def fits(result: dict[str, Any]) -> bool:
+        if envelope is None or event_validators is None:
+            return best_match(validator.iter_errors(result)) is None
+        # An event can only fit the alternatives of its own name (each asks for its name as "const"),
+        # so it fits exactly one of all of them iff exactly one of those.
+        if not envelope.is_valid(result):
+            return False
+        for event in result.get("events") or []:
+            name = event.get("event") if isinstance(event, dict) else None
+            if not isinstance(name, str) or name not in event_validators:
+                return False
+            if not event_validators[name].is_valid(event):
+                return False
+        return True
 
     def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
-        if best_match(validator.iter_errors(result)) is None:
+        if fits(result):
             return True
         return original(self, result)  # raises Rasa's own error for a response that does not fit
 

@@ -46,6 +46,84 @@ def test_an_invalid_response_is_refused_with_rasas_error(patched: RemoteAction, 
         patched._validate_action_result(response)
 
 
+def _event_dicts() -> list[dict]:
+    """One event of each kind an action may return, as Rasa serialises them."""
+    from rasa.shared.core import events as e
+
+    made = [
+        e.SlotSet("current_procedure", "1.001193"),
+        e.SlotSet("offered_options", ["1.001193", "2.000001"]),
+        e.BotUttered("Xin chào", {"buttons": [{"title": "Có", "payload": "/affirm"}]}),
+        e.UserUttered("xin chào", {"name": "greet", "confidence": 0.9}, [{"entity": "x", "value": "y"}]),
+        e.ActionExecuted("action_answer_procedure"),
+        e.ActiveLoop("feedback_comment_form"),
+        e.ActiveLoop(None),
+        e.FollowupAction("utter_greet"),
+        e.AllSlotsReset(),
+        e.Restarted(),
+        e.UserUtteranceReverted(),
+        e.ActionReverted(),
+        e.ConversationPaused(),
+        e.ConversationResumed(),
+        e.SessionStarted(),
+        e.ReminderScheduled("remind", trigger_date_time=__import__("datetime").datetime(2026, 1, 1)),
+        e.ReminderCancelled(name="remind"),
+        e.ActionExecutionRejected("action_answer_procedure"),
+        e.LoopInterrupted(True),
+        e.AgentUttered("hi"),
+        e.EntitiesAdded([{"entity": "x", "value": "y"}]),
+    ]
+    return [event.as_dict() for event in made]
+
+
+def _broken(event: dict) -> list[dict]:
+    """Variants of an event that a schema may refuse: another kind's name, fields of wrong types."""
+    variants = [
+        {**event, "event": "slot" if event["event"] != "slot" else "bot"},
+        {**event, "timestamp": "now"},
+    ]
+    variants += [{**event, key: 12345} for key in event if key not in ("event", "timestamp")]
+    variants += [{**event, key: None} for key in event if key != "event"]
+    return [
+        *variants,
+        {key: value for key, value in event.items() if key != "event"},
+        {**event, "event": ["slot"]},
+    ]
+
+
+def test_a_response_is_accepted_exactly_when_rasas_schema_accepts_it(patched: RemoteAction) -> None:
+    schema = RemoteAction.action_response_format_spec()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    events = _event_dicts()
+    responses = [{"events": [event], "responses": []} for event in events]
+    responses += [{"events": [*events[:3], broken]} for event in events for broken in _broken(event)]
+    responses += [{"events": events, "responses": [{"text": "a"}, "not an object"]}, {"events": None}, []]
+    accepted = 0
+    for response in responses:
+        if validator.is_valid(response):
+            assert patched._validate_action_result(response) is True
+            accepted += 1
+        else:
+            with pytest.raises(ValidationError):
+                patched._validate_action_result(response)
+    assert len(events) <= accepted < len(responses)
+
+
+def test_each_event_is_checked_against_its_own_kind_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    schema = RemoteAction.action_response_format_spec()
+    validator_class = jsonschema.validators.validator_for(schema)
+    names: list[object] = []
+    const = validator_class.VALIDATORS["const"]
+    monkeypatch.setitem(
+        validator_class.VALIDATORS, "const", lambda *args: names.append(args[1]) or const(*args)
+    )
+    monkeypatch.setattr(RemoteAction, "_validate_action_result", RemoteAction._validate_action_result)
+    rasa_run.validate_action_results_with_one_validator()
+    slots = [{"event": "slot", "name": name, "value": "x"} for name in ("aspect", "current_procedure")]
+    assert RemoteAction("action_answer_procedure", None)._validate_action_result({"events": slots}) is True
+    assert names == ["slot", "slot"]
+
+
 def test_the_heap_freed_while_loading_the_model_is_released(monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
 
