@@ -31,7 +31,14 @@ from starlette.requests import ClientDisconnect
 
 from bot.rasa_server import ACTIONS_SECRET_HEADER
 from connectors import retention
-from connectors.chat import RASA_UNAVAILABLE_MESSAGE, BotMessage, ChatBackend, RasaChat, RasaUnavailableError
+from connectors.chat import (
+    RASA_UNAVAILABLE_MESSAGE,
+    BotMessage,
+    ChatBackend,
+    RasaChat,
+    RasaUnavailableError,
+    spare_httpcore_the_sniffio_search,
+)
 from connectors.console.api import mount as mount_console
 from connectors.console.desk import Desk, HandoffChat
 from connectors.console.rasa_api import RasaConversations
@@ -169,6 +176,7 @@ async def actions_status(http: httpx.AsyncClient, settings: AppSettings) -> dict
 def create_app(settings: AppSettings | None = None, chat: ChatBackend | None = None) -> FastAPI:
     """The app; ``chat`` replaces the Rasa chat core (the seam tests and other channels use)."""
     install_log_masking()
+    spare_httpcore_the_sniffio_search()
     settings = settings or AppSettings.from_env()
     database = Database(settings.database_url)
     desk = Desk(

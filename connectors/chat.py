@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import sys
 import time
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -30,6 +32,14 @@ class BotMessage(BaseModel):
     handoff: dict[str, Any] | None = Field(default=None, exclude=True)
     # What the turn was for the analytics (an answer, a rating, a report…), for the app only.
     record: dict[str, Any] | None = Field(default=None, exclude=True)
+
+
+def spare_httpcore_the_sniffio_search() -> None:
+    """httpcore imports sniffio (to tell asyncio from trio) on every connection-pool operation; with
+    sniffio not installed, each of those imports searched sys.path again (77 µs, a few a chat turn).
+    A module known to be missing is marked so once; httpcore still finds it missing and uses asyncio."""
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
 class RasaUnavailableError(Exception):

@@ -46,6 +46,84 @@ def test_an_invalid_response_is_refused_with_rasas_error(patched: RemoteAction, 
         patched._validate_action_result(response)
 
 
+def _event_dicts() -> list[dict]:
+    """One event of each kind an action may return, as Rasa serialises them."""
+    from rasa.shared.core import events as e
+
+    made = [
+        e.SlotSet("current_procedure", "1.001193"),
+        e.SlotSet("offered_options", ["1.001193", "2.000001"]),
+        e.BotUttered("Xin chào", {"buttons": [{"title": "Có", "payload": "/affirm"}]}),
+        e.UserUttered("xin chào", {"name": "greet", "confidence": 0.9}, [{"entity": "x", "value": "y"}]),
+        e.ActionExecuted("action_answer_procedure"),
+        e.ActiveLoop("feedback_comment_form"),
+        e.ActiveLoop(None),
+        e.FollowupAction("utter_greet"),
+        e.AllSlotsReset(),
+        e.Restarted(),
+        e.UserUtteranceReverted(),
+        e.ActionReverted(),
+        e.ConversationPaused(),
+        e.ConversationResumed(),
+        e.SessionStarted(),
+        e.ReminderScheduled("remind", trigger_date_time=__import__("datetime").datetime(2026, 1, 1)),
+        e.ReminderCancelled(name="remind"),
+        e.ActionExecutionRejected("action_answer_procedure"),
+        e.LoopInterrupted(True),
+        e.AgentUttered("hi"),
+        e.EntitiesAdded([{"entity": "x", "value": "y"}]),
+    ]
+    return [event.as_dict() for event in made]
+
+
+def _broken(event: dict) -> list[dict]:
+    """Variants of an event that a schema may refuse: another kind's name, fields of wrong types."""
+    variants = [
+        {**event, "event": "slot" if event["event"] != "slot" else "bot"},
+        {**event, "timestamp": "now"},
+    ]
+    variants += [{**event, key: 12345} for key in event if key not in ("event", "timestamp")]
+    variants += [{**event, key: None} for key in event if key != "event"]
+    return [
+        *variants,
+        {key: value for key, value in event.items() if key != "event"},
+        {**event, "event": ["slot"]},
+    ]
+
+
+def test_a_response_is_accepted_exactly_when_rasas_schema_accepts_it(patched: RemoteAction) -> None:
+    schema = RemoteAction.action_response_format_spec()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    events = _event_dicts()
+    responses = [{"events": [event], "responses": []} for event in events]
+    responses += [{"events": [*events[:3], broken]} for event in events for broken in _broken(event)]
+    responses += [{"events": events, "responses": [{"text": "a"}, "not an object"]}, {"events": None}, []]
+    accepted = 0
+    for response in responses:
+        if validator.is_valid(response):
+            assert patched._validate_action_result(response) is True
+            accepted += 1
+        else:
+            with pytest.raises(ValidationError):
+                patched._validate_action_result(response)
+    assert len(events) <= accepted < len(responses)
+
+
+def test_each_event_is_checked_against_its_own_kind_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    schema = RemoteAction.action_response_format_spec()
+    validator_class = jsonschema.validators.validator_for(schema)
+    names: list[object] = []
+    const = validator_class.VALIDATORS["const"]
+    monkeypatch.setitem(
+        validator_class.VALIDATORS, "const", lambda *args: names.append(args[1]) or const(*args)
+    )
+    monkeypatch.setattr(RemoteAction, "_validate_action_result", RemoteAction._validate_action_result)
+    rasa_run.validate_action_results_with_one_validator()
+    slots = [{"event": "slot", "name": name, "value": "x"} for name in ("aspect", "current_procedure")]
+    assert RemoteAction("action_answer_procedure", None)._validate_action_result({"events": slots}) is True
+    assert names == ["slot", "slot"]
+
+
 def test_the_heap_freed_while_loading_the_model_is_released(monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
 
@@ -121,3 +199,155 @@ def test_an_unknown_event_type_is_still_refused_or_given_its_default(resolving: 
     assert Event.resolve_by_type("topic") is None
     with pytest.raises(ValueError, match="Unknown event name 'no_such_event'"):
         Event.resolve_by_type("no_such_event")
+
+
+def _domain_slots() -> list:
+    from pathlib import Path
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.slots import BooleanSlot, FloatSlot
+
+    domain = Domain.load(str(Path(__file__).resolve().parents[2] / "bot" / "domain"))
+    extra = [BooleanSlot("flag", [], initial_value=True), FloatSlot("amount", [], max_value=5.0)]
+    return [*domain.slots, *extra]
+
+
+def test_slots_are_copied_as_copy_copy_does_but_without_its_generic_route(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import copy
+
+    from rasa.shared.core.slots import Slot
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    slots = _domain_slots()
+    for slot in slots:
+        slot.value = slot.initial_value  # marks it as set, as a tracker's slots are once filled
+    generic = [copy.copy(slot) for slot in slots]
+    monkeypatch.delattr(Slot, "__copy__", raising=False)
+    rasa_run.copy_slots_plainly()
+    reconstructed: list[object] = []
+    reconstruct = copy._reconstruct
+    monkeypatch.setattr(copy, "_reconstruct", lambda *args: reconstructed.append(args) or reconstruct(*args))
+
+    plain = [copy.copy(slot) for slot in slots]
+    assert reconstructed == []
+    for original, mine, theirs in zip(slots, plain, generic, strict=True):
+        assert type(mine) is type(original) and mine is not original
+        assert vars(mine) == vars(theirs) == vars(original)
+        # a shallow copy, as copy.copy's: the same values, the slot's own attributes
+        assert all(vars(mine)[key] is value for key, value in vars(original).items())
+    tracker = DialogueStateTracker("citizen", slots)
+    tracker.slots["chosen_procedure"].value = "1.001193"
+    assert next(slot for slot in slots if slot.name == "chosen_procedure").value is None
+
+
+def test_a_slot_class_with_its_own_pickling_keeps_the_generic_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    import copy
+
+    from rasa.shared.core.slots import Slot, TextSlot
+
+    class Reduced(TextSlot):
+        def __reduce_ex__(self, protocol: object) -> tuple:
+            return (Reduced, (self.name, [], "from reduce"))
+
+    monkeypatch.delattr(Slot, "__copy__", raising=False)
+    rasa_run.copy_slots_plainly()
+    copied = copy.copy(Reduced("note", [], initial_value="original"))
+    assert type(copied) is Reduced and copied.value == "from reduce"
+
+
+STORY_FILES = ("stories.yml", "rules.yml", "feedback.yml", "handoff.yml", "tests/test_stories.yml")
+
+
+@pytest.fixture(scope="module")
+def stories() -> tuple[object, list[list[object]]]:
+    """The domain, and the events of every story and rule of the training and test data."""
+    from pathlib import Path
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+
+    root = Path(__file__).resolve().parents[2]
+    domain = Domain.load(str(root / "bot" / "domain"))
+    steps = [
+        step
+        for name in STORY_FILES
+        for step in YAMLStoryReader(domain).read_from_file(str(root / "training_data" / name))
+    ]
+    return domain, [step.explicit_events(domain) for step in steps]
+
+
+@pytest.fixture
+def rasas_states(monkeypatch: pytest.MonkeyPatch) -> object:
+    """Rasa's own Domain.states_for_tracker_history; the patched one is installed on Domain."""
+    from rasa.shared.core.domain import Domain
+
+    original = Domain.__dict__["states_for_tracker_history"]
+    monkeypatch.setattr(Domain, "states_for_tracker_history", original)
+    rasa_run.cache_state_history_per_tracker()
+    return original
+
+
+def _variants(events: list[object]) -> list[list[object]]:
+    """The events as read, with every other action a hidden rule turn, and with a rewind and a restart."""
+    import copy
+
+    from rasa.shared.core.events import ActionExecuted, Restarted, UserUtteranceReverted
+
+    hidden = [copy.copy(event) for event in events]
+    actions = [event for event in hidden if isinstance(event, ActionExecuted)]
+    for action in actions[1::2]:
+        action.hide_rule_turn = True
+    return [events, hidden, [*hidden, UserUtteranceReverted(), *events[-3:]], [*events, Restarted(), *events]]
+
+
+def test_the_kept_replay_gives_rasas_states_after_every_event_of_every_story(
+    stories: tuple[object, list[list[object]]], rasas_states: object
+) -> None:
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain, all_events = stories
+    rule_only = {
+        "rule_only_slots": ["feedback_reason", "chosen_procedure"],
+        "rule_only_loops": ["feedback_comment_form"],
+    }
+    compared = 0
+    for events in all_events:
+        for variant in _variants(events):
+            tracker = DialogueStateTracker("citizen", domain.slots)
+            for event in variant:
+                tracker.update(event)
+                for omit in (False, True):
+                    for ignore, data in ((False, None), (True, None), (True, rule_only), (False, rule_only)):
+                        expected = rasas_states(domain, tracker, omit, ignore, data)
+                        assert domain.states_for_tracker_history(tracker, omit, ignore, data) == expected
+                        compared += 1
+    assert compared > 10_000
+
+
+def test_a_tracker_is_replayed_once_for_all_its_policies_and_then_continued(
+    stories: tuple[object, list[list[object]]], rasas_states: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain, all_events = stories
+    events = max(all_events, key=len)
+    replayed: list[int] = []
+    update = DialogueStateTracker.update
+    monkeypatch.setattr(
+        DialogueStateTracker, "update", lambda self, *args: replayed.append(1) or update(self, *args)
+    )
+    tracker = DialogueStateTracker.from_events("citizen", events[:-2], slots=domain.slots)
+    replayed.clear()
+    first = [tracker.past_states(domain, ignore_rule_only_turns=flag) for flag in (True, False, False)]
+    assert len(replayed) == len(events) - 2
+    tracker.update(events[-2])
+    tracker.update(events[-1])
+    replayed.clear()
+    second = tracker.past_states(domain)
+    assert len(replayed) == 2  # the two new events only
+    assert first[1] == first[2]
+    first[1][0].setdefault("slots", {})["changed"] = (1.0,)  # a caller's change stays its own
+    assert first[1] != first[2]
+    assert tracker.past_states(domain) == second == rasas_states(domain, tracker)
