@@ -222,3 +222,23 @@ def test_train_only_file_may_not_repeat_either_eval_set(tmp_path: Path) -> None:
     report = checker.check_file(path, train_only=True)
     copies = [problem for problem in report.problems if "also in the other evaluation set" in problem]
     assert len(copies) == 2, report.summary()
+
+
+def test_train_only_line_may_not_paraphrase_a_test_line(crawl_names: dict[str, str]) -> None:
+    test_lines = [checker.question_words("Trả hết nợ ngân hàng rồi, xóa đăng ký thế chấp sổ đỏ ở đâu")]
+    text = _set(
+        '- {q: "tra het no ngan hang roi, xoa dang ky the chap tren so do", codes: ["1.003223"]}',
+        '- {q: "vay ngan hang mua nha can giay to gi o xa", codes: []}',
+    )
+    report = checker.check_text(text, crawl_names, set(), train_only=True, test_lines=test_lines)
+    joined = "\n".join(report.problems)
+    assert "#1 'tra het no ngan hang roi" in joined and "a paraphrase of a test line" in joined
+    assert "#2" not in joined
+
+
+def test_committed_train_only_lines_are_far_from_every_test_line() -> None:
+    tests = checker.load_test_lines()
+    assert len(tests) > 300
+    lines = checker.load_questions_text(checker.CITIZEN_TRAIN)
+    closest = max(checker.closest_test_line(checker.question_words(q), tests) for q in lines)
+    assert closest < checker.MAX_TEST_OVERLAP
