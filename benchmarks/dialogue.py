@@ -1,10 +1,11 @@
 """Answer-first benchmark and the fit of its thresholds.
 
-Question sets: the train lines are the shared dev set and the train splits of eval/questions.yaml (a
-stable hash of each question) and eval/narrative_questions.yaml (knowledge.evalsets, the splits the
-search reranker trains on); the test lines are the two test splits, only measured. The reranker saw
-the eval train lines, so they are ranked OUT OF FOLD (knowledge.rerank.out_of_fold_rankings: trees
-and confidence fitted without them, as a new question meets them); the dev set, never trained on, is
+Question sets: the train lines are the shared dev set, the train splits of eval/questions.yaml (a
+stable hash of each question) and eval/narrative_questions.yaml and the train-only eval/citizen_train.yaml
+(knowledge.evalsets, the lines the search reranker trains on); the test lines are the two test
+splits, only measured. The reranker saw the eval train lines, so they are ranked OUT OF FOLD
+(knowledge.rerank.out_of_fold_rankings: trees and confidence fitted without them, as a new question
+meets them); the dev set, never trained on, is
 ranked by the committed search. As in the bot, each question is decided with the procedure mentions
 the trained NLU model finds in it (parsed once per model in .venv-rasa, cached in var/bench/); without
 a trained model the questions alone are decided.
@@ -56,7 +57,13 @@ from knowledge.answer_first import (
     evidence,
     load_policy,
 )
-from knowledge.evalsets import NARRATIVE_SET, SHORT_SET, load_questions
+from knowledge.evalsets import (
+    CITIZEN_TRAIN_SET,
+    NARRATIVE_SET,
+    SHORT_SET,
+    citizen_train_questions,
+    load_questions,
+)
 from knowledge.search import Ranking, Searcher, get_searcher
 
 log = logging.getLogger(__name__)
@@ -111,11 +118,12 @@ BEFORE_NOTICE = {
 
 
 def question_splits() -> dict[str, list[Question]]:
-    """Train: the dev set and both train splits; test: both test splits (short and narrative apart)."""
+    """Train: the dev set, both train splits and the train-only citizen lines; test: both test splits
+    (short and narrative apart)."""
     dev = load_questions(question_sets()["dev"][0])
     short, narrative = load_questions(SHORT_SET), load_questions(NARRATIVE_SET)
     return {
-        "train": dev + [q for q in short + narrative if q.split == "train"],
+        "train": dev + [q for q in short + narrative if q.split == "train"] + citizen_train_questions(),
         "test short": [q for q in short if q.split == "test"],
         "test narrative": [q for q in narrative if q.split == "test"],
     }
@@ -171,6 +179,7 @@ def out_of_fold(searcher: Searcher) -> dict[str, Ranking]:
     from knowledge import calibrate, rerank
 
     inputs = [Path(rerank.__file__), Path(calibrate.__file__), SHORT_SET, NARRATIVE_SET]
+    inputs += [CITIZEN_TRAIN_SET] if CITIZEN_TRAIN_SET.is_file() else []
     manifest = searcher.index.manifest
     digest = hashlib.sha256(f"{manifest.content_hash} {manifest.model} {manifest.normalisation}".encode())
     for path in inputs:

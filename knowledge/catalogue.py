@@ -7,7 +7,9 @@ Curated records are read on every load and laid over the committed records (they
 being edited) and validated strictly: a bad file stops the load with its file name.
 
 Building from the raw data runs every importer of `IMPORTERS`; the imported part is cached under
-`settings.var_dir`, keyed by a hash of the raw files and the importer code.
+`settings.var_dir`, keyed by a hash of the raw files and the importer code. The imported records have
+no citizen wording of their own: `knowledge/search_aliases.yaml` gives some of them aliases (search
+vocabulary, never shown as a fact), merged in at the build.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from knowledge.config import Settings, get_settings
 from knowledge.importers import bqp, dvcqg, vinhbao
@@ -161,6 +163,53 @@ def _load_imported(settings: Settings, use_cache: bool) -> tuple[dict[str, Proce
     return procedures, report, key
 
 
+Alias = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3)]
+# As many as the index reads of a record (knowledge.index.MAX_PASSAGE_ALIASES): none is dropped unseen.
+MAX_SEARCH_ALIASES = 12
+
+
+class SearchAliasFile(BaseModel):
+    """`knowledge/search_aliases.yaml`: imported procedure code -> what citizens call it."""
+
+    model_config = ConfigDict(extra="forbid")
+    records: dict[str, list[Alias]] = Field(default_factory=dict)
+
+
+def load_search_aliases(path: Path) -> dict[str, list[str]]:
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+        parsed = SearchAliasFile.model_validate(data or {})
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValidationError) as error:
+        raise CatalogueError(f"{path.name}: {error}") from error
+    for code, aliases in parsed.records.items():
+        if not aliases or len(aliases) > MAX_SEARCH_ALIASES:
+            count = len(aliases)
+            raise CatalogueError(f"{path.name}: {code} needs 1 to {MAX_SEARCH_ALIASES} aliases, has {count}")
+    return parsed.records
+
+
+def add_search_aliases(
+    procedures: dict[str, Procedure], aliases: dict[str, list[str]], curated: Iterable[str], source: str
+) -> dict[str, Procedure]:
+    """The imported records with their search aliases added (after their own, without repeats).
+
+    An alias for a code the import does not have, or for a curated record (whose YAML has its own
+    aliases and replaces the imported record), is an error: it would silently do nothing."""
+    curated = set(curated)
+    merged = dict(procedures)
+    for code, extra in aliases.items():
+        if code in curated:
+            raise CatalogueError(f"{source}: {code} is curated; write its aliases in its curated YAML")
+        if code not in procedures:
+            raise CatalogueError(f"{source}: no imported procedure has the code {code}")
+        record = procedures[code]
+        combined = list(dict.fromkeys([*record.aliases, *extra]))
+        merged[code] = record.model_copy(update={"aliases": combined})
+    return merged
+
+
 def load_curated_file(path: Path) -> Procedure:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
@@ -249,11 +298,13 @@ def load_catalogue(
         if not committed.is_file():
             raise CatalogueError(f"no committed catalogue at {committed}; run `tthc catalogue build`")
         procedures, report, key = _load_committed(committed)
+        raw = False
     else:
         procedures, report, key = _load_imported(settings, use_cache)
+        raw = True
     digest = hashlib.sha256(key.encode())
     curated: dict[str, Path] = {}
-    merged = dict(procedures)
+    overlay: list[Procedure] = []
     for path in curated_files(settings):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
@@ -262,7 +313,15 @@ def load_catalogue(
             first = curated[procedure.code].name
             raise CatalogueError(f"{path.name}: code {procedure.code} is already curated in {first}")
         curated[procedure.code] = path
-        merged[procedure.code] = procedure
+        overlay.append(procedure)
+    if raw:  # the committed file has them already
+        aliases_file = settings.search_aliases_file
+        aliases = load_search_aliases(aliases_file)
+        if aliases:
+            digest.update(aliases_file.read_bytes())
+        procedures = add_search_aliases(procedures, aliases, curated, aliases_file.name)
+    merged = dict(procedures)
+    merged.update((procedure.code, procedure) for procedure in overlay)
     logger.debug("catalogue: %d imported, %d curated", len(procedures), len(curated))
     return Catalogue(
         procedures=merged,

@@ -41,6 +41,11 @@ class Settings:
         return PROJECT_ROOT / "knowledge" / "curated"
 
     @property
+    def search_aliases_file(self) -> Path:
+        """What citizens call imported procedures (search vocabulary), merged into them at the build."""
+        return PROJECT_ROOT / "knowledge" / "search_aliases.yaml"
+
+    @property
     def catalogue_file(self) -> Path:
         """The built catalogue committed with the project (the export format, gzipped)."""
         return PROJECT_ROOT / "knowledge" / "data" / "catalogue.jsonl.gz"

@@ -2,7 +2,8 @@
 
 Two sets live in eval/: the short questions (`questions.yaml`, no split column: a stable hash of the
 question decides) and the narrative ones (`narrative_questions.yaml`, an explicit `split` per line).
-Train lines may train the reranker and calibrate the confidence; test lines are only measured.
+Train lines may train the reranker and calibrate the confidence; test lines are only measured. A third
+file, `citizen_train.yaml`, is training data only: every line of it is a train line, never measured.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from knowledge.config import PROJECT_ROOT
 Split = Literal["train", "test"]
 SHORT_SET = PROJECT_ROOT / "eval" / "questions.yaml"
 NARRATIVE_SET = PROJECT_ROOT / "eval" / "narrative_questions.yaml"
+CITIZEN_TRAIN_SET = PROJECT_ROOT / "eval" / "citizen_train.yaml"
 
 
 @dataclass
@@ -44,18 +46,24 @@ def hashed_split(question: str) -> Split:
     return "train" if hashlib.sha256(key.encode()).digest()[0] % 2 == 0 else "test"
 
 
-def load_questions(path: Path) -> list[EvalQuestion]:
+def load_questions(path: Path, split: Split | None = None) -> list[EvalQuestion]:
+    """The questions of one set; `split` puts every line in that split (a train-only file)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     questions = []
     for item in data.get("questions", []):
         q = str(item["q"])
         questions.append(EvalQuestion(q=q, codes=list(item.get("codes") or []),
                                       names=list(item.get("names") or []),
-                                      split=item.get("split") or hashed_split(q)))
+                                      split=split or item.get("split") or hashed_split(q)))
     return questions
 
 
+def citizen_train_questions() -> list[EvalQuestion]:
+    """The train-only citizen lines (eval/citizen_train.yaml), all in the train split."""
+    return load_questions(CITIZEN_TRAIN_SET, split="train") if CITIZEN_TRAIN_SET.is_file() else []
+
+
 def training_questions() -> list[EvalQuestion]:
-    """The train splits of both eval sets (never a test line)."""
+    """The train splits of both eval sets and the train-only citizen lines (never a test line)."""
     return [q for path in (SHORT_SET, NARRATIVE_SET) if path.is_file()
-            for q in load_questions(path) if q.split == "train"]
+            for q in load_questions(path) if q.split == "train"] + citizen_train_questions()

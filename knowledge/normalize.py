@@ -136,6 +136,10 @@ class AbbreviationEntry(BaseModel):
     terms: list[str] = Field(min_length=1)
     means: str
     keep: bool = False
+    # Where a term means something else: the words just before it ("xe nhập khẩu" is an import, not
+    # hộ khẩu) or just after it ("nhập khẩu ô tô"). Matched like terms: whole words, accents optional.
+    not_after: list[str] = Field(default_factory=list)
+    not_before: list[str] = Field(default_factory=list)
 
 
 class AbbreviationFile(BaseModel):
@@ -147,6 +151,22 @@ class AbbreviationFile(BaseModel):
 class _Term:
     words: tuple[str, ...]
     replacement: tuple[str, ...]
+    not_after: tuple[tuple[str, ...], ...] = ()
+    not_before: tuple[tuple[str, ...], ...] = ()
+
+    def applies(self, before: list[str], after: list[str]) -> bool:
+        """False when the words around the term are one of its exceptions."""
+        return not any(
+            len(phrase) <= len(before) and all(map(_consistent, before[len(before) - len(phrase) :], phrase))
+            for phrase in self.not_after
+        ) and not any(
+            len(phrase) <= len(after) and all(map(_consistent, after[: len(phrase)], phrase))
+            for phrase in self.not_before
+        )
+
+
+def _phrases(texts: list[str]) -> tuple[tuple[str, ...], ...]:
+    return tuple(phrase for phrase in (tuple(words(clean(text))) for text in texts) if phrase)
 
 
 class Abbreviations:
@@ -156,15 +176,18 @@ class Abbreviations:
         self.data = data
         self._by_key: dict[tuple[str, ...], list[_Term]] = defaultdict(list)
         self._longest = 1
+        self._context = 0  # the longest exception phrase: how far around a term to look
         for entry in data.entries:
             means = tuple(words(clean(entry.means)))
+            not_after, not_before = _phrases(entry.not_after), _phrases(entry.not_before)
+            self._context = max([self._context, *map(len, not_after + not_before)])
             for term in entry.terms:
                 term_words = tuple(words(clean(term)))
                 if not term_words:
                     continue
                 replacement = term_words + means if entry.keep else means
                 key = tuple(strip_accents(w) for w in term_words)
-                self._by_key[key].append(_Term(term_words, replacement))
+                self._by_key[key].append(_Term(term_words, replacement, not_after, not_before))
                 self._longest = max(self._longest, len(term_words))
 
     @classmethod
@@ -187,7 +210,16 @@ class Abbreviations:
                 span = tokens[i : i + length]
                 candidates = self._by_key.get(tuple(_stripped_word(w) for w in span), ())
                 term = next(
-                    (t for t in candidates if all(map(_consistent, span, t.words))), None
+                    (
+                        t
+                        for t in candidates
+                        if all(map(_consistent, span, t.words))
+                        and t.applies(
+                            tokens[max(0, i - self._context) : i],
+                            tokens[i + length : i + length + self._context],
+                        )
+                    ),
+                    None,
                 )
                 if term:
                     out.extend(term.replacement)

@@ -15,8 +15,8 @@ confidence and its threshold are fitted on rankings made by trees that did not s
 of fold), so the precision they promise is the one a new question gets.
 
 Both are trained on data, never on a test split: questions generated from the catalogue
-(knowledge.calibrate), the train splits of the two eval sets (knowledge.evalsets) and the
-out-of-scope calibration lines. The result is a small committed file rebuilt by
+(knowledge.calibrate), the train splits of the two eval sets and the train-only citizen set
+(knowledge.evalsets) and the out-of-scope calibration lines. The result is a small committed file rebuilt by
 
     python -m knowledge.rerank        # writes knowledge/data/reranker.json
 """

@@ -24,13 +24,18 @@ class LocalSettings(Settings):
     """Settings with a curated folder of the test's choosing."""
 
     curated_override: Path | None = None
+    aliases_override: Path | None = None
 
     @property
     def curated_dir(self) -> Path:
         return self.curated_override or super().curated_dir
 
+    @property
+    def search_aliases_file(self) -> Path:
+        return self.aliases_override or super().search_aliases_file
 
-def make_settings(var_dir: Path, curated: Path | None = None) -> LocalSettings:
+
+def make_settings(var_dir: Path, curated: Path | None = None, aliases: Path | None = None) -> LocalSettings:
     return LocalSettings(
         shared_dir=REAL.shared_dir,
         var_dir=var_dir,
@@ -38,6 +43,7 @@ def make_settings(var_dir: Path, curated: Path | None = None) -> LocalSettings:
         index_dir=var_dir / "index",
         today_override=date(2026, 11, 23),
         curated_override=curated,
+        aliases_override=aliases,
     )
 
 
@@ -133,7 +139,8 @@ def test_a_corrupt_cache_is_rebuilt_not_trusted(
         return {"1.004222": catalogue.get("1.004222")}, catalogue_module.ImportReport({"1.004222": {}})
 
     monkeypatch.setattr(catalogue_module, "import_all", small_import)
-    rebuilt = load_catalogue(make_settings(tmp_path, tmp_path / "no-curated"), source="raw")
+    settings = make_settings(tmp_path, tmp_path / "no-curated", tmp_path / "no-aliases.yaml")
+    rebuilt = load_catalogue(settings, source="raw")
     assert len(calls) == 1
     assert rebuilt.get("1.004222") == catalogue.get("1.004222")
     assert list((tmp_path / "cache").glob("catalogue-*.pickle"))
@@ -185,6 +192,49 @@ def test_two_curated_files_for_one_code_fail(tmp_path: Path, var_dir: Path):
     (curated / "b.yaml").write_text(record, encoding="utf-8")
     with pytest.raises(CatalogueError, match=r"b\.yaml.*a\.yaml"):
         load_catalogue(make_settings(var_dir, curated), source="raw")
+
+
+def test_search_aliases_are_added_to_the_imported_records_they_name(catalogue: Catalogue):
+    aliases = catalogue_module.load_search_aliases(REAL.search_aliases_file)
+    assert len(aliases) >= 100
+    for code, extra in aliases.items():
+        record = catalogue.get(code)
+        assert record is not None and not record.curated, code
+        assert record.aliases[-len(extra):] == extra, code
+    # the imported "tách hộ" and "xóa đăng ký tạm trú" have citizens' words now; their curated
+    # siblings keep their own aliases only
+    assert "tách hộ khẩu" in catalogue.get("1.010038").aliases
+    assert "xóa tạm trú" in catalogue.get("1.010028").aliases
+    assert catalogue.get("1.003197").aliases == load_curated_file(REAL.curated_dir / "1.003197.yaml").aliases
+
+
+def test_search_aliases_are_merged_after_the_record_s_own_without_repeats():
+    record = load_curated_file(REAL.curated_dir / "1.004222.yaml").model_copy(update={"curated": False})
+    first = record.aliases[0]
+    merged = catalogue_module.add_search_aliases(
+        {record.code: record}, {record.code: [first, "nhập hộ khẩu cho vợ"]}, (), "aliases.yaml"
+    )
+    assert merged[record.code].aliases == [*record.aliases, "nhập hộ khẩu cho vợ"]
+    assert record.aliases[-1] != "nhập hộ khẩu cho vợ"  # the imported record itself is not changed
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('records:\n  "9.999999": [làm giấy tờ gì đó]\n', "no imported procedure has the code 9.999999"),
+        ('records:\n  "1.004222": [nhập hộ khẩu]\n', "1.004222 is curated"),
+        ('records:\n  "1.010038": []\n', "needs 1 to 12 aliases"),
+        ('record:\n  "1.010038": [tách hộ]\n', "Extra inputs"),
+    ],
+)
+def test_a_search_alias_for_an_unknown_or_curated_code_stops_the_build(
+    tmp_path: Path, var_dir: Path, content: str, message: str
+):
+    aliases = tmp_path / "search_aliases.yaml"
+    aliases.write_text(content, encoding="utf-8")
+    with pytest.raises(CatalogueError, match=message) as error:
+        load_catalogue(make_settings(var_dir, aliases=aliases), source="raw")
+    assert "search_aliases.yaml" in str(error.value)
 
 
 def test_missing_data_is_a_clear_error(tmp_path: Path):

@@ -370,12 +370,13 @@ def _project_texts() -> list[str]:
 
     from knowledge.catalogue import load_catalogue
     from knowledge.config import PROJECT_ROOT, get_settings
-    from knowledge.evalsets import NARRATIVE_SET, SHORT_SET, load_questions
+    from knowledge.evalsets import CITIZEN_TRAIN_SET, NARRATIVE_SET, SHORT_SET, load_questions
     from knowledge.index import alias_passages, passage_text
 
     texts = [text for p in load_catalogue() for text in (passage_text(p), *alias_passages(p))]
     dev = get_settings().shared_dir / "eval" / "dev_questions.yaml"
-    texts += [q.q for path in (SHORT_SET, NARRATIVE_SET, dev) if path.is_file() for q in load_questions(path)]
+    sets = (SHORT_SET, NARRATIVE_SET, CITIZEN_TRAIN_SET, dev)
+    texts += [q.q for path in sets if path.is_file() for q in load_questions(path)]
     annotation = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
     for path in sorted((PROJECT_ROOT / "training_data").glob("*.yml")):
         for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:

@@ -180,3 +180,65 @@ def test_handbook_codes_count_as_raw_data(crawl_names: dict[str, str]) -> None:
     assert any("1.014027 is not in the raw data" in p for p in _problems(_set(entry), crawl_names))
     assert not any("1.014027" in p for p in checker.check_text(_set(entry), crawl_names, set(),
                                                                 handbook_codes=handbook).problems)
+
+
+@needs_crawl
+def test_citizen_train_set_passes_every_check() -> None:
+    report = checker.check_file(checker.CITIZEN_TRAIN, train_only=True)
+    assert report.ok, report.summary()
+    assert report.total >= checker.MIN_TRAIN_ONLY_QUESTIONS
+    assert report.out_of_scope >= checker.MIN_TRAIN_ONLY_OUT_OF_SCOPE
+    assert report.without_diacritics * 2 >= report.total
+    assert not report.by_split
+    assert "?" not in report.by_topic
+
+
+@needs_crawl
+def test_train_only_rules(crawl_names: dict[str, str]) -> None:
+    text = _set(
+        '- {q: "lam ho chieu o dau", codes: ["1.001456"], split: train}',
+        '- {q: "Đăng ký  kết hôn", codes: ["1.000894"]}',
+        '- {q: "tach ho khau", codes: ["1.010038"]}',
+    )
+    report = checker.check_text(text, crawl_names, set(), other_questions={"đăng ký kết hôn"},
+                                train_only=True)
+    joined = "\n".join(report.problems)
+    assert "#1 'lam ho chieu o dau': a train-only set has no split column" in joined
+    assert "#2 'Đăng ký  kết hôn': also in the other evaluation set" in joined
+    assert "#3" not in joined
+    assert f"need at least {checker.MIN_TRAIN_ONLY_QUESTIONS}" in joined
+    assert f"need at least {checker.MIN_TRAIN_ONLY_OUT_OF_SCOPE}" in joined
+    # the same lines in an ordinary set: a split is allowed there
+    assert "no split column" not in "\n".join(_problems(text, crawl_names))
+
+
+@needs_crawl
+def test_train_only_file_may_not_repeat_either_eval_set(tmp_path: Path) -> None:
+    short = checker.load_questions_text(checker.DEFAULT_QUESTIONS)
+    narrative = checker.load_questions_text(checker.NARRATIVE_QUESTIONS)
+    one_each = [next(iter(sorted(short))), next(iter(sorted(narrative)))]
+    path = tmp_path / "citizen_train.yaml"
+    path.write_text(_set(*(f'- {{q: "{q}", codes: []}}' for q in one_each)), encoding="utf-8")
+    report = checker.check_file(path, train_only=True)
+    copies = [problem for problem in report.problems if "also in the other evaluation set" in problem]
+    assert len(copies) == 2, report.summary()
+
+
+def test_train_only_line_may_not_paraphrase_a_test_line(crawl_names: dict[str, str]) -> None:
+    test_lines = [checker.question_words("Trả hết nợ ngân hàng rồi, xóa đăng ký thế chấp sổ đỏ ở đâu")]
+    text = _set(
+        '- {q: "tra het no ngan hang roi, xoa dang ky the chap tren so do", codes: ["1.003223"]}',
+        '- {q: "vay ngan hang mua nha can giay to gi o xa", codes: []}',
+    )
+    report = checker.check_text(text, crawl_names, set(), train_only=True, test_lines=test_lines)
+    joined = "\n".join(report.problems)
+    assert "#1 'tra het no ngan hang roi" in joined and "a paraphrase of a test line" in joined
+    assert "#2" not in joined
+
+
+def test_committed_train_only_lines_are_far_from_every_test_line() -> None:
+    tests = checker.load_test_lines()
+    assert len(tests) > 300
+    lines = checker.load_questions_text(checker.CITIZEN_TRAIN)
+    closest = max(checker.closest_test_line(checker.question_words(q), tests) for q in lines)
+    assert closest < checker.MAX_TEST_OVERLAP

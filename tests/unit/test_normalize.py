@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge.normalize import (
+    AbbreviationEntry,
     AbbreviationFile,
     Abbreviations,
     DiacriticRestorer,
@@ -235,3 +236,36 @@ def test_garbage_does_not_crash(normalizer: Normalizer, garbage: str) -> None:
     result = normalizer.normalize(garbage)
     assert isinstance(result.text, str)
     assert len(result.unaccented) <= 1000
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # an import, not hộ khẩu: the words around "nhập khẩu" say so
+        ("đăng ký xe ô tô nhập khẩu", "đăng ký xe ô tô nhập khẩu"),
+        ("thủ tục nhập khẩu xe máy cũ", "thủ tục nhập khẩu xe máy cũ"),
+        ("nộp thuế nhập khẩu", "nộp thuế nhập khẩu"),
+        ("giấy phép xuất nhập khẩu", "giấy phép xuất nhập khẩu"),
+        ("trích lục bản đồ địa chính", "trích lục bản đồ địa chính"),
+        ("làm biển số nhà", "làm biển số nhà"),
+        # and where nothing around says otherwise, the list still applies
+        ("nhập khẩu cho con về nhà ông bà", "nhập khẩu đăng ký thường trú cho con về nhà ông bà"),
+        ("xin trích lục kết hôn", "xin trích lục cấp bản sao trích lục hộ tịch kết hôn"),
+        ("mất biển số xe", "mất biển số biển số xe xe"),
+    ],
+)
+def test_a_term_is_left_as_typed_where_its_context_means_something_else(
+    abbreviations: Abbreviations, question: str, expected: str
+) -> None:
+    assert " ".join(abbreviations.expand(words(clean(question)))) == expected
+
+
+def test_context_exceptions_match_unaccented_words_too() -> None:
+    entry = AbbreviationEntry(
+        kind="outdated", terms=["nhập khẩu"], means="đăng ký thường trú",
+        not_after=["ô tô"], not_before=["xe"],
+    )
+    expander = Abbreviations(AbbreviationFile(entries=[entry]))
+    assert expander.expand(words(clean("o to nhap khau"))) == ["o", "to", "nhap", "khau"]
+    assert expander.expand(words(clean("nhap khau xe"))) == ["nhap", "khau", "xe"]
+    assert expander.expand(words(clean("nhap khau cho be"))) == ["đăng", "ký", "thường", "trú", "cho", "be"]
