@@ -130,10 +130,10 @@ def normalise_question(text: str) -> str:
 
 
 def question_words(text: str) -> frozenset[str]:
-    """The unaccented words of a question, for the paraphrase check."""
-    decomposed = unicodedata.normalize("NFD", text.lower().replace("đ", "d"))
-    plain = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return frozenset(re.findall(r"\w+", plain))
+    """The unaccented words of a question, for the paraphrase check (the search's own normaliser)."""
+    from knowledge.normalize import strip_accents, words
+
+    return frozenset(words(strip_accents(text.lower())))
 
 
 def closest_test_line(words: frozenset[str], test_lines: list[frozenset[str]]) -> float:
