@@ -61,8 +61,8 @@ from knowledge.evalsets import (
     CITIZEN_TRAIN_SET,
     NARRATIVE_SET,
     SHORT_SET,
-    citizen_train_questions,
     load_questions,
+    training_questions,
 )
 from knowledge.search import Ranking, Searcher, get_searcher
 
@@ -123,7 +123,7 @@ def question_splits() -> dict[str, list[Question]]:
     dev = load_questions(question_sets()["dev"][0])
     short, narrative = load_questions(SHORT_SET), load_questions(NARRATIVE_SET)
     return {
-        "train": dev + [q for q in short + narrative if q.split == "train"] + citizen_train_questions(),
+        "train": dev + training_questions(),
         "test short": [q for q in short if q.split == "test"],
         "test narrative": [q for q in narrative if q.split == "test"],
     }
