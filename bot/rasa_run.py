@@ -37,6 +37,14 @@ story (20 events, its load included) took 1.0 ms instead of 2.9. A tracker whose
 changed otherwise (a restart, a rewind) is replayed from the start; trackers of other classes
 (training's) keep Rasa's own code.
 
+Each DIET prediction called TensorFlow's polymorphic ``tf.function`` (Rasa traces it once, with a
+fixed input signature of unknown lengths): every call recomputed the function's cache key from its
+inputs and matched them against the signature before running the one concrete function it ever has.
+Here that concrete function is taken once and called directly: the same graph on the same tensors
+(the same intents, entities and confidences, byte for byte, on the 2,533 texts of the NLU data):
+6.9 against 6.1 ms CPU a parse in-process. Inputs the concrete function refuses go to Rasa's own
+call, which raises its own error.
+
 Once the model is loaded, the heap freed while loading it goes back to the system (bot/memory.py).
 """
 
@@ -265,6 +273,36 @@ def cache_state_history_per_tracker() -> None:
     Domain.states_for_tracker_history = states_for_tracker_history  # type: ignore[method-assign]
 
 
+_CONCRETE: dict[int, tuple[Any, Any]] = {}  # id of a model's tf.function -> (it, its concrete function)
+
+
+def predict_by_the_concrete_function() -> None:
+    from rasa.utils.tensorflow import models
+
+    original = models.RasaModel._rasa_predict
+
+    def rasa_predict(self: Any, batch_in: Any) -> Any:
+        step = self._tf_predict_step
+        if step is None or self._run_eagerly or not self.prepared_for_prediction:
+            return original(self, batch_in)  # the first call traces the function
+        known = _CONCRETE.get(id(step))
+        if known is None or known[0] is not step:
+            known = _CONCRETE[id(step)] = (step, step.get_concrete_function())
+        self._training = False
+        try:
+            raw = known[1](list(batch_in))
+        except (TypeError, ValueError):
+            return original(self, batch_in)
+        outputs = models.tf_utils.sync_to_numpy_or_python_type(raw)
+        if models.DIAGNOSTIC_DATA in outputs:  # as Rasa's own _rasa_predict
+            outputs[models.DIAGNOSTIC_DATA] = self._empty_lists_to_none_in_dict(
+                outputs[models.DIAGNOSTIC_DATA]
+            )
+        return outputs
+
+    models.RasaModel._rasa_predict = rasa_predict  # type: ignore[method-assign]
+
+
 def release_free_memory_after_the_model_loads() -> None:
     import rasa.core.run
 
@@ -287,6 +325,7 @@ def main() -> None:
     resolve_event_types_once()
     copy_slots_plainly()
     cache_state_history_per_tracker()
+    predict_by_the_concrete_function()
     release_free_memory_after_the_model_loads()
     from rasa.__main__ import main as rasa_main
 

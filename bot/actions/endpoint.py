@@ -125,6 +125,11 @@ async def webhook(request: Request) -> JSONResponse:
         return JSONResponse({"error": "Invalid body request"}, status_code=400)
 
     utils.check_version_compatibility(action_call.get("version"))
+    if action_call.get("domain") is None and not action_call.get("domain_digest"):
+        # Rasa's selective domain (bot/rasa_server.py): no domain for actions that do not ask for it.
+        # rasa-sdk refuses such a call (449, for a Rasa that sends a digest and resends); Rasa 3.6 does
+        # not resend, and these actions read no domain: they run with the one rasa-sdk last received.
+        action_call = {**action_call, "domain": {}}
     try:
         result = await get_executor().run(action_call)
     except ActionExecutionRejection as error:

@@ -351,3 +351,80 @@ def test_a_tracker_is_replayed_once_for_all_its_policies_and_then_continued(
     first[1][0].setdefault("slots", {})["changed"] = (1.0,)  # a caller's change stays its own
     assert first[1] != first[2]
     assert tracker.past_states(domain) == second == rasas_states(domain, tracker)
+
+
+class _Model:
+    """What RasaModel._rasa_predict uses of a model, with a small graph of its own."""
+
+    _run_eagerly = False
+    _tf_predict_step = None
+    _training = False
+    prepared_for_prediction = True
+
+    def __init__(self) -> None:
+        from rasa.utils.tensorflow.models import RasaModel
+
+        self._dynamic_signature = RasaModel._dynamic_signature
+        self._empty_lists_to_none_in_dict = RasaModel._empty_lists_to_none_in_dict
+
+    def predict_step(self, batch_in: list) -> dict:
+        import tensorflow as tf
+
+        ids, values = batch_in
+        total = tf.reduce_sum(values, axis=-1) * tf.cast(tf.reduce_sum(ids), tf.float32)
+        return {"scores": tf.nn.softmax(total), "diagnostic_data": {"empty": []}}
+
+
+@pytest.fixture
+def predicting(monkeypatch: pytest.MonkeyPatch) -> tuple[_Model, list[int]]:
+    """A model whose tf.function is traced by Rasa's first call, then counted when called."""
+    import numpy as np
+    from rasa.utils.tensorflow.models import RasaModel
+
+    monkeypatch.setattr(RasaModel, "_rasa_predict", RasaModel._rasa_predict)
+    rasa_run.predict_by_the_concrete_function()
+    model = _Model()
+    RasaModel._rasa_predict(model, (np.array([1, 2], np.int32), np.ones((1, 3, 4), np.float32)))
+    traced = model._tf_predict_step
+    calls: list[int] = []
+
+    class Counted:
+        def __call__(self, *args: object) -> object:
+            calls.append(1)
+            return traced(*args)
+
+        def get_concrete_function(self) -> object:
+            return traced.get_concrete_function()
+
+    model._tf_predict_step = Counted()
+    return model, calls
+
+
+def test_a_prediction_runs_the_traced_concrete_function_with_the_same_outputs(
+    predicting: tuple[_Model, list[int]],
+) -> None:
+    import numpy as np
+    from rasa.utils.tensorflow.models import RasaModel
+
+    model, calls = predicting
+    rng = np.random.default_rng(0)
+    for length in (1, 4, 9):
+        batch = (np.array([1, 2, length], np.int32), rng.random((1, length, 4), dtype=np.float32))
+        outputs = RasaModel._rasa_predict(model, batch)
+        expected = model.predict_step(list(batch))["scores"].numpy()
+        assert np.array_equal(outputs["scores"], expected)
+        assert outputs["diagnostic_data"] == {"empty": None}  # Rasa's own post-processing
+    assert calls == []  # never through the polymorphic function
+
+
+def test_inputs_the_concrete_function_refuses_get_rasas_own_call(
+    predicting: tuple[_Model, list[int]],
+) -> None:
+    import numpy as np
+    from rasa.utils.tensorflow.models import RasaModel
+
+    model, calls = predicting
+    with pytest.raises(ValueError, match="incompatible with input_signature"):
+        # values of rank 2 where the signature has rank 3
+        RasaModel._rasa_predict(model, (np.array([1], np.int32), np.ones((2, 4), np.float32)))
+    assert calls == [1]
