@@ -43,6 +43,11 @@ MIN_TRAIN_ONLY_OUT_OF_SCOPE = 40
 # it, and training on it would leak the test split. The organic train split of questions.yaml has 8 of
 # 330 lines at or over 0.45 against its test split; a written set should have none.
 MAX_TEST_OVERLAP = 0.45
+# Search aliases (knowledge/search_aliases.yaml) closer to a test line than to any train or dev line, at
+# or over MAX_TEST_OVERLAP: 27 of the first 299 aliases are, written before this check existed. The
+# count may only go down; an alias written from a test line would raise it.
+SEARCH_ALIASES = PROJECT_ROOT / "knowledge" / "search_aliases.yaml"
+MAX_ALIASES_NEARER_TEST = 27
 CODE_PATTERN = re.compile(r"^\d\.\d{6}$")
 TOPIC_PATTERN = re.compile(r"^\s*#\s*topic:\s*(?P<topic>\S.*?)\s*$")
 ENTRY_PATTERN = re.compile(r"^\s*-\s*\{")
@@ -310,6 +315,32 @@ def load_test_lines() -> list[frozenset[str]]:
             for q in load_questions(path) if q.split == "test"]
 
 
+def load_train_lines(root: Path) -> list[frozenset[str]]:
+    """Words of every line the project may learn from: the train splits, the train-only lines, dev."""
+    from knowledge.evalsets import citizen_train_questions, load_questions
+
+    lines = [question_words(q.q) for path in (DEFAULT_QUESTIONS, NARRATIVE_QUESTIONS) if path.is_file()
+             for q in load_questions(path) if q.split == "train"]
+    lines += [question_words(q.q) for q in citizen_train_questions()]
+    return lines + [question_words(q) for q in load_dev_questions(root / "eval" / "dev_questions.yaml")]
+
+
+def aliases_nearer_test(path: Path = SEARCH_ALIASES, data_root: Path | None = None
+                        ) -> list[tuple[str, str, float]]:
+    """(code, alias, overlap) of the aliases closer to a test line than to any line the project may
+    learn from, at or over MAX_TEST_OVERLAP: the trace of an alias written from a test line."""
+    records = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("records") or {}
+    test_lines, train_lines = load_test_lines(), load_train_lines(data_root or shared_dir())
+    found = []
+    for code, aliases in records.items():
+        for alias in aliases or []:
+            words = question_words(str(alias))
+            overlap = closest_test_line(words, test_lines)
+            if overlap >= MAX_TEST_OVERLAP and overlap > closest_test_line(words, train_lines):
+                found.append((str(code), str(alias), round(overlap, 2)))
+    return found
+
+
 def check_file(
     path: Path = DEFAULT_QUESTIONS, data_root: Path | None = None, narrative: bool = False,
     train_only: bool = False,
@@ -340,6 +371,13 @@ def check_file(
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if "--aliases" in args:
+        found = aliases_nearer_test()
+        for code, alias, overlap in found:
+            print(f"{code} {alias!r}: {overlap} against a test line")
+        limit = MAX_ALIASES_NEARER_TEST
+        print(f"{len(found)} aliases nearer a test line than any train line (at most {limit})")
+        return 0 if len(found) <= MAX_ALIASES_NEARER_TEST else 1
     narrative, train_only = "--narrative" in args, "--train-only" in args
     args = [arg for arg in args if arg not in ("--narrative", "--train-only")]
     default = NARRATIVE_QUESTIONS if narrative else CITIZEN_TRAIN if train_only else DEFAULT_QUESTIONS

@@ -242,3 +242,22 @@ def test_committed_train_only_lines_are_far_from_every_test_line() -> None:
     lines = checker.load_questions_text(checker.CITIZEN_TRAIN)
     closest = max(checker.closest_test_line(checker.question_words(q), tests) for q in lines)
     assert closest < checker.MAX_TEST_OVERLAP
+
+
+@needs_crawl
+def test_search_aliases_do_not_grow_nearer_the_test_lines() -> None:
+    found = checker.aliases_nearer_test()
+    assert len(found) <= checker.MAX_ALIASES_NEARER_TEST, found
+
+
+@needs_crawl
+def test_an_alias_copied_from_a_test_line_is_caught(tmp_path: Path) -> None:
+    from knowledge.evalsets import load_questions
+
+    test_line = next(q.q for q in load_questions(checker.DEFAULT_QUESTIONS) if q.split == "test" and q.codes)
+    path = tmp_path / "aliases.yaml"
+    path.write_text(checker.SEARCH_ALIASES.read_text(encoding="utf-8")
+                    + f'  "9.999999":\n    - "{test_line.upper()}"\n', encoding="utf-8")
+    found = checker.aliases_nearer_test(path)
+    assert ("9.999999", test_line.upper(), 1.0) in found
+    assert len(found) == len(checker.aliases_nearer_test()) + 1
