@@ -46,21 +46,22 @@ def hashed_split(question: str) -> Split:
     return "train" if hashlib.sha256(key.encode()).digest()[0] % 2 == 0 else "test"
 
 
-def load_questions(path: Path, split: Split | None = None) -> list[EvalQuestion]:
-    """The questions of one set; `split` puts every line in that split (a train-only file)."""
+def load_questions(path: Path, *, all_in_split: Split | None = None) -> list[EvalQuestion]:
+    """The questions of one set, each in its own split. `all_in_split` relabels every line as that
+    split (a train-only file); it selects nothing: filter on `EvalQuestion.split` for that."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     questions = []
     for item in data.get("questions", []):
         q = str(item["q"])
         questions.append(EvalQuestion(q=q, codes=list(item.get("codes") or []),
                                       names=list(item.get("names") or []),
-                                      split=split or item.get("split") or hashed_split(q)))
+                                      split=all_in_split or item.get("split") or hashed_split(q)))
     return questions
 
 
 def citizen_train_questions() -> list[EvalQuestion]:
     """The train-only citizen lines (eval/citizen_train.yaml), all in the train split."""
-    return load_questions(CITIZEN_TRAIN_SET, split="train") if CITIZEN_TRAIN_SET.is_file() else []
+    return load_questions(CITIZEN_TRAIN_SET, all_in_split="train") if CITIZEN_TRAIN_SET.is_file() else []
 
 
 def training_questions() -> list[EvalQuestion]:

@@ -26,7 +26,7 @@ def test_forced_split_overrides_the_hash(tmp_path: Path) -> None:
     path = _write(tmp_path / "set.yaml")
     hashed = load_questions(path)
     assert [q.split for q in hashed] == [hashed_split(q.q) for q in hashed]
-    forced = load_questions(path, split="train")
+    forced = load_questions(path, all_in_split="train")
     assert [q.split for q in forced] == ["train"] * 3
     assert forced[1].out_of_scope and not forced[2].out_of_scope
     assert forced[2].is_hit("TL.x", "Giải quyết hưởng trợ cấp thất nghiệp")
