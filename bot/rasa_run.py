@@ -53,6 +53,13 @@ same graph of placeholders), and then calls the nodes in that order, each with t
 nodes it needs, as dask passes them; a node's exception is raised as dask raises it, and Rasa's own
 checks of the inputs stay.
 
+TensorFlow ran DIET's small graph (a 128-wide transformer layer over a dozen tokens) on a pool of
+two intra-op and two inter-op threads, whose handing over of work and waiting for it cost more CPU
+than the work: with one thread each (Rasa's ``TF_INTRA_OP_PARALLELISM_THREADS`` and
+``TF_INTER_OP_PARALLELISM_THREADS``, unless they are set) a parse takes 10.0-10.9 ms CPU against
+13.4-13.8 ms in-process, and the 2,599 NLU texts get byte for byte the same intents, entities and
+confidences.
+
 Once the model is loaded, the heap freed while loading it goes back to the system (bot/memory.py).
 """
 
@@ -61,6 +68,7 @@ from __future__ import annotations
 import copy
 import copyreg
 import functools
+import os
 import sys
 import weakref
 from typing import Any, NamedTuple
@@ -394,7 +402,17 @@ def release_free_memory_after_the_model_loads() -> None:
     rasa.core.run.load_agent_on_start = load_agent_and_release_free_memory
 
 
+# Rasa's names for TensorFlow's thread pools (rasa.utils.tensorflow.environment reads them at start).
+TENSORFLOW_THREADS = ("TF_INTRA_OP_PARALLELISM_THREADS", "TF_INTER_OP_PARALLELISM_THREADS")
+
+
+def use_one_tensorflow_thread() -> None:
+    for name in TENSORFLOW_THREADS:
+        os.environ.setdefault(name, "1")
+
+
 def main() -> None:
+    use_one_tensorflow_thread()
     validate_action_results_with_one_validator()
     resolve_event_types_once()
     copy_slots_plainly()

@@ -523,3 +523,19 @@ def test_a_graph_runs_its_nodes_in_dasks_order_with_dasks_inputs_and_errors(
     ]
     monkeypatch.setattr(dask, "get", lambda *args, **kwargs: pytest.fail("dask ran a planned graph"))
     assert outcomes() == expected
+
+
+def test_tensorflow_gets_one_thread_a_pool_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from rasa.utils.tensorflow import environment
+
+    monkeypatch.delenv("TF_INTRA_OP_PARALLELISM_THREADS", raising=False)
+    monkeypatch.setenv("TF_INTER_OP_PARALLELISM_THREADS", "3")
+    rasa_run.use_one_tensorflow_thread()
+    assert os.environ["TF_INTRA_OP_PARALLELISM_THREADS"] == "1"
+    assert os.environ["TF_INTER_OP_PARALLELISM_THREADS"] == "3"
+    # the names Rasa reads when it starts
+    assert {environment.ENV_CPU_INTRA_OP_CONFIG, environment.ENV_CPU_INTER_OP_CONFIG} == set(
+        rasa_run.TENSORFLOW_THREADS
+    )
