@@ -539,3 +539,49 @@ def test_tensorflow_gets_one_thread_a_pool_unless_told_otherwise(monkeypatch: py
     assert {environment.ENV_CPU_INTRA_OP_CONFIG, environment.ENV_CPU_INTER_OP_CONFIG} == set(
         rasa_run.TENSORFLOW_THREADS
     )
+
+
+def test_a_lock_is_read_once_when_a_turn_ends_and_kept_while_someone_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+    import json
+
+    from rasa.core.lock_store import InMemoryLockStore, LockStore
+
+    class Counted(InMemoryLockStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[str] = []
+
+        def get_lock(self, conversation_id: str) -> object:
+            self.calls.append("get")
+            lock = super().get_lock(conversation_id)
+            return type(lock).from_dict(json.loads(lock.dumps())) if lock else None  # a copy, as Redis
+
+        def save_lock(self, lock: object) -> None:
+            self.calls.append("save")
+            super().save_lock(lock)
+
+        def delete_lock(self, conversation_id: str) -> None:
+            self.calls.append("delete")
+            super().delete_lock(conversation_id)
+
+    monkeypatch.setattr(LockStore, "cleanup", LockStore.cleanup)
+    rasa_run.clean_up_locks_with_one_read()
+    store = Counted()
+
+    async def turn(someone_comes: bool = False) -> int | None:
+        async with store.lock("citizen"):
+            return store.issue_ticket("citizen") if someone_comes else None
+
+    asyncio.run(turn())
+    # issue (get, save), acquire (get), cleanup (get, delete); Rasa's cleanup: get, save, get, delete
+    assert store.calls == ["get", "save", "get", "get", "delete"]
+    assert store.get_lock("citizen") is None
+    store.calls.clear()
+    waiting = asyncio.run(turn(someone_comes=True))
+    assert store.calls[-2:] == ["get", "save"]  # someone waits: the lock stays, without this ticket
+    assert [ticket.number for ticket in store.get_lock("citizen").tickets] == [waiting]
+    store.cleanup("citizen", waiting)
+    assert store.get_lock("citizen") is None
