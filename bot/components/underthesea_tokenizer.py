@@ -141,6 +141,14 @@ def segment(text: str, fixed_words: tuple[str, ...] = ()) -> list[str]:
     return keep_fixed_words(words, fixed_words) if fixed_words else words
 
 
+@lru_cache(maxsize=8)
+def fixed_word_patterns(fixed_words: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The fixed words' lower-case syllables, longer words first; among equals, the order given (the
+    file lists the preferred reading first). Sorted once for a list of words, not for every message."""
+    patterns = dict.fromkeys(tuple(word.lower().split()) for word in fixed_words)
+    return tuple(sorted(patterns, key=len, reverse=True))
+
+
 def keep_fixed_words(words: list[str], fixed_words: tuple[str, ...]) -> list[str]:
     """Regroup syllables so that each fixed word is exactly one word.
 
@@ -153,10 +161,11 @@ def keep_fixed_words(words: list[str], fixed_words: tuple[str, ...]) -> list[str
         starts.add(position)
         position += len(word.split())
     folded = [syllable.lower() for syllable in syllables]
+    present = set(folded)
     covered = [False] * len(syllables)
-    # Longer words first; among equals, the order given (the file lists the preferred reading first).
-    patterns = sorted(dict.fromkeys(tuple(w.lower().split()) for w in fixed_words), key=len, reverse=True)
-    for pattern in patterns:
+    for pattern in fixed_word_patterns(fixed_words):
+        if pattern and pattern[0] not in present:
+            continue  # a word whose first syllable is not in the text matches nowhere
         size = len(pattern)
         for i in range(len(folded) - size + 1):
             if tuple(folded[i : i + size]) == pattern and not any(covered[i : i + size]):

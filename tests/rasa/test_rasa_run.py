@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import jsonschema
 import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
+from rasa.engine.graph import GraphComponent
 
 from bot import rasa_run
 
@@ -131,7 +134,7 @@ def test_the_heap_freed_while_loading_the_model_is_released(monkeypatch: pytest.
 
     from bot import memory
 
-    calls: list[str] = []
+    calls: ClassVar[list[str]] = []
 
     class Agent:
         def is_ready(self) -> bool:
@@ -428,3 +431,157 @@ def test_inputs_the_concrete_function_refuses_get_rasas_own_call(
         # values of rank 2 where the signature has rank 3
         RasaModel._rasa_predict(model, (np.array([1], np.int32), np.ones((2, 4), np.float32)))
     assert calls == [1]
+
+
+class _Step(GraphComponent):
+    """A graph component that records its call and joins its inputs' values to its name."""
+
+    calls: ClassVar[list[str]] = []
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @classmethod
+    def create(
+        cls, config: dict, model_storage: object, resource: object, execution_context: object
+    ) -> object:
+        return cls(execution_context.node_name)
+
+    def run(self, **inputs: object) -> str:
+        _Step.calls.append(self.name)
+        if "boom" in inputs.values():
+            raise RuntimeError("a node failed")
+        return f"{self.name}({','.join(f'{k}={v}' for k, v in sorted(inputs.items()))})"
+
+
+def _graph_runner(tmp_path: object) -> object:
+    from rasa.engine.graph import ExecutionContext, GraphSchema, SchemaNode
+    from rasa.engine.runner.dask import DaskGraphRunner
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+
+    def node(needs: dict[str, str], is_target: bool = False) -> SchemaNode:
+        return SchemaNode(needs, _Step, "create", "run", {}, eager=True, is_target=is_target)
+
+    schema = GraphSchema(
+        {  # a diamond under two targets, a node no target needs, and one that needs a missing name
+            "tokens": node({"message": "__message__"}),
+            "words": node({"tokens": "tokens"}),
+            "chars": node({"tokens": "tokens", "message": "__message__"}),
+            "intent": node({"words": "words", "chars": "chars"}, is_target=True),
+            "entities": node({"chars": "chars"}, is_target=True),
+            "unused": node({"message": "__message__"}),
+            "orphan": node({"x": "nowhere"}),
+        }
+    )
+    storage = LocalModelStorage(tmp_path)
+    return DaskGraphRunner.create(schema, storage, ExecutionContext(schema, "model"))
+
+
+def test_a_graph_runs_its_nodes_in_dasks_order_with_dasks_inputs_and_errors(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dask
+    from rasa.engine.exceptions import GraphComponentException, GraphRunError
+    from rasa.engine.runner.dask import DaskGraphRunner
+
+    monkeypatch.setattr(DaskGraphRunner, "run", DaskGraphRunner.run)
+    runner = _graph_runner(tmp_path)
+    runs = [
+        ({"__message__": "hello"}, None),
+        ({"__message__": "boom"}, None),
+        ({"__message__": "hi"}, ["entities"]),
+        ({"__message__": "hi", "words": "given"}, ["intent"]),  # an input in a node's place
+        ({"__message__": "hi"}, ["__message__", "orphan"]),
+        ({"__message__": "tokens"}, None),  # an input that names a node
+    ]
+
+    def outcomes() -> list[object]:
+        results = []
+        for inputs, targets in runs:
+            _Step.calls = []
+            try:
+                results.append((runner.run(dict(inputs), targets), _Step.calls))
+            except Exception as error:  # whatever Rasa raises
+                results.append((type(error), str(error), repr(error.__cause__), _Step.calls))
+        return results
+
+    expected = outcomes()
+    rasa_run.run_graphs_in_a_planned_order()
+    assert outcomes() == expected
+    assert outcomes() == expected  # the kept plans
+    assert expected[0][0] == {
+        "intent": "intent(chars=chars(message=hello,tokens=tokens(message=hello)),"
+        "words=words(tokens=tokens(message=hello)))",
+        "entities": "entities(chars=chars(message=hello,tokens=tokens(message=hello)))",
+    }
+    assert [outcome[0] for outcome in expected[1:]] == [
+        GraphComponentException,  # the node's RuntimeError, wrapped by the node
+        {"entities": "entities(chars=chars(message=hi,tokens=tokens(message=hi)))"},
+        {"intent": "intent(chars=chars(message=hi,tokens=tokens(message=hi)),words=given)"},
+        GraphRunError,  # the orphan's missing input
+        GraphRunError,  # an input that clashes with a node's name
+    ]
+    monkeypatch.setattr(dask, "get", lambda *args, **kwargs: pytest.fail("dask ran a planned graph"))
+    assert outcomes() == expected
+
+
+def test_tensorflow_gets_one_thread_a_pool_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from rasa.utils.tensorflow import environment
+
+    monkeypatch.delenv("TF_INTRA_OP_PARALLELISM_THREADS", raising=False)
+    monkeypatch.setenv("TF_INTER_OP_PARALLELISM_THREADS", "3")
+    rasa_run.use_one_tensorflow_thread()
+    assert os.environ["TF_INTRA_OP_PARALLELISM_THREADS"] == "1"
+    assert os.environ["TF_INTER_OP_PARALLELISM_THREADS"] == "3"
+    # the names Rasa reads when it starts
+    assert {environment.ENV_CPU_INTRA_OP_CONFIG, environment.ENV_CPU_INTER_OP_CONFIG} == set(
+        rasa_run.TENSORFLOW_THREADS
+    )
+
+
+def test_a_lock_is_read_once_when_a_turn_ends_and_kept_while_someone_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+    import json
+
+    from rasa.core.lock_store import InMemoryLockStore, LockStore
+
+    class Counted(InMemoryLockStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[str] = []
+
+        def get_lock(self, conversation_id: str) -> object:
+            self.calls.append("get")
+            lock = super().get_lock(conversation_id)
+            return type(lock).from_dict(json.loads(lock.dumps())) if lock else None  # a copy, as Redis
+
+        def save_lock(self, lock: object) -> None:
+            self.calls.append("save")
+            super().save_lock(lock)
+
+        def delete_lock(self, conversation_id: str) -> None:
+            self.calls.append("delete")
+            super().delete_lock(conversation_id)
+
+    monkeypatch.setattr(LockStore, "cleanup", LockStore.cleanup)
+    rasa_run.clean_up_locks_with_one_read()
+    store = Counted()
+
+    async def turn(someone_comes: bool = False) -> int | None:
+        async with store.lock("citizen"):
+            return store.issue_ticket("citizen") if someone_comes else None
+
+    asyncio.run(turn())
+    # issue (get, save), acquire (get), cleanup (get, delete); Rasa's cleanup: get, save, get, delete
+    assert store.calls == ["get", "save", "get", "get", "delete"]
+    assert store.get_lock("citizen") is None
+    store.calls.clear()
+    waiting = asyncio.run(turn(someone_comes=True))
+    assert store.calls[-2:] == ["get", "save"]  # someone waits: the lock stays, without this ticket
+    assert [ticket.number for ticket in store.get_lock("citizen").tickets] == [waiting]
+    store.cleanup("citizen", waiting)
+    assert store.get_lock("citizen") is None

@@ -145,3 +145,63 @@ def test_a_store_that_cannot_start_fails_rather_than_keeping_conversations_in_me
     monkeypatch.setattr(RasaSQLTrackerStore, "__init__", missing_driver)
     with pytest.raises(RuntimeError, match="psycopg2"):
         tracker_store.create_tracker_store(config, DOMAIN)
+
+
+def all_rows(store: SQLTrackerStore) -> list[tuple]:
+    with store.engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(sa.text("SELECT * FROM events ORDER BY id"))]
+
+
+def stamped_turn(tracker: DialogueStateTracker, text: str) -> None:
+    """A turn whose events carry timestamps of their own (after the tracker's), not the clock's."""
+    start = tracker.events[-1].timestamp + 1 if tracker.events else 1_700_000_000.0
+    tracker.update(UserUttered(text, {"name": "greet", "confidence": 1.0}, timestamp=start))
+    tracker.update(ActionExecuted("utter_greet", timestamp=start + 0.25))
+    tracker.update(SlotSet("topic", text, timestamp=start + 0.5))
+    tracker.update(ActionExecuted("action_listen", timestamp=start + 0.75))
+
+
+def conversation(store: RasaSQLTrackerStore, sender: str) -> None:
+    """Two sessions of turns, saved after each turn, read back before each."""
+    tracker = asyncio.run(store.get_or_create_tracker(sender, append_action_listen=False))
+    tracker.update(SessionStarted(timestamp=1_600_000_000.0))
+    stamped_turn(tracker, "first")
+    asyncio.run(store.save(tracker))
+    tracker = asyncio.run(store.retrieve(sender))
+    stamped_turn(tracker, "second")
+    tracker.update(SessionStarted(timestamp=tracker.events[-1].timestamp + 1))
+    stamped_turn(tracker, "new session")
+    asyncio.run(store.save(tracker))
+
+
+def test_the_rows_are_rasas_own_in_one_insert_a_save(tmp_path: Path) -> None:
+    ours = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "ours.db"))
+    sent: list[str] = []
+    sa.event.listen(ours.engine, "before_cursor_execute", lambda _c, _k, sql, *rest: sent.append(sql))
+    conversation(ours, "e")
+    rasas = RasaSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.db"))
+    conversation(rasas, "e")
+    assert len(all_rows(ours)) == 1 + 4 + 4 + 1 + 4
+    assert all_rows(ours) == all_rows(rasas)  # ids, senders, types, timestamps, intents, actions, data
+    # The ORM inserts row by row on SQLite (it reads each id back): 14 rows in 14 statements.
+    assert [sql.split()[0] for sql in sent if sql.startswith("INSERT")] == ["INSERT", "INSERT"]
+
+
+def test_a_conversation_reads_back_as_rasa_reads_it(tmp_path: Path) -> None:
+    store = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "read.db"))
+    sent: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda _c, _k, sql, *rest: sent.append(sql))
+    conversation(store, "f")
+    conversation(store, "g")
+    rasas = RasaSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "read.db"))
+    for sender in ("f", "g", "nobody"):
+        for method in ("retrieve", "retrieve_full_tracker"):
+            ours, theirs = (asyncio.run(getattr(s, method)(sender)) for s in (store, rasas))
+            assert (ours and ours.current_state()) == (theirs and theirs.current_state())
+            assert (ours and [e.as_dict() for e in ours.events]) == (
+                theirs and [e.as_dict() for e in theirs.events]
+            )
+    full, latest = asyncio.run(store.retrieve_full_tracker("f")), asyncio.run(store.retrieve("f"))
+    assert len(full.events) > len(latest.events)  # both queries were tried
+    selects = [" ".join(sql.split()) for sql in sent if sql.lstrip().startswith("SELECT")]
+    assert selects and all(sql.startswith("SELECT events.data FROM") for sql in selects)

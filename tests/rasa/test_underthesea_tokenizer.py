@@ -97,3 +97,51 @@ def test_training_data_entities_align_with_tokens(tokenizer: UndertheseaTokenize
                 misaligned.append((example.get(TEXT), entity["value"]))
     assert len(data.entity_examples) > 100
     assert not misaligned, misaligned[:10]
+
+
+def _rasas_first_keep_fixed_words(words: list[str], fixed_words: tuple[str, ...]) -> list[str]:
+    """keep_fixed_words as first written: every fixed word tried at every position of every message."""
+    syllables = [syllable for word in words for syllable in word.split()]
+    starts: set[int] = set()
+    position = 0
+    for word in words:
+        starts.add(position)
+        position += len(word.split())
+    folded = [syllable.lower() for syllable in syllables]
+    covered = [False] * len(syllables)
+    patterns = sorted(dict.fromkeys(tuple(w.lower().split()) for w in fixed_words), key=len, reverse=True)
+    for pattern in patterns:
+        size = len(pattern)
+        for i in range(len(folded) - size + 1):
+            if tuple(folded[i : i + size]) == pattern and not any(covered[i : i + size]):
+                starts.update({i, i + size})
+                starts.difference_update(range(i + 1, i + size))
+                covered[i : i + size] = [True] * size
+    regrouped: list[list[str]] = []
+    for i, syllable in enumerate(syllables):
+        if i in starts or not regrouped:
+            regrouped.append([syllable])
+        else:
+            regrouped[-1].append(syllable)
+    return [" ".join(group) for group in regrouped]
+
+
+def test_fixed_words_are_prepared_once_and_regroup_as_before(tokenizer: UndertheseaTokenizer) -> None:
+    from underthesea import word_tokenize
+
+    from bot.components.underthesea_tokenizer import fixed_word_patterns, keep_fixed_words
+
+    paths = [str(ROOT / "training_data" / name) for name in ("nlu.yml", "nlu_numbers.yml")]
+    data = RasaFileImporter(training_data_paths=paths).get_nlu_data()
+    texts = [example.get(TEXT) for example in data.intent_examples]
+    assert len(texts) > 1000
+    fixed_word_patterns.cache_clear()
+    for text in texts:
+        words = list(word_tokenize(text))
+        assert keep_fixed_words(words, tokenizer.fixed_words) == _rasas_first_keep_fixed_words(
+            words, tokenizer.fixed_words
+        )
+    assert fixed_word_patterns.cache_info().misses == 1  # sorted once for all the messages
+    overlapping = ("khai sinh", "giấy khai", "giấy khai sinh", "")  # and an empty word, which splits all
+    words = ["Làm giấy", "khai sinh", "cho con"]
+    assert keep_fixed_words(words, overlapping) == _rasas_first_keep_fixed_words(words, overlapping)
