@@ -11,6 +11,7 @@ out. Everything lives in the database, nothing in this process (replicas share i
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -227,6 +228,11 @@ def record_turn(
     return turn
 
 
+def not_recorded(error: BaseException) -> None:
+    """Log a recording that failed: its kind only, never a text (the turn's reply still goes out)."""
+    logger.error("A turn was not recorded for the analytics (%s)", type(error).__name__)
+
+
 class RecordingChat:
     """The chat core with the analytics recorder around it (a ``ChatBackend`` itself)."""
 
@@ -234,19 +240,30 @@ class RecordingChat:
         self.inner = inner
         self.db = db
 
-    def _store(self, conversation_id: str, text: str, replies: list[BotMessage], raw: list[dict]) -> None:
-        records = parse_records(raw)
+    def _store(self, recording: Callable[[Session], None]) -> None:
         with self.db.session() as session:
-            record_turn(session, conversation_id, text, replies, records)
+            recording(session)
 
-    async def send(self, sender_id: str, text: str) -> list[BotMessage]:
+    async def send_unrecorded(
+        self, sender_id: str, text: str
+    ) -> tuple[list[BotMessage], Callable[[Session], None]]:
+        """The replies, and the turn's recording for the caller to run in a transaction of its own
+        choosing (the desk runs it in the turn's one transaction); see ``not_recorded``."""
         messages = await self.inner.send(sender_id, text)
         raw = [message.record for message in messages if message.record is not None]
         replies = [message for message in messages if message.record is None]
+
+        def recording(session: Session) -> None:
+            record_turn(session, sender_id, text, replies, parse_records(raw))
+
+        return replies, recording
+
+    async def send(self, sender_id: str, text: str) -> list[BotMessage]:
+        replies, recording = await self.send_unrecorded(sender_id, text)
         try:
-            await run_in_threadpool(self._store, sender_id, text, replies, raw)
+            await run_in_threadpool(self._store, recording)
         except Exception as error:
-            logger.error("A turn was not recorded for the analytics (%s)", type(error).__name__)
+            not_recorded(error)
         return replies
 
     async def status(self) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from connectors.db import Database
 from connectors.db.models import Volunteer
 from connectors.live import LiveBus
 from connectors.privacy import mask
+from connectors.recorder import RecordingChat, not_recorded
 from connectors.settings import AppSettings
 
 logger = logging.getLogger(__name__)
@@ -91,11 +92,19 @@ class Desk:
         await self.run(work)
 
     async def turn(
-        self, conversation_id: str, text: str, messages: list[BotMessage]
+        self,
+        conversation_id: str,
+        text: str,
+        messages: list[BotMessage],
+        recording: Callable[[Session], None] | None = None,
     ) -> tuple[list[BotMessage], bool]:
         """A turn Rasa answered, in one transaction: the citizen's text and the replies are recorded
         if the conversation is with the volunteers, and queued if the bot signalled a handoff (the
-        signal itself is dropped). Returns the replies and whether the conversation is live."""
+        signal itself is dropped). Returns the replies and whether the conversation is live.
+
+        ``recording`` (the analytics recorder's, ``RecordingChat.send_unrecorded``) runs in the same
+        transaction, after the desk's work; its failure never costs the reply nor the desk's work:
+        it runs under a savepoint when the desk wrote, else a failure rolls back only a read."""
         signals = [message.handoff for message in messages if message.handoff is not None]
         replies = [message for message in messages if message.handoff is None]
 
@@ -117,7 +126,37 @@ class Desk:
                         queue.record(session, conversation_id, "bot", reply.text)
             return handoff is not None
 
-        return replies, await self.run(work)
+        if recording is None:
+            return replies, await self.run(work)
+
+        def in_session() -> tuple[bool, bool]:
+            live: bool | None = None  # set once the desk's work is done
+            wrote = False
+            try:
+                with self.db.session() as session:
+                    live = work(session)
+                    session.flush()
+                    wrote = bool(session.info.pop(_WROTE, False))
+                    if not wrote:
+                        recording(session)
+                    else:
+                        try:
+                            with session.begin_nested():
+                                recording(session)
+                        except Exception as error:
+                            not_recorded(error)
+                        session.info.pop(_WROTE, None)  # the recorder's rows wake no live stream
+            except Exception as error:
+                if live is None or wrote:
+                    raise
+                # Only the recording (or the commit of its rows) failed: the desk had only read.
+                not_recorded(error)
+            return bool(live), wrote
+
+        live, wrote = await run_in_threadpool(in_session)
+        if wrote:
+            await self.bus.publish()
+        return replies, live
 
     async def live(self, conversation_id: str) -> bool:
         return await self.run(lambda session: queue.open_handoff(session, conversation_id) is not None)
@@ -262,13 +301,18 @@ class HandoffChat:
 
     async def send_turn(self, sender_id: str, text: str) -> tuple[list[BotMessage], bool]:
         """The replies, and whether the conversation is with the volunteers (queued or held)."""
+        recording = None
         try:
-            messages = await self.inner.send(sender_id, text)
+            if isinstance(self.inner, RecordingChat):
+                # The analytics recording joins the desk's transaction: one a turn, not two.
+                messages, recording = await self.inner.send_unrecorded(sender_id, text)
+            else:
+                messages = await self.inner.send(sender_id, text)
         except BaseException:
             await self.desk.citizen_said(sender_id, text)
             raise
         # Recorded once Rasa has logged the turn: the console reloads the tracker on this write.
-        return await self.desk.turn(sender_id, text, messages)
+        return await self.desk.turn(sender_id, text, messages, recording)
 
     async def send(self, sender_id: str, text: str) -> list[BotMessage]:
         replies, _ = await self.send_turn(sender_id, text)

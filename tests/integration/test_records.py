@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import logging
 import uuid
 from datetime import timedelta
@@ -13,11 +14,20 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
+from sqlalchemy.engine import Engine
 
 from connectors.chat import BotMessage, messages_from_rasa
 from connectors.db import Database
-from connectors.db.models import ChatTurn, ExtraPaperReport, Feedback, Satisfaction, utcnow
+from connectors.db.models import (
+    ChatTurn,
+    ConversationMessage,
+    ExtraPaperReport,
+    Feedback,
+    Handoff,
+    Satisfaction,
+    utcnow,
+)
 from tests.integration.console_client import ConsoleClient, add_volunteer
 from tests.integration.test_zalo import fake_zalo, start_app, text_event, wait_for  # noqa: F401
 
@@ -55,6 +65,7 @@ class CannedRasa:
         pass
 
 
+HANDOFF = "Cho tôi gặp người thật"
 QUESTION = "Đăng ký tạm trú cần giấy tờ gì? Tôi sđt 0912 345 678, CCCD 001099012345"
 SCRIPT: dict[str, list[dict[str, Any]]] = {
     QUESTION: [
@@ -116,6 +127,10 @@ SCRIPT: dict[str, list[dict[str, Any]]] = {
             asked="+giấy xác nhận độc thân",
         ),
         {"text": "Mã phản ánh của bạn: PA-251201-K7M2Q."},
+    ],
+    HANDOFF: [
+        {"recipient_id": "x", "custom": {"handoff": {"topic": None, "in_hours": True}}},
+        {"text": "Đã chuyển bạn tới tình nguyện viên."},
     ],
     "hỏng": [record(kind="satisfaction", level=9), record(kind="nonsense"), {"text": "Vâng."}],
 }
@@ -212,6 +227,55 @@ def test_a_database_failure_never_costs_the_reply(app, database_url, caplog) -> 
         replies = chat(app.url, "web-broken", QUESTION)
     assert replies[0]["text"] == ANSWER_TEXT
     assert "not recorded" in caplog.text and "0912" not in caplog.text and "001099012345" not in caplog.text
+
+
+def test_a_recording_failure_costs_neither_the_reply_nor_the_handoff(app, database_url, caplog) -> None:
+    """When the desk wrote (a handoff queued), the recording fails under a savepoint of its own."""
+    database = Database(database_url)
+    with database.session() as session:
+        session.execute(text("DROP TABLE chat_turns"))
+    database.dispose()
+    sender = f"web-{uuid.uuid4().hex[:8]}"
+    with caplog.at_level(logging.ERROR):
+        response = httpx.post(f"{app.url}/api/chat", json={"sender_id": sender, "text": HANDOFF}, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"messages": [{"text": "Đã chuyển bạn tới tình nguyện viên.", "buttons": []}],
+                               "live": True}  # fmt: skip
+    assert "not recorded" in caplog.text
+    [handoff] = rows(database_url, Handoff, sender)
+    assert handoff.status == "waiting"
+    messages = rows(database_url, ConversationMessage, sender)
+    assert [(message.role, message.text) for message in messages] == [
+        ("citizen", HANDOFF),
+        ("bot", "Đã chuyển bạn tới tình nguyện viên."),
+    ]
+
+
+def test_a_turn_is_one_transaction_for_the_desk_and_the_recorder(app, database_url) -> None:
+    """The desk's handoff check and the analytics row of a turn share one transaction (one connection
+    checkout, BEGIN and COMMIT), not one each."""
+    sender = f"web-{uuid.uuid4().hex[:8]}"
+    transactions = itertools.count(1)
+    statements: list[tuple[int, str]] = []
+
+    def begun(connection: Any) -> None:
+        connection.info["test_transaction"] = next(transactions)
+
+    def executed(connection: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if sender in repr(parameters):
+            statements.append((connection.info.get("test_transaction", 0), " ".join(statement.split()[:4])))
+
+    event.listen(Engine, "begin", begun)
+    event.listen(Engine, "before_cursor_execute", executed)
+    try:
+        assert chat(app.url, sender, QUESTION)[0]["text"] == ANSWER_TEXT
+    finally:
+        event.remove(Engine, "before_cursor_execute", executed)
+        event.remove(Engine, "begin", begun)
+    assert any("handoffs" in statement for _, statement in statements), statements
+    assert any("INSERT INTO chat_turns" in statement for _, statement in statements), statements
+    assert len({transaction for transaction, _ in statements}) == 1, statements
+    assert len(rows(database_url, ChatTurn, sender)) == 1
 
 
 def test_zalo_turns_and_ratings_are_recorded_and_records_are_not_sent(fake_zalo, app, database_url) -> None:  # noqa: F811
