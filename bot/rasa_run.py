@@ -332,6 +332,7 @@ class _Plan(NamedTuple):
     steps: list[tuple[str, Any, tuple[str, ...]]]
     targets: tuple[str, ...]
     nodes: tuple[str, ...]  # all of the run's nodes, what Rasa checks the inputs against
+    known: frozenset[str]  # the nodes and the inputs: any other name a node needs is passed as it is
 
 
 def _graph_plan(runner: Any, targets: tuple[str, ...], input_names: tuple[str, ...]) -> _Plan:
@@ -352,7 +353,7 @@ def _graph_plan(runner: Any, targets: tuple[str, ...], input_names: tuple[str, .
         graph[name] = (name, None)  # as DaskGraphRunner._add_inputs_to_graph: a literal, not a task
     dask.get(graph, list(targets))
     steps = [(name, runner._instantiated_nodes[name], needs[name]) for name in ran]
-    return _Plan(steps, targets, tuple(needs))
+    return _Plan(steps, targets, tuple(needs), frozenset((*needs, *input_names)))
 
 
 def run_graphs_in_a_planned_order() -> None:
@@ -378,12 +379,11 @@ def run_graphs_in_a_planned_order() -> None:
         if inputs:
             self._add_inputs_to_graph(inputs, dict.fromkeys(plan.nodes))  # Rasa's check of the inputs
             outputs = {name: (name, value) for name, value in inputs.items()}
-        known = {*plan.nodes, *input_names}
         logger.debug("Running graph with inputs %s, targets %s.", list(input_names), targets)
         try:
             for name, node, needed in plan.steps:
                 # A name that is no node nor input is passed as it is, as dask does.
-                outputs[name] = node(*(outputs[n] if n in known else n for n in needed))
+                outputs[name] = node(*(outputs[n] if n in plan.known else n for n in needed))
         except RuntimeError as error:
             raise GraphRunError("Error running runner.") from error
         return dict(outputs[target] for target in plan.targets)

@@ -87,16 +87,13 @@ class SQLTrackerStore(tracker_store.SQLTrackerStore):
             # For a store given by module path, Rasa turns these into a warning and keeps the
             # conversations in memory, lost at restart and unseen by other replicas: fail instead.
             raise RuntimeError(f"The SQL tracker store cannot start: {error}") from error
+        table = self.SQLEvent.__table__
+        self._events_queries = {every: events_query(table, every) for every in (False, True)}
 
     async def _retrieve(
         self, sender_id: str, fetch_events_from_all_sessions: bool
     ) -> DialogueStateTracker | None:
-        queries = self.__dict__.setdefault("_tthc_events_queries", {})
-        query = queries.get(fetch_events_from_all_sessions)
-        if query is None:
-            query = queries[fetch_events_from_all_sessions] = events_query(
-                self.SQLEvent.__table__, fetch_events_from_all_sessions
-            )
+        query = self._events_queries[bool(fetch_events_from_all_sessions)]
         with self.session_scope() as session:
             events = [json.loads(data) for (data,) in session.execute(query, {"sender_id": sender_id})]
         if not self.domain or not events:
