@@ -50,8 +50,15 @@ def _fold(char: str) -> str:
     return base.lower()
 
 
+@lru_cache(maxsize=4096)
+def _stream_char(char: str) -> str:
+    """What one character adds to a word stream: itself folded if a word character, else nothing."""
+    return _fold(char) if _WORD_CHARS.match(char) else ""
+
+
 def _word_stream(text: str) -> str:
-    return "".join(_fold(ch) for ch in text if _WORD_CHARS.match(ch))
+    # Character by character through a cache: a message has few distinct characters, met many times.
+    return "".join(map(_stream_char, text))
 
 
 def word_spans(text: str, words: list[str]) -> list[tuple[int, int]]:

@@ -145,3 +145,14 @@ def test_fixed_words_are_prepared_once_and_regroup_as_before(tokenizer: Underthe
     overlapping = ("khai sinh", "giấy khai", "giấy khai sinh", "")  # and an empty word, which splits all
     words = ["Làm giấy", "khai sinh", "cho con"]
     assert keep_fixed_words(words, overlapping) == _rasas_first_keep_fixed_words(words, overlapping)
+
+
+def test_word_stream_through_the_character_cache_is_as_before() -> None:
+    from bot.components.underthesea_tokenizer import _WORD_CHARS, _fold, _word_stream
+
+    paths = [str(ROOT / "training_data" / name) for name in ("nlu.yml", "nlu_numbers.yml")]
+    data = RasaFileImporter(training_data_paths=paths).get_nlu_data()
+    texts = [example.get(TEXT) for example in data.intent_examples]
+    texts.append("".join(chr(code) for code in range(0x3000)))  # Latin, Vietnamese, marks, symbols
+    for text in texts:
+        assert _word_stream(text) == "".join(_fold(ch) for ch in text if _WORD_CHARS.match(ch))
