@@ -213,7 +213,7 @@ class Searcher:
 
         assert self.reranker is not None
         full, ask = self.views(query)
-        candidates, rows = candidate_features(self, full, ask, self.reranker.candidates)
+        candidates, rows = candidate_features(self, full, ask, self.reranker.candidates, self.reranker.asked)
         if not candidates:
             return full.ranking
         return reranked(full, candidates, rows, self.reranker.ranker.logits(rows), self.reranker.confidence)

@@ -106,3 +106,26 @@ def test_a_narrative_question_lands_on_its_procedure_and_a_citizen_record() -> N
     assert response.results[0].code == "2.000693"
     records = {r.code: r for r in searcher.index.records}
     assert records["2.000693"].citizen and not records["1.013703"].citizen  # thành lập hội: organisations
+
+
+def test_asked_counts_come_from_the_citizen_lines_a_fold_was_given() -> None:
+    from types import SimpleNamespace
+
+    from knowledge.rerank import ASKED, CANDIDATE_FEATURES, EVAL_WEIGHT, Prepared, asked_counts, with_asked
+
+    records = [SimpleNamespace(code=code) for code in ("1.001193", "2.000528", "1.004222")]
+
+    def line(number: int, weight: float, hits: list[bool]) -> Prepared:
+        question = SimpleNamespace(weight=weight)
+        x = np.zeros((3, len(CANDIDATE_FEATURES)))
+        return Prepared(number, question, None, [0, 1, 2], x, np.asarray(hits))  # type: ignore[arg-type]
+
+    citizens = [line(0, EVAL_WEIGHT, [True, False, False]), line(1, EVAL_WEIGHT, [True, True, False])]
+    generated = line(2, 1.0, [False, False, True])  # generated from the catalogue: not a citizen's asking
+    asked = asked_counts([*citizens, generated], records)
+    assert asked == {"1.001193": 2, "2.000528": 1}
+    assert asked_counts(citizens[:1], records) == {"1.001193": 1}  # a fold sees only its own lines
+
+    filled = with_asked(generated, asked, records)
+    assert filled[:, ASKED].tolist() == pytest.approx([np.log1p(2), np.log1p(1), 0.0])
+    assert not generated.x[:, ASKED].any()  # the prepared rows themselves stay as they were
