@@ -260,6 +260,11 @@ class View:
         return set(self.normalized.unaccented)
 
 
+def _asked_feature(asked: dict[str, int], code: str) -> float:
+    """The `asked` column of a candidate: the same at training and at search."""
+    return math.log1p(asked.get(code, 0))
+
+
 def candidate_features(searcher: Searcher, full: View, ask: View, limit: int = CANDIDATES,
                        asked: dict[str, int] | None = None) -> tuple[list[int], np.ndarray]:
     """The candidates (union of both views' top lists) and one feature row per candidate; `asked` gives
@@ -296,7 +301,7 @@ def candidate_features(searcher: Searcher, full: View, ask: View, limit: int = C
             float(record.citizen) * long_query,
             _weighted_share(name, words_full, idf), _weighted_share(name, words_ask, idf),
             _weighted_share(vocabulary_ask, name, idf), general[k], qualifier[k], variants[k],
-            math.log1p(asked.get(record.code, 0)) if asked else 0.0,
+            _asked_feature(asked or {}, record.code),
         ])
     return candidates, np.asarray(rows, dtype=np.float64)
 
@@ -424,7 +429,7 @@ def asked_counts(prepared: list[Prepared], records: list) -> dict[str, int]:
 def with_asked(p: Prepared, asked: dict[str, int], records: list) -> np.ndarray:
     """The prepared rows with the `asked` column filled from these counts."""
     x = p.x.copy()
-    x[:, ASKED] = [math.log1p(asked.get(records[i].code, 0)) for i in p.candidates]
+    x[:, ASKED] = [_asked_feature(asked, records[i].code) for i in p.candidates]
     return x
 
 
