@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from knowledge.embeddings import QueryEncoder
     from knowledge.index import LoadedIndex
-    from knowledge.rerank import Logistic, RerankerModel, View
+    from knowledge.rerank import RerankerModel, Trees, View
 
 logger = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ class Searcher:
         return self.confidence.probability(ranking.features) if self.confidence else None
 
 
-def reranked(full: View, candidates: list[int], rows: np.ndarray, logits: np.ndarray, confidence: Logistic
+def reranked(full: View, candidates: list[int], rows: np.ndarray, logits: np.ndarray, confidence: Trees
              ) -> Ranking:
     """The ranking the reranker's logits give the candidates, with its confidence (the search's own, and
     the out-of-fold rankings of knowledge.rerank, made by trees and confidence that did not see them)."""
@@ -265,7 +265,7 @@ def reranked(full: View, candidates: list[int], rows: np.ndarray, logits: np.nda
     chosen = [candidates[j] for j in order]
     rest = [i for i in full.ranking.order if i not in set(chosen)]
     features = confidence_features(logits, rows, full, full.ranking.features["coverage"], candidates)
-    probability = sigmoid(float(confidence.logits(np.array([features[n] for n in confidence.features]))))
+    probability = sigmoid(float(confidence.logits(np.array([[features[n] for n in confidence.features]]))[0]))
     scores = [sigmoid(float(logits[j])) for j in order] + [0.0] * len(rest)
     return Ranking(full.normalized, (chosen + rest)[:MAX_TOP_K], scores[:MAX_TOP_K],
                    {**full.ranking.features, **{f"rerank_{k}": v for k, v in features.items()}},
