@@ -1,7 +1,10 @@
 """Throughput of 1+1 and 2+2 replicas (app + Rasa, each Rasa with its action server) behind haproxy,
 side by side in one run (one 2+2 cluster, then with its second replicas taken out of haproxy): turns/s
 and latency at 10, 30 and 60 concurrent senders, each holding fresh 4-turn conversations one after the
-other; and the memory of the processes serving 1+1.
+other and sending the next turn as soon as it has the answer (closed loop: at N senders the mean latency
+is N / throughput, whatever the machine); then 30 senders paced to offer 40 turns/s between them (open
+loop, each sends a turn every 0.75 s; latency counted from when the turn was due, so a late answer also
+delays, and is charged to, the sender's next turn); and the memory of the processes serving 1+1.
 
 Needs the local PostgreSQL (``TTHC_BENCH_POSTGRES_URL``; a database of its own is created and
 dropped) and Redis (``TTHC_BENCH_REDIS_URL``, database 13, emptied). ``TTHC_BENCH_SECONDS`` sets how
@@ -27,6 +30,8 @@ from connectors.run import free_port
 POSTGRES_URL = os.environ.get("TTHC_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TTHC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 SENDERS = (10, 30, 60)
+PACED_SENDERS = 30
+PACED_TURNS_PER_SECOND = 40.0
 CONVERSATION = [
     "Con tôi mới sinh, làm giấy khai sinh cần gì?",
     "lệ phí bao nhiêu?",
@@ -35,17 +40,27 @@ CONVERSATION = [
 ]
 
 
-async def _load(url: str, senders: int, seconds: float) -> dict[str, Any]:
+async def _load(
+    url: str, senders: int, seconds: float, turns_per_second: float | None = None
+) -> dict[str, Any]:
+    """Closed loop when ``turns_per_second`` is None; else each sender's turns are due every
+    ``senders / turns_per_second`` seconds, the senders' schedules evenly staggered."""
     latencies: list[float] = []
     errors = 0
     stop_at = time.monotonic() + seconds
+    interval = senders / turns_per_second if turns_per_second else 0.0
 
-    async def sender(http: httpx.AsyncClient) -> None:
+    async def sender(http: httpx.AsyncClient, index: int) -> None:
         nonlocal errors
+        due = time.perf_counter() + index * interval / senders
         while time.monotonic() < stop_at:
             conversation = f"bench-{uuid.uuid4().hex[:12]}"
             for text in CONVERSATION:
-                started = time.perf_counter()
+                if interval:
+                    await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                    started, due = due, due + interval
+                else:
+                    started = time.perf_counter()
                 response = await http.post("/api/chat", json={"sender_id": conversation, "text": text})
                 if response.status_code == 200:
                     latencies.append((time.perf_counter() - started) * 1000)
@@ -55,7 +70,7 @@ async def _load(url: str, senders: int, seconds: float) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=senders + 10)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
         started = time.monotonic()
-        await asyncio.gather(*(sender(http) for _ in range(senders)))
+        await asyncio.gather(*(sender(http, index) for index in range(senders)))
         elapsed = time.monotonic() - started
     return {
         "turns_per_second": len(latencies) / elapsed,
@@ -73,6 +88,14 @@ def _database() -> tuple[str, Any]:
     admin = psycopg.connect(POSTGRES_URL, autocommit=True)
     admin.execute(f'CREATE DATABASE "{name}"')
     return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name, admin
+
+
+def _levels(url: str, seconds: float) -> dict[int | str, dict[str, Any]]:
+    levels: dict[int | str, dict[str, Any]] = {
+        senders: asyncio.run(_load(url, senders, seconds)) for senders in SENDERS
+    }
+    levels["paced"] = asyncio.run(_load(url, PACED_SENDERS, seconds, PACED_TURNS_PER_SECOND))
+    return levels
 
 
 def run(seconds: float) -> dict[str, Any]:
@@ -99,17 +122,11 @@ def run(seconds: float) -> dict[str, Any]:
                     raise RuntimeError(f"the replicas did not come up: {cluster.server_states()}")
                 results["ready_seconds"] = time.monotonic() - started
                 asyncio.run(_load(cluster.app_url, 4, 5.0))  # warm-up of every replica
-                levels = {
-                    senders: asyncio.run(_load(cluster.app_url, senders, seconds)) for senders in SENDERS
-                }
-                results["2+2"] = levels
+                results["2+2"] = _levels(cluster.app_url, seconds)
                 for name in ("app-2", "rasa-2", "actions-2"):
                     cluster.set_serving(name, False)
                 time.sleep(2.0)
-                levels = {
-                    senders: asyncio.run(_load(cluster.app_url, senders, seconds)) for senders in SENDERS
-                }
-                results["1+1"] = levels
+                results["1+1"] = _levels(cluster.app_url, seconds)
                 serving = ["haproxy", "app-1", "rasa-1", "actions-1"]
                 results["memory_1+1"] = {name: rss_mib(cluster.pid_of(name) or 0) for name in serving}
     finally:
@@ -130,7 +147,7 @@ def main() -> None:
     )
     print("| senders | " + " | ".join(f"{n} turns/s | {n} p50 | {n} p95 | {n} p99" for n in names) + " |")
     print("|---|" + "---|" * 4 * len(names))
-    for senders in SENDERS:
+    for senders in (*SENDERS, "paced"):
         cells = []
         for name in names:
             level = results[name][senders]
@@ -139,9 +156,14 @@ def main() -> None:
             ]
             if level["errors"]:
                 cells[-1] += f" ({level['errors']} errors)"
-        print(f"| {senders} | " + " | ".join(cells) + " |")
+        label = f"{PACED_SENDERS}, paced to {PACED_TURNS_PER_SECOND:.0f}/s" if senders == "paced" else senders
+        print(f"| {label} | " + " | ".join(cells) + " |")
     memory = results["memory_1+1"]
-    print(f"\n- all 2+2 replicas up after {results['ready_seconds']:.0f} s")
+    print(
+        f"\n- paced: each of {PACED_SENDERS} senders' turns is due every "
+        f"{PACED_SENDERS / PACED_TURNS_PER_SECOND:.2f} s, latency counted from when it was due"
+    )
+    print(f"- all 2+2 replicas up after {results['ready_seconds']:.0f} s")
     parts = ", ".join(f"{name} {mib:.0f}" for name, mib in memory.items())
     print(f"- memory of the 1+1 stack: {sum(memory.values()):.0f} MiB ({parts})")
     print(f"- load average after the run: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
