@@ -497,7 +497,7 @@ def out_of_fold_rankings(searcher: Searcher) -> dict[str, Ranking]:
     """The rankings a reranker trained as `train` trains it gives the eval train lines it did not see.
 
     Each fold's questions are ranked by trees fitted on the other folds (the trees `fit` fits for the
-    confidence), and their confidence comes from a logistic fitted on the other folds' out-of-fold rows
+    confidence), and their confidence comes from confidence trees fitted on the other folds' out-of-fold rows
     (the committed confidence saw every row). The dialogue's answer-first thresholds are fitted on these:
     in-sample rankings of train lines are right more often than a new question's. Depends on the index
     and the training data, not on knowledge/data/reranker.json, so it stays valid when that is refitted.
