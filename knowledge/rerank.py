@@ -447,10 +447,9 @@ def fit(prepared: list[Prepared], records: list) -> RerankerModel:
     oos = [p.question.out_of_scope for p in prepared]
     top1 = [bool(label) for label, out in zip(cy, oos, strict=True) if not out]
     confidence = _fit_confidence(cx, cy, cw)
-    folds = np.asarray([p.number % FOLDS for p in prepared])
+    folds = _folds(prepared)
     probabilities = np.zeros(len(prepared))
-    for f in range(FOLDS):
-        held_out = _fit_confidence(cx[folds != f], cy[folds != f], cw[folds != f])
+    for f, held_out in enumerate(_held_out_confidences(cx, cy, cw, folds)):
         probabilities[folds == f] = 1.0 / (1.0 + np.exp(-held_out.logits(cx[folds == f])))
     # The threshold is set on citizens' wording (the eval train lines) and every out-of-scope line: the
     # generated questions are easier to be sure about than what citizens write.
@@ -474,6 +473,15 @@ def fit(prepared: list[Prepared], records: list) -> RerankerModel:
 
 def _fit_confidence(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> Trees:
     return Trees.fit(CONFIDENCE_FEATURES, x, y, weights, **CONFIDENCE_TREES)
+
+
+def _folds(prepared: list[Prepared]) -> np.ndarray:
+    return np.asarray([p.number % FOLDS for p in prepared])
+
+
+def _held_out_confidences(cx: np.ndarray, cy: np.ndarray, cw: np.ndarray, folds: np.ndarray) -> list[Trees]:
+    """Per fold, the confidence fitted on the other folds' rows."""
+    return [_fit_confidence(cx[folds != f], cy[folds != f], cw[folds != f]) for f in range(FOLDS)]
 
 
 def _confidence_rows(prepared: list[Prepared], fold_rankers: list[Fold], records: list
@@ -510,10 +518,8 @@ def out_of_fold_rankings(searcher: Searcher) -> dict[str, Ranking]:
     records = searcher.index.records
     fold_rankers = _fit_folds(prepared, records)
     cx, cy, cw = _confidence_rows(prepared, fold_rankers, records)
-    folds = np.asarray([p.number % FOLDS for p in prepared])
     result: dict[str, Ranking] = {}
-    for f in range(FOLDS):
-        confidence = _fit_confidence(cx[folds != f], cy[folds != f], cw[folds != f])
+    for f, confidence in enumerate(_held_out_confidences(cx, cy, cw, _folds(prepared))):
         for p in (p for p in prepared if p.number % FOLDS == f and p.question.weight == EVAL_WEIGHT):
             fold = fold_rankers[f]
             x = with_asked(p, fold.asked, records)
